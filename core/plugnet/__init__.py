@@ -1,0 +1,114 @@
+"""plugnet: a NumPy neural-network framework in which every component is a plugin.
+
+``import plugnet`` is cheap: the registry (pluggy, entry points, the built-ins) is built on the
+first call that needs it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from plugnet._version import __version__
+from plugnet.errors import (
+    AmbiguousComponentError,
+    PluginError,
+    PluginWarning,
+    SpecError,
+    UnknownComponentError,
+)
+
+if TYPE_CHECKING:
+    from plugnet._registry import Provider, Registry
+    from plugnet.protocols import (
+        Activation,
+        ErrorFunction,
+        FusedBackward,
+        Initializer,
+        Layer,
+        Optimizer,
+    )
+
+__all__ = [
+    "AmbiguousComponentError",
+    "PluginError",
+    "PluginWarning",
+    "SpecError",
+    "UnknownComponentError",
+    "__version__",
+    "activation",
+    "available",
+    "error_function",
+    "fused_backward",
+    "get",
+    "hookimpl",
+    "initializer",
+    "layer",
+    "optimizer",
+    "register_plugin",
+    "registry",
+]
+
+
+def registry() -> Registry:
+    """The process-wide registry: components, providers and failures."""
+    from plugnet.discovery import get_registry
+
+    return get_registry()
+
+
+def get(kind: str, spec: Any) -> Any:
+    """Build a component of ``kind`` from a name, a spec string, a dict or an instance."""
+    return registry().resolve(kind, spec)
+
+
+def activation(spec: Any) -> Activation:
+    """An activation from a spec, e.g. ``"leaky_relu(alpha=0.1)"``."""
+    return registry().resolve("activation", spec)
+
+
+def error_function(spec: Any) -> ErrorFunction:
+    """An error function from a spec, e.g. ``"cross_entropy"``."""
+    return registry().resolve("error_function", spec)
+
+
+def layer(spec: Any) -> Layer:
+    """A layer from a spec, e.g. ``{"type": "dense", "units": 10}``."""
+    return registry().resolve("layer", spec)
+
+
+def optimizer(spec: Any) -> Optimizer:
+    """An optimizer from a spec, e.g. ``"adam(lr=1e-3)"``."""
+    return registry().resolve("optimizer", spec)
+
+
+def initializer(spec: Any) -> Initializer:
+    """An initializer from a spec, e.g. ``"he"``."""
+    return registry().resolve("initializer", spec)
+
+
+def fused_backward(activation: Any, error: Any) -> FusedBackward | None:
+    """The fused output backward for (activation, error), or None when none is registered."""
+    return registry().fused_backward(activation, error)
+
+
+def available(kind: str) -> list[str]:
+    """Sorted canonical names of the registered components of ``kind``."""
+    return registry().available(kind)
+
+
+def register_plugin(plugin: object, name: str | None = None, version: str = "") -> Provider:
+    """Register an in-process plugin (a module or object with ``@plugnet.hookimpl`` functions).
+
+    ``name`` is its provider name, used in qualified names; it defaults to the module's name.
+    A plugin that is invalid raises :class:`PluginError` and registers nothing.
+    """
+    provider = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+    return registry().add_plugin(plugin, provider=provider, version=version, strict=True)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "hookimpl":
+        from plugnet.hookspecs import hookimpl
+
+        return hookimpl
+    raise AttributeError(f"module 'plugnet' has no attribute {name!r}")

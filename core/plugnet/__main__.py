@@ -1,0 +1,7 @@
+"""``python -m plugnet`` runs the CLI."""
+
+import sys
+
+from plugnet.cli import main
+
+sys.exit(main())

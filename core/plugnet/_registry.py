@@ -1,0 +1,484 @@
+"""The registry: components by kind and name, the providers they came from, and their failures.
+
+:mod:`plugnet.discovery` decides which plugins to load; this module registers one plugin at a
+time, all or nothing, and resolves specs to component instances.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import re
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, NoReturn
+
+import pluggy
+
+from plugnet import hookspecs, protocols
+from plugnet.errors import (
+    AmbiguousComponentError,
+    PluginError,
+    PluginWarning,
+    SpecError,
+    UnknownComponentError,
+)
+from plugnet.specs import ParsedSpec, normalize, parse_mapping, parse_string
+
+BUILTIN_PROVIDER = "plugnet"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A component kind: the hook that registers it and the protocol its instances satisfy."""
+
+    name: str
+    hook: str
+    protocol: type
+    methods: tuple[str, ...]
+
+
+KINDS: dict[str, Kind] = {
+    kind.name: kind
+    for kind in (
+        Kind("activation", "register_activations", protocols.Activation, ("forward", "backward")),
+        Kind("error_function", "register_error_functions", protocols.ErrorFunction,
+             ("forward", "backward")),
+        Kind("layer", "register_layers", protocols.Layer, ("build", "forward", "backward")),
+        Kind("optimizer", "register_optimizers", protocols.Optimizer, ("update",)),
+        Kind("initializer", "register_initializers", protocols.Initializer, ("__call__",)),
+        Kind("fused_backward", "register_fused_backwards", protocols.FusedBackward,
+             ("backward",)),
+    )
+}  # fmt: skip
+_KIND_BY_HOOK = {kind.hook: kind for kind in KINDS.values()}
+_CANONICAL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_ALIAS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\- ]*$")
+
+
+def _kind(kind: str) -> Kind:
+    try:
+        return KINDS[kind]
+    except KeyError:
+        raise ValueError(
+            f"unknown component kind {kind!r}; the kinds are {', '.join(KINDS)}."
+        ) from None
+
+
+@dataclass(frozen=True, eq=False)
+class Component:
+    """One registered component: its names, where it came from and how to build it."""
+
+    kind: str
+    name: str
+    factory: Callable[..., Any]
+    provider: str
+    version: str
+    aliases: tuple[str, ...] = ()
+    builtin: bool = False
+    pair: tuple[str, str] | None = None
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.provider}:{self.name}"
+
+    @property
+    def summary(self) -> str:
+        doc = inspect.getdoc(self.factory) or ""
+        return doc.strip().splitlines()[0] if doc.strip() else ""
+
+    def parameters(self) -> dict[str, Any]:
+        """The factory's keyword parameters and their defaults (``inspect.Parameter.empty``)."""
+        try:
+            signature = inspect.signature(self.factory)
+        except (TypeError, ValueError):
+            return {}
+        return {
+            p.name: p.default
+            for p in signature.parameters.values()
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        }
+
+    def create(self, **kwargs: Any) -> Any:
+        """Build an instance, checking the arguments and the protocol."""
+        label = f"{self.kind.replace('_', ' ')} {self.qualified_name!r}"
+        try:
+            signature: inspect.Signature | None = inspect.signature(self.factory)
+        except (TypeError, ValueError):
+            signature = None
+        if signature is not None:
+            try:
+                signature.bind(**kwargs)
+            except TypeError as exc:
+                accepted = ", ".join(self.parameters()) or "no arguments"
+                raise SpecError(
+                    f"{label} cannot take {kwargs}: {exc}. It accepts: {accepted}."
+                ) from None
+        try:
+            instance = self.factory(**kwargs)
+        except (TypeError, ValueError) as exc:
+            raise SpecError(f"cannot build {label} with {kwargs}: {exc}") from exc
+        missing = _missing_members(instance, KINDS[self.kind])
+        if missing:
+            raise PluginError(
+                f"{label} built a {type(instance).__name__} that does not satisfy the "
+                f"{KINDS[self.kind].protocol.__name__} protocol: it lacks {', '.join(missing)}."
+            )
+        return instance
+
+
+@dataclass
+class Provider:
+    """A source of components: a distribution's entry point, plugnet's built-ins, or a plugin
+    registered in-process."""
+
+    name: str
+    version: str
+    entry_point: str | None = None
+    status: Literal["loaded", "failed", "disabled"] = "loaded"
+    error: str | None = None
+    builtin: bool = False
+    modules: list[str] = field(default_factory=list)
+    components: list[Component] = field(default_factory=list)
+
+
+def _missing_members(obj: Any, kind: Kind) -> list[str]:
+    members = [*kind.methods, "get_config"]
+    missing = [m for m in members if not callable(getattr(obj, m, None))]
+    if kind.name == "layer" and not isinstance(obj, type):
+        missing += [a for a in ("params", "grads") if not isinstance(getattr(obj, a, None), dict)]
+    return missing
+
+
+def _snake_case(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+class Registry:
+    """Components by kind, registered one plugin at a time through the pluggy hooks."""
+
+    def __init__(self, *, strict: bool = False) -> None:
+        self.strict = strict
+        self.providers: list[Provider] = []
+        self._components: dict[str, list[Component]] = {kind: [] for kind in KINDS}
+        self._short: dict[str, dict[str, list[Component]]] = {kind: {} for kind in KINDS}
+        self._qualified: dict[str, dict[tuple[str, str], Component]] = {k: {} for k in KINDS}
+        self._by_type: dict[type, Component] = {}
+        self._manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self._manager.add_hookspecs(hookspecs)
+
+    # -- registration -------------------------------------------------------------------------
+
+    @property
+    def failures(self) -> list[Provider]:
+        return [p for p in self.providers if p.status == "failed"]
+
+    def add_plugin(
+        self,
+        plugin: object,
+        *,
+        provider: str,
+        version: str = "",
+        entry_point: str | None = None,
+        builtin: bool = False,
+        strict: bool | None = None,
+    ) -> Provider:
+        """Register every component of ``plugin`` (a module or object with hook
+        implementations), or none of them if anything about it is wrong.
+
+        A failure raises :class:`PluginError` for built-ins and in strict mode (``strict``
+        overrides the registry's setting); otherwise it warns and marks the provider failed.
+        """
+        record = self.provider_record(provider, version, entry_point, builtin)
+        manager_name = f"{provider}:{entry_point or getattr(plugin, '__name__', id(plugin))}"
+        try:
+            self._manager.register(plugin, name=manager_name)
+            try:
+                self._manager.check_pending()
+                staged = self._collect(plugin, provider, version, builtin)
+                self._check_new(staged, provider)
+            except BaseException:
+                self._manager.unregister(plugin)
+                raise
+        except Exception as exc:
+            self.record_failure(record, exc, strict=strict)
+            return record
+        self._commit(staged)
+        record.components.extend(staged)
+        record.modules.append(getattr(plugin, "__name__", type(plugin).__name__))
+        return record
+
+    def record_failure(
+        self, record: Provider, exc: BaseException, *, strict: bool | None = None
+    ) -> None:
+        """Mark a provider as failed: raise for built-ins and in strict mode, else warn."""
+        record.status = "failed"
+        record.error = f"{type(exc).__name__}: {exc}"
+        where = f" (entry point {record.entry_point!r})" if record.entry_point else ""
+        message = f"plugnet plugin {record.name!r}{where} failed to load: {record.error}"
+        if record.builtin or (self.strict if strict is None else strict):
+            raise PluginError(message) from exc
+        warnings.warn(
+            f"{message}. Its components are unavailable; everything else still works. "
+            f"Set PLUGNET_DISABLE_PLUGINS={record.entry_point or record.name} to skip it, or "
+            f"PLUGNET_STRICT_PLUGINS=1 to make this an error.",
+            PluginWarning,
+            stacklevel=2,
+        )
+
+    def add_disabled(self, provider: str, version: str, entry_point: str) -> None:
+        record = self.provider_record(provider, version, entry_point, False)
+        record.status = "disabled"
+
+    def provider_record(
+        self, name: str, version: str, entry_point: str | None, builtin: bool
+    ) -> Provider:
+        for record in self.providers:
+            if (record.name, record.entry_point) == (name, entry_point):
+                return record
+        record = Provider(name, version, entry_point, builtin=builtin)
+        self.providers.append(record)
+        return record
+
+    def _collect(
+        self, plugin: object, provider: str, version: str, builtin: bool
+    ) -> list[Component]:
+        staged: list[Component] = []
+        for caller in self._manager.get_hookcallers(plugin) or []:
+            kind = _KIND_BY_HOOK[caller.name]
+            for impl in caller.get_hookimpls():
+                if impl.plugin is not plugin:
+                    continue
+
+                def register(
+                    factory: Callable[..., Any],
+                    name: str | tuple[str, str] | None = None,
+                    aliases: Iterable[str] = (),
+                    *,
+                    _kind: Kind = kind,
+                ) -> None:
+                    staged.append(
+                        self._make_component(_kind, factory, name, aliases, provider, version,
+                                             builtin)
+                    )  # fmt: skip
+
+                impl.function(**{arg: register for arg in impl.argnames})
+        return staged
+
+    def _make_component(
+        self,
+        kind: Kind,
+        factory: Callable[..., Any],
+        name: str | tuple[str, str] | None,
+        aliases: Iterable[str],
+        provider: str,
+        version: str,
+        builtin: bool,
+    ) -> Component:
+        if not callable(factory):
+            raise PluginError(f"registered {kind.name} {factory!r} is not callable")
+        label = f"{kind.name} {getattr(factory, '__qualname__', factory)!r}"
+        if isinstance(factory, type):
+            missing = _missing_members(factory, kind)
+            if missing:
+                raise PluginError(
+                    f"{label} does not satisfy the {kind.protocol.__name__} protocol: "
+                    f"it lacks {', '.join(missing)}"
+                )
+        if kind.name == "fused_backward":
+            pair = name if name is not None else getattr(factory, "pair", None)
+            if not (
+                isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
+            ):
+                raise PluginError(
+                    f"{label} must be registered with name=(activation_name, error_name), "
+                    f"got {pair!r}"
+                )  # fmt: skip
+            for part in pair:
+                parse_string(part)
+            return Component(kind.name, f"{pair[0]}+{pair[1]}", factory, provider, version,
+                             builtin=builtin, pair=(pair[0], pair[1]))  # fmt: skip
+        if name is None:
+            name = getattr(factory, "name", None) or _snake_case(getattr(factory, "__name__", ""))
+        if not isinstance(name, str) or not _CANONICAL_NAME.match(name):
+            raise PluginError(
+                f"{label} has the name {name!r}; canonical names are lower snake case "
+                f"(letters, digits and '_', starting with a letter)"
+            )
+        alias_tuple = (aliases,) if isinstance(aliases, str) else tuple(aliases)
+        for alias in alias_tuple:
+            if not isinstance(alias, str) or not _ALIAS_NAME.match(alias):
+                raise PluginError(f"{label} has the alias {alias!r}, which is not a valid name")
+        return Component(kind.name, name, factory, provider, version, alias_tuple, builtin)
+
+    def _check_new(self, staged: list[Component], provider: str) -> None:
+        """Refuse a name the same provider gives twice (within this plugin or before it)."""
+        seen: dict[tuple[str, str], Component] = {}
+        for component in staged:
+            for key in self._keys(component):
+                owner = seen.get((component.kind, key)) or self._qualified[component.kind].get(
+                    (normalize(provider), key)
+                )
+                if owner is not None:
+                    raise PluginError(
+                        f"{component.kind} name {key!r} is registered twice by {provider!r} "
+                        f"({owner.name!r} and {component.name!r})"
+                    )
+                seen[(component.kind, key)] = component
+
+    def _commit(self, staged: list[Component]) -> None:
+        for component in staged:
+            kind = component.kind
+            self._components[kind].append(component)
+            if isinstance(component.factory, type):
+                self._by_type.setdefault(component.factory, component)
+            for key in self._keys(component):
+                self._qualified[kind][(normalize(component.provider), key)] = component
+                if component.pair is not None:
+                    continue
+                holders = self._short[kind].setdefault(key, [])
+                reserved = next((c for c in holders if c.builtin), None)
+                if reserved is not None and not component.builtin:
+                    warnings.warn(
+                        f"plugin {component.provider!r} registers the {kind.replace('_', ' ')} "
+                        f"name {key!r}, which is reserved by plugnet's built-in "
+                        f"{reserved.name!r}. The built-in keeps the short name; theirs is "
+                        f"reachable only as {component.provider + ':' + component.name!r}.",
+                        PluginWarning,
+                        stacklevel=3,
+                    )
+                holders.append(component)
+
+    @staticmethod
+    def _keys(component: Component) -> list[str]:
+        return list(dict.fromkeys(normalize(n) for n in (component.name, *component.aliases)))
+
+    # -- lookup -------------------------------------------------------------------------------
+
+    def components(self, kind: str) -> list[Component]:
+        """Every registered component of ``kind``, in registration order."""
+        return list(self._components[_kind(kind).name])
+
+    def lookup(self, kind: str, name: str) -> Component:
+        """The component that ``[provider:]name`` refers to (no arguments allowed here)."""
+        parsed = parse_string(name)
+        if parsed.kwargs:
+            raise SpecError(f"{name!r} carries arguments; lookup takes a bare name.")
+        return self._lookup(_kind(kind).name, parsed)
+
+    def _lookup(self, kind: str, parsed: ParsedSpec) -> Component:
+        key = normalize(parsed.name)
+        if parsed.provider is not None:
+            component = self._qualified[kind].get((normalize(parsed.provider), key))
+            if component is None:
+                own = [c for c in self._components[kind]
+                       if normalize(c.provider) == normalize(parsed.provider)]  # fmt: skip
+                detail = (
+                    f"provider {parsed.provider!r} registers no such {kind.replace('_', ' ')}"
+                    if own
+                    else f"no installed provider is named {parsed.provider!r}"
+                )
+                self._raise_unknown(kind, parsed.display, key, detail)
+            return component
+        holders = self._short[kind].get(key, [])
+        if not holders:
+            self._raise_unknown(kind, parsed.name, key, "")
+        builtin = next((c for c in holders if c.builtin), None)
+        if builtin is not None:
+            return builtin
+        distinct = list(dict.fromkeys(holders))
+        if len(distinct) > 1:
+            raise AmbiguousComponentError(kind, parsed.name, [c.qualified_name for c in distinct])
+        return distinct[0]
+
+    def _raise_unknown(self, kind: str, name: str, key: str, detail: str) -> NoReturn:
+        names = {k: holders[0].name for k, holders in self._short[kind].items()}
+        close = difflib.get_close_matches(key, list(names), n=3, cutoff=0.6)
+        suggestions = list(dict.fromkeys(names[k] for k in close))
+        if not detail:
+            elsewhere = [k for k in KINDS if k != kind and key in self._short[k]]
+            if elsewhere:
+                detail = f"{name!r} is a registered {elsewhere[0].replace('_', ' ')}"
+        raise UnknownComponentError(
+            kind, name, suggestions=suggestions, available=self.available(kind), detail=detail
+        )
+
+    def available(self, kind: str) -> list[str]:
+        """Sorted names of the components of ``kind``: short where the short name reaches it,
+        qualified where it does not."""
+        kind = _kind(kind).name
+        names = []
+        for component in self._components[kind]:
+            if component.pair is not None:
+                names.append(component.name)
+                continue
+            holders = self._short[kind].get(normalize(component.name), [])
+            reaches = holders and (
+                component.builtin or (not any(c.builtin for c in holders) and len(holders) == 1)
+            )
+            names.append(component.name if reaches else component.qualified_name)
+        return sorted(names)
+
+    def resolve(self, kind: str, spec: Any) -> Any:
+        """An instance of ``kind`` from a spec: a string, a mapping or an instance."""
+        info = _kind(kind)
+        if isinstance(spec, str):
+            parsed = parse_string(spec)
+        elif isinstance(spec, Mapping):
+            parsed = parse_mapping(spec)
+        elif isinstance(spec, type):
+            raise SpecError(
+                f"got the class {spec.__name__}; pass an instance ({spec.__name__}()) or a name."
+            )
+        else:
+            missing = _missing_members(spec, info)
+            if missing:
+                raise SpecError(
+                    f"expected a {kind.replace('_', ' ')} name, a dict spec or an instance that "
+                    f"satisfies {info.protocol.__name__}; got {spec!r}, which lacks "
+                    f"{', '.join(missing)}."
+                )
+            return spec
+        component = self._lookup(info.name, parsed)
+        instance = component.create(**parsed.kwargs)
+        self._by_type.setdefault(type(instance), component)
+        return instance
+
+    def component_of(self, instance: object) -> Component | None:
+        """The registered component an instance was built from, if any."""
+        return self._by_type.get(type(instance))
+
+    def fused_backward(self, activation: Any, error: Any) -> Any | None:
+        """The fused backward registered for (activation, error), or None."""
+        act = self._identify("activation", activation)
+        err = self._identify("error_function", error)
+        if act is None or err is None:
+            return None
+        matches = []
+        for component in self._components["fused_backward"]:
+            assert component.pair is not None
+            try:
+                pair = (self.lookup("activation", component.pair[0]),
+                        self.lookup("error_function", component.pair[1]))  # fmt: skip
+            except LookupError:
+                continue
+            if pair == (act, err):
+                matches.append(component)
+        if not matches:
+            return None
+        builtin = [c for c in matches if c.builtin]
+        if builtin:
+            return builtin[0].create()
+        if len(matches) > 1:
+            raise AmbiguousComponentError(
+                "fused_backward", f"{act.name}+{err.name}", [c.qualified_name for c in matches]
+            )
+        return matches[0].create()
+
+    def _identify(self, kind: str, spec: Any) -> Component | None:
+        if isinstance(spec, str):
+            return self._lookup(kind, parse_string(spec))
+        if isinstance(spec, Mapping):
+            return self._lookup(kind, parse_mapping(spec))
+        return self.component_of(spec)

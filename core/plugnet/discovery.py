@@ -1,0 +1,103 @@
+"""Which plugins to load: the built-ins always, then the ``plugnet`` entry points.
+
+The registry is built on first use, once per process. Environment switches:
+
+- ``PLUGNET_DISABLE_PLUGIN_AUTOLOAD=1``: built-ins only;
+- ``PLUGNET_PLUGINS=a,b``: only these entry points (by entry-point or distribution name);
+- ``PLUGNET_DISABLE_PLUGINS=a,b``: all but these;
+- ``PLUGNET_STRICT_PLUGINS=1``: a plugin that fails to load raises instead of warning.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+import warnings
+from collections.abc import Mapping
+
+import importlib_metadata
+
+from plugnet._registry import BUILTIN_PROVIDER, Registry
+from plugnet._version import __version__
+from plugnet.errors import PluginWarning
+from plugnet.specs import normalize
+
+ENTRY_POINT_GROUP = "plugnet"
+
+_registry: Registry | None = None
+_lock = threading.Lock()
+
+
+def get_registry() -> Registry:
+    """The process-wide registry, built on the first call."""
+    global _registry
+    if _registry is None:
+        with _lock:
+            if _registry is None:
+                _registry = build_registry()
+    return _registry
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    return environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _name_set(environ: Mapping[str, str], name: str) -> set[str] | None:
+    value = environ.get(name, "").strip()
+    if not value:
+        return None
+    return {normalize(part) for part in value.split(",") if part.strip()}
+
+
+def build_registry(environ: Mapping[str, str] | None = None) -> Registry:
+    """A new registry with the built-ins and the entry points the environment allows."""
+    environ = os.environ if environ is None else environ
+    registry = Registry(strict=_flag(environ, "PLUGNET_STRICT_PLUGINS"))
+    import plugnet_builtins
+
+    for module_name in plugnet_builtins.PLUGIN_MODULES:
+        registry.add_plugin(
+            importlib.import_module(module_name),
+            provider=BUILTIN_PROVIDER,
+            version=__version__,
+            builtin=True,
+        )
+    if _flag(environ, "PLUGNET_DISABLE_PLUGIN_AUTOLOAD"):
+        return registry
+    _load_entry_points(
+        registry,
+        _name_set(environ, "PLUGNET_PLUGINS"),
+        _name_set(environ, "PLUGNET_DISABLE_PLUGINS"),
+    )
+    return registry
+
+
+def _load_entry_points(registry: Registry, only: set[str] | None, blocked: set[str] | None) -> None:
+    matched: set[str] = set()
+    for entry_point in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = entry_point.dist
+        provider = dist.name if dist is not None else entry_point.name
+        version = dist.version if dist is not None else ""
+        names = {normalize(entry_point.name), normalize(provider)}
+        matched |= names & (only or set())
+        if (only is not None and not names & only) or (blocked and names & blocked):
+            registry.add_disabled(provider, version, entry_point.name)
+            continue
+        record = registry.provider_record(provider, version, entry_point.name, False)
+        try:
+            plugin = entry_point.load()
+        except Exception as exc:
+            registry.record_failure(record, exc)
+            continue
+        registry.add_plugin(
+            plugin, provider=provider, version=version, entry_point=entry_point.name
+        )
+    unmatched = sorted((only or set()) - matched)
+    if unmatched:
+        warnings.warn(
+            f"PLUGNET_PLUGINS names {', '.join(unmatched)}, which no installed plugin matches; "
+            f"`plugnet plugins` lists the installed ones.",
+            PluginWarning,
+            stacklevel=3,
+        )

@@ -1,0 +1,68 @@
+"""The exceptions and warnings plugnet raises; importing this module costs nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class SpecError(ValueError):
+    """A component spec (string, dict or instance) is malformed or names bad arguments."""
+
+
+class UnknownComponentError(LookupError):
+    """No registered component of ``kind`` answers to ``name``."""
+
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        *,
+        suggestions: Sequence[str] = (),
+        available: Sequence[str] = (),
+        detail: str = "",
+    ) -> None:
+        self.kind = kind
+        self.name = name
+        self.suggestions = list(suggestions)
+        self.available = list(available)
+        message = f"unknown {kind.replace('_', ' ')} {name!r}"
+        if detail:
+            message += f" ({detail})"
+        message += "."
+        if self.suggestions:
+            quoted = " or ".join(repr(s) for s in self.suggestions)
+            message += f" Did you mean {quoted}?"
+        shown = ", ".join(self.available) if self.available else "none"
+        message += (
+            f" Available {kind.replace('_', ' ')}s: {shown}."
+            " Names ignore case, '_', '-' and spaces; `plugnet plugins` lists what is installed."
+        )
+        super().__init__(message)
+
+    def __str__(self) -> str:  # LookupError would otherwise repr() the message
+        return str(self.args[0])
+
+
+class AmbiguousComponentError(LookupError):
+    """A short name is registered by several third-party providers; qualify it."""
+
+    def __init__(self, kind: str, name: str, qualified: Sequence[str]) -> None:
+        self.kind = kind
+        self.name = name
+        self.qualified = list(qualified)
+        choices = ", ".join(repr(q) for q in self.qualified)
+        super().__init__(
+            f"the {kind.replace('_', ' ')} name {name!r} is registered by several plugins: "
+            f"{choices}. Use one of these qualified names to say which one you mean."
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class PluginError(RuntimeError):
+    """A plugin failed to load or register (raised only in strict mode or for built-ins)."""
+
+
+class PluginWarning(UserWarning):
+    """A plugin failed and was skipped, or registered a name it may not have."""

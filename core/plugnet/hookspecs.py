@@ -1,0 +1,56 @@
+"""The plugin contract: one hook per component kind.
+
+A plugin is a module with functions marked ``@plugnet.hookimpl``, named after these hooks.
+Each hook receives ``register(factory, name=None, aliases=())``: call it once per component.
+``factory(**kwargs)`` must return an object that satisfies the kind's protocol in
+:mod:`plugnet.protocols`. Without ``name`` the canonical name is the factory's ``name``
+attribute, or its ``__name__`` in snake case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+PROJECT_NAME = "plugnet"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+Register = Callable[..., None]
+
+
+@hookspec
+def register_activations(register: Register) -> Any:
+    """Register activation functions (protocol ``Activation``)."""
+
+
+@hookspec
+def register_error_functions(register: Register) -> Any:
+    """Register error (loss) functions (protocol ``ErrorFunction``)."""
+
+
+@hookspec
+def register_layers(register: Register) -> Any:
+    """Register layers (protocol ``Layer``)."""
+
+
+@hookspec
+def register_optimizers(register: Register) -> Any:
+    """Register optimizers (protocol ``Optimizer``)."""
+
+
+@hookspec
+def register_initializers(register: Register) -> Any:
+    """Register parameter initializers (protocol ``Initializer``)."""
+
+
+@hookspec
+def register_fused_backwards(register: Register) -> Any:
+    """Register fused output backwards (protocol ``FusedBackward``).
+
+    ``name`` is the pair ``(activation_name, error_name)``, for example
+    ``register(SoftmaxCrossEntropy, name=("softmax", "cross_entropy"))``.
+    """

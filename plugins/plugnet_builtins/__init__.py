@@ -1,0 +1,7 @@
+"""plugnet's built-in components, registered through the same hooks as any third-party plugin."""
+
+PLUGIN_MODULES: tuple[str, ...] = (
+    "plugnet_builtins.activations",
+    "plugnet_builtins.errors",
+    "plugnet_builtins.fused",
+)

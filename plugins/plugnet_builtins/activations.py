@@ -1,0 +1,59 @@
+"""Activation functions. Each ``backward(x, y, grad)`` returns dE/dx = (dy/dx)ᵀ · dE/dy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from plugnet.hookspecs import Register, hookimpl
+from plugnet.protocols import Array
+from plugnet_builtins._config import DataclassConfig
+
+
+@dataclass(frozen=True)
+class ReLU(DataclassConfig):
+    """Rectified linear unit: y = max(0, x); dy/dx = 1 for x > 0, else 0 (0 at the kink)."""
+
+    def forward(self, x: Array) -> Array:
+        return np.maximum(x, 0)
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        return grad * (x > 0)
+
+
+@dataclass(frozen=True)
+class Sigmoid(DataclassConfig):
+    """Logistic sigmoid: y = 1 / (1 + e^-x); dy/dx = y (1 − y).
+
+    Computed as (1 + tanh(x/2)) / 2, which equals it exactly and never overflows.
+    """
+
+    def forward(self, x: Array) -> Array:
+        return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        return grad * y * (1.0 - y)
+
+
+@dataclass(frozen=True)
+class Softmax(DataclassConfig):
+    """Softmax over the last axis: y_k = e^(x_k − max x) / Σ_j e^(x_j − max x).
+
+    The Jacobian is diag(y) − y yᵀ, so the vector-Jacobian product is
+    dE/dx = y ⊙ (g − Σ_k g_k y_k) with g = dE/dy.
+    """
+
+    def forward(self, x: Array) -> Array:
+        e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+        return e / np.sum(e, axis=-1, keepdims=True)
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        return y * (grad - np.sum(grad * y, axis=-1, keepdims=True))
+
+
+@hookimpl
+def register_activations(register: Register) -> None:
+    register(ReLU, name="relu")
+    register(Sigmoid, name="sigmoid", aliases=("logistic",))
+    register(Softmax, name="softmax")
