@@ -6,9 +6,9 @@ time, all or nothing, and resolves specs to component instances.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import re
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -160,7 +160,9 @@ class Registry:
 
     def __init__(self, *, strict: bool = False) -> None:
         self.strict = strict
-        self.providers: list[Provider] = []
+        self._providers: list[Provider] = []
+        self._deferred: Callable[[Registry], None] | None = None
+        self._deferred_lock = threading.RLock()
         self._components: dict[str, list[Component]] = {kind: [] for kind in KINDS}
         self._short: dict[str, dict[str, list[Component]]] = {kind: {} for kind in KINDS}
         self._qualified: dict[str, dict[tuple[str, str], Component]] = {k: {} for k in KINDS}
@@ -171,8 +173,31 @@ class Registry:
     # -- registration -------------------------------------------------------------------------
 
     @property
+    def providers(self) -> list[Provider]:
+        """Every provider: built-ins, entry points (loaded, failed or disabled), in-process."""
+        self.load_deferred()
+        return list(self._providers)
+
+    @property
     def failures(self) -> list[Provider]:
         return [p for p in self.providers if p.status == "failed"]
+
+    def defer(self, loader: Callable[[Registry], None]) -> None:
+        """Run ``loader(self)`` (which adds third-party plugins) only when first needed.
+
+        Built-in short names are reserved, so a lookup that a built-in answers never needs the
+        third-party plugins; everything else (other names, listings, providers) loads them.
+        """
+        self._deferred = loader
+
+    def load_deferred(self) -> None:
+        """Load the deferred third-party plugins now, if that has not happened yet."""
+        if self._deferred is None:
+            return
+        with self._deferred_lock:
+            loader, self._deferred = self._deferred, None
+            if loader is not None:
+                loader(self)
 
     def add_plugin(
         self,
@@ -190,6 +215,8 @@ class Registry:
         A failure raises :class:`PluginError` for built-ins and in strict mode (``strict``
         overrides the registry's setting); otherwise it warns and marks the provider failed.
         """
+        if not builtin:
+            self.load_deferred()
         record = self.provider_record(provider, version, entry_point, builtin)
         manager_name = f"{provider}:{entry_point or getattr(plugin, '__name__', id(plugin))}"
         try:
@@ -234,11 +261,11 @@ class Registry:
     def provider_record(
         self, name: str, version: str, entry_point: str | None, builtin: bool
     ) -> Provider:
-        for record in self.providers:
+        for record in self._providers:
             if (record.name, record.entry_point) == (name, entry_point):
                 return record
         record = Provider(name, version, entry_point, builtin=builtin)
-        self.providers.append(record)
+        self._providers.append(record)
         return record
 
     def _collect(
@@ -358,6 +385,7 @@ class Registry:
 
     def components(self, kind: str) -> list[Component]:
         """Every registered component of ``kind``, in registration order."""
+        self.load_deferred()
         return list(self._components[_kind(kind).name])
 
     def lookup(self, kind: str, name: str) -> Component:
@@ -369,6 +397,8 @@ class Registry:
 
     def _lookup(self, kind: str, parsed: ParsedSpec) -> Component:
         key = normalize(parsed.name)
+        if self._deferred is not None and not self._builtin_answers(kind, parsed.provider, key):
+            self.load_deferred()
         if parsed.provider is not None:
             component = self._qualified[kind].get((normalize(parsed.provider), key))
             if component is None:
@@ -392,7 +422,15 @@ class Registry:
             raise AmbiguousComponentError(kind, parsed.name, [c.qualified_name for c in distinct])
         return distinct[0]
 
+    def _builtin_answers(self, kind: str, provider: str | None, key: str) -> bool:
+        if provider is not None:
+            found = self._qualified[kind].get((normalize(provider), key))
+            return found is not None and found.builtin
+        return any(c.builtin for c in self._short[kind].get(key, ()))
+
     def _raise_unknown(self, kind: str, name: str, key: str, detail: str) -> NoReturn:
+        import difflib
+
         names = {k: holders[0].name for k, holders in self._short[kind].items()}
         close = difflib.get_close_matches(key, list(names), n=3, cutoff=0.6)
         suggestions = list(dict.fromkeys(names[k] for k in close))
@@ -408,6 +446,7 @@ class Registry:
         """Sorted names of the components of ``kind``: short where the short name reaches it,
         qualified where it does not."""
         kind = _kind(kind).name
+        self.load_deferred()
         names = []
         for component in self._components[kind]:
             if component.pair is not None:
@@ -447,6 +486,8 @@ class Registry:
 
     def component_of(self, instance: object) -> Component | None:
         """The registered component an instance was built from, if any."""
+        if type(instance) not in self._by_type:
+            self.load_deferred()
         return self._by_type.get(type(instance))
 
     def fused_backward(self, activation: Any, error: Any) -> Any | None:
@@ -455,6 +496,8 @@ class Registry:
         err = self._identify("error_function", error)
         if act is None or err is None:
             return None
+        if not (act.builtin and err.builtin):
+            self.load_deferred()
         matches = []
         for component in self._components["fused_backward"]:
             assert component.pair is not None

@@ -1,6 +1,8 @@
 """Which plugins to load: the built-ins always, then the ``plugnet`` entry points.
 
-The registry is built on first use, once per process. Environment switches:
+The registry is built on first use, once per process. The entry points are scanned and loaded
+the first time something beyond a built-in name is needed (built-in short names are reserved, so
+they never depend on third parties); strict mode loads them at once. Environment switches:
 
 - ``PLUGNET_DISABLE_PLUGIN_AUTOLOAD=1``: built-ins only;
 - ``PLUGNET_PLUGINS=a,b``: only these entry points (by entry-point or distribution name);
@@ -15,8 +17,6 @@ import os
 import threading
 import warnings
 from collections.abc import Mapping
-
-import importlib_metadata
 
 from plugnet._registry import BUILTIN_PROVIDER, Registry
 from plugnet._version import __version__
@@ -65,15 +65,17 @@ def build_registry(environ: Mapping[str, str] | None = None) -> Registry:
         )
     if _flag(environ, "PLUGNET_DISABLE_PLUGIN_AUTOLOAD"):
         return registry
-    _load_entry_points(
-        registry,
-        _name_set(environ, "PLUGNET_PLUGINS"),
-        _name_set(environ, "PLUGNET_DISABLE_PLUGINS"),
-    )
+    only = _name_set(environ, "PLUGNET_PLUGINS")
+    blocked = _name_set(environ, "PLUGNET_DISABLE_PLUGINS")
+    registry.defer(lambda deferred: _load_entry_points(deferred, only, blocked))
+    if registry.strict:
+        registry.load_deferred()  # strict mode surfaces a broken plugin at once
     return registry
 
 
 def _load_entry_points(registry: Registry, only: set[str] | None, blocked: set[str] | None) -> None:
+    import importlib_metadata
+
     matched: set[str] = set()
     for entry_point in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = entry_point.dist

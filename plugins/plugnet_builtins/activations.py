@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array
-from plugnet_builtins._config import DataclassConfig
 
 
-@dataclass(frozen=True)
-class ReLU(DataclassConfig):
+class ReLU(Configurable):
     """Rectified linear unit: y = max(0, x); dy/dx = 1 for x > 0, else 0 (0 at the kink)."""
 
     def forward(self, x: Array) -> Array:
@@ -22,8 +19,7 @@ class ReLU(DataclassConfig):
         return grad * (x > 0)
 
 
-@dataclass(frozen=True)
-class Sigmoid(DataclassConfig):
+class Sigmoid(Configurable):
     """Logistic sigmoid: y = 1 / (1 + e^-x); dy/dx = y (1 − y).
 
     Computed as (1 + tanh(x/2)) / 2, which equals it exactly and never overflows.
@@ -36,8 +32,7 @@ class Sigmoid(DataclassConfig):
         return grad * y * (1.0 - y)
 
 
-@dataclass(frozen=True)
-class Softmax(DataclassConfig):
+class Softmax(Configurable):
     """Softmax over the last axis: y_k = e^(x_k − max x) / Σ_j e^(x_j − max x).
 
     The Jacobian is diag(y) − y yᵀ, so the vector-Jacobian product is

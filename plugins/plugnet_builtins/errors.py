@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array
-from plugnet_builtins._config import DataclassConfig
 
 
 def matching_target(y: Array, t: Array) -> Array:
@@ -21,8 +19,7 @@ def matching_target(y: Array, t: Array) -> Array:
     return t.astype(y.dtype, copy=False)
 
 
-@dataclass(frozen=True)
-class Square(DataclassConfig):
+class Square(Configurable):
     """Sum of squares: E = (1/N) Σ_i ½‖y_i − t_i‖²; dE/dy = (y − t) / N."""
 
     def forward(self, y: Array, t: Array) -> float:
@@ -33,8 +30,7 @@ class Square(DataclassConfig):
         return (y - matching_target(y, t)) / y.shape[0]
 
 
-@dataclass(frozen=True)
-class CrossEntropy(DataclassConfig):
+class CrossEntropy(Configurable):
     """Categorical cross-entropy: E = −(1/N) Σ_i Σ_k t_ik log y_ik; dE/dy = −t / (N y).
 
     y is clipped below at the dtype's machine epsilon inside the log and the division, so E and

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array
-from plugnet_builtins._config import DataclassConfig
 from plugnet_builtins.errors import matching_target
 
 
-@dataclass(frozen=True)
-class SoftmaxCrossEntropy(DataclassConfig):
+class SoftmaxCrossEntropy(Configurable):
     """softmax then cross_entropy: dE/da = (y − t) / N, where y = softmax(a).
 
     The chain −t/(N y) through the softmax Jacobian collapses to this because each row of t

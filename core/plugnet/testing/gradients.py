@@ -1,0 +1,107 @@
+"""Finite-difference gradient checks in float64."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from plugnet.protocols import Activation, Array, ErrorFunction, FusedBackward
+
+
+class ConformanceError(AssertionError):
+    """A component failed a check; the message names the component, the check and the numbers."""
+
+
+def numerical_gradient(f: Callable[[Array], float], x: Array, *, eps: float = 1e-6) -> Array:
+    """dF/dx by central differences: (f(x + εeᵢ) − f(x − εeᵢ)) / 2ε for each coordinate i.
+
+    ``x`` is copied to float64 and not changed.
+    """
+    point = np.array(x, dtype=np.float64)
+    grad = np.empty_like(point)
+    flat_point, flat_grad = point.reshape(-1), grad.reshape(-1)
+    for i in range(flat_point.size):
+        original = flat_point[i]
+        flat_point[i] = original + eps
+        f_plus = f(point)
+        flat_point[i] = original - eps
+        f_minus = f(point)
+        flat_point[i] = original
+        flat_grad[i] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+def assert_close(
+    actual: Array, expected: Array, *, what: str, rtol: float = 1e-6, atol: float = 1e-8
+) -> None:
+    """Raise :class:`ConformanceError` naming ``what`` and the worst error unless
+    |actual − expected| ≤ atol + rtol·|expected| everywhere."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    if actual.shape != expected.shape:
+        raise ConformanceError(f"{what}: shape {actual.shape}, expected {expected.shape}")
+    diff = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
+    bound = atol + rtol * np.abs(expected.astype(np.float64))
+    if not np.all(np.isfinite(actual)):
+        where = np.unravel_index(int(np.argmax(~np.isfinite(actual))), actual.shape)
+        raise ConformanceError(f"{what}: non-finite value {actual[where]} at index {where}")
+    if np.all(diff <= bound):
+        return
+    worst = np.unravel_index(int(np.argmax(diff - bound)), diff.shape)
+    relative = diff / np.maximum(np.abs(expected), np.finfo(np.float64).tiny)
+    raise ConformanceError(
+        f"{what}: worst absolute error {float(diff.max()):.3g}, worst relative error "
+        f"{float(relative.max()):.3g} (rtol={rtol:g}, atol={atol:g}); at index {worst} got "
+        f"{float(actual[worst]):.10g}, expected {float(expected[worst]):.10g}"
+    )
+
+
+def _name(component: Any) -> str:
+    return type(component).__name__
+
+
+def check_activation_gradient(
+    activation: Activation, x: Array, *, seed: int = 0, rtol: float = 1e-6, atol: float = 1e-8
+) -> None:
+    """backward(x, y, g) must equal d(Σ g ⊙ f(x))/dx for a random g (float64)."""
+    x = np.asarray(x, dtype=np.float64)
+    g = np.random.default_rng(seed).standard_normal(x.shape)
+    y = activation.forward(x)
+    analytic = activation.backward(x, y, g)
+    numeric = numerical_gradient(lambda p: float(np.sum(g * activation.forward(p))), x)
+    assert_close(
+        analytic, numeric, what=f"{_name(activation)} input gradient", rtol=rtol, atol=atol
+    )
+
+
+def check_error_gradient(
+    error: ErrorFunction, y: Array, t: Array, *, rtol: float = 1e-6, atol: float = 1e-8
+) -> None:
+    """backward(y, t) must equal dE/dy (float64)."""
+    y, t = np.asarray(y, dtype=np.float64), np.asarray(t, dtype=np.float64)
+    analytic = error.backward(y, t)
+    numeric = numerical_gradient(lambda p: error.forward(p, t), y)
+    assert_close(analytic, numeric, what=f"{_name(error)} gradient", rtol=rtol, atol=atol)
+
+
+def check_fused_against_chain(
+    fused: FusedBackward,
+    activation: Activation,
+    error: ErrorFunction,
+    a: Array,
+    t: Array,
+    *,
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+) -> None:
+    """The fused dE/da must equal the chain activation.backward(a, y, error.backward(y, t)),
+    and both must equal the finite-difference dE/da (float64)."""
+    a, t = np.asarray(a, dtype=np.float64), np.asarray(t, dtype=np.float64)
+    y = activation.forward(a)
+    fused_grad = fused.backward(y, t)
+    chain = activation.backward(a, y, error.backward(y, t))
+    what = f"{_name(fused)} against {_name(activation)} then {_name(error)}"
+    assert_close(fused_grad, chain, what=what, rtol=rtol, atol=atol)
+    numeric = numerical_gradient(lambda p: error.forward(activation.forward(p), t), a)
+    assert_close(fused_grad, numeric, what=f"{_name(fused)} gradient", rtol=rtol, atol=atol)

@@ -1,0 +1,374 @@
+"""The registry: names, specs, reserved names, clashes, failure isolation and fused pairs.
+
+Plugins here are in-process modules; tests/test_installed.py covers real entry points.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+
+import plugnet
+from plugnet import (
+    AmbiguousComponentError,
+    PluginError,
+    PluginWarning,
+    SpecError,
+    UnknownComponentError,
+)
+from plugnet._registry import Registry
+from plugnet_builtins.activations import ReLU, Softmax
+from tests.conftest import make_plugin
+
+
+@dataclass(frozen=True)
+class Wave:
+    """y = sin(ax)."""
+
+    a: float = 1.0
+
+    def forward(self, x: Any) -> Any:
+        return np.sin(self.a * x)
+
+    def backward(self, x: Any, y: Any, grad: Any) -> Any:
+        return grad * self.a * np.cos(self.a * x)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"a": self.a}
+
+
+class NoBackward:
+    def forward(self, x: Any) -> Any:
+        return x
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+
+def activations_plugin(name: str, *entries: tuple[Any, ...]) -> Any:
+    def register_activations(register: Any) -> None:
+        for entry in entries:
+            register(*entry)
+
+    return make_plugin(name, register_activations=register_activations)
+
+
+def add(registry: Registry, plugin: Any, provider: str) -> Any:
+    return registry.add_plugin(plugin, provider=provider, version="1.0")
+
+
+# -- names and specs ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "spec", ["relu", "ReLU", "RELU", "r_e-lu", "plugnet:relu", "Plugnet : ReLU", "relu()"]
+)
+def test_spellings_of_a_name_resolve_to_the_builtin(fresh_registry: Registry, spec: str) -> None:
+    assert isinstance(fresh_registry.resolve("activation", spec), ReLU)
+
+
+def test_aliases_dicts_and_instances(fresh_registry: Registry) -> None:
+    assert type(fresh_registry.resolve("activation", "Logistic")).__name__ == "Sigmoid"
+    assert type(fresh_registry.resolve("activation", {"name": "softmax"})) is Softmax
+    assert type(fresh_registry.resolve("activation", {"type": "softmax"})) is Softmax
+    instance = Softmax()
+    assert fresh_registry.resolve("activation", instance) is instance
+    ce = fresh_registry.resolve("error_function", "categorical-cross-entropy")
+    assert type(ce).__name__ == "CrossEntropy"
+
+
+def test_public_shortcuts_use_the_global_registry() -> None:
+    assert plugnet.registry() is plugnet.registry()
+    assert isinstance(plugnet.get("activation", "relu"), ReLU)
+    assert isinstance(plugnet.activation("relu"), ReLU)
+    assert type(plugnet.error_function("square")).__name__ == "Square"
+    assert plugnet.available("activation")[:3] == sorted(plugnet.available("activation"))[:3]
+    assert {"relu", "sigmoid", "softmax"} <= set(plugnet.available("activation"))
+    assert plugnet.fused_backward("softmax", "square") is None
+    assert type(plugnet.fused_backward("Softmax", "cross-entropy")).__name__ == (
+        "SoftmaxCrossEntropy"
+    )
+
+
+def test_unknown_name_names_kind_suggests_and_lists(fresh_registry: Registry) -> None:
+    with pytest.raises(UnknownComponentError) as info:
+        fresh_registry.resolve("activation", "rleu")
+    message = str(info.value)
+    assert isinstance(info.value, LookupError)
+    assert "unknown activation 'rleu'" in message
+    assert "Did you mean 'relu'?" in message
+    assert "Available activations: relu, sigmoid, softmax." in message
+    assert info.value.suggestions == ["relu"]
+
+
+def test_unknown_name_of_another_kind_says_so(fresh_registry: Registry) -> None:
+    with pytest.raises(UnknownComponentError, match="'square' is a registered error function"):
+        fresh_registry.resolve("activation", "square")
+
+
+def test_unknown_provider_is_named(fresh_registry: Registry) -> None:
+    with pytest.raises(UnknownComponentError, match="no installed provider is named 'nope'"):
+        fresh_registry.resolve("activation", "nope:relu")
+    with pytest.raises(UnknownComponentError, match="provider 'plugnet' registers no such"):
+        fresh_registry.resolve("activation", "plugnet:wave")
+
+
+def test_unknown_kind(fresh_registry: Registry) -> None:
+    with pytest.raises(ValueError, match="unknown component kind 'activations'; the kinds are"):
+        fresh_registry.resolve("activations", "relu")
+
+
+def test_bad_arguments_list_what_is_accepted(fresh_registry: Registry) -> None:
+    add(fresh_registry, activations_plugin("waves", (Wave, "wave")), "waves")
+    assert fresh_registry.resolve("activation", "wave(a=2.0)").a == 2.0
+    with pytest.raises(SpecError) as info:
+        fresh_registry.resolve("activation", "wave(b=2)")
+    assert "'waves:wave'" in str(info.value) and "It accepts: a." in str(info.value)
+    with pytest.raises(SpecError, match="It accepts: no arguments"):
+        fresh_registry.resolve("activation", "relu(alpha=1)")
+
+
+def test_factory_errors_become_spec_errors(fresh_registry: Registry) -> None:
+    def picky(alpha: float = 0.1) -> Wave:
+        if alpha < 0:
+            raise ValueError("alpha must be non-negative")
+        return Wave(alpha)
+
+    add(fresh_registry, activations_plugin("picky", (picky, "picky")), "picky")
+    with pytest.raises(SpecError, match="alpha must be non-negative"):
+        fresh_registry.resolve("activation", "picky(alpha=-1)")
+
+
+def test_classes_and_non_components_are_refused_as_specs(fresh_registry: Registry) -> None:
+    with pytest.raises(SpecError, match=r"pass an instance \(ReLU\(\)\) or a name"):
+        fresh_registry.resolve("activation", ReLU)
+    with pytest.raises(SpecError, match="lacks backward"):
+        fresh_registry.resolve("activation", NoBackward())
+    with pytest.raises(SpecError, match="lacks forward, backward, get_config"):
+        fresh_registry.resolve("activation", 3.0)
+
+
+# -- plugins --------------------------------------------------------------------------------------
+
+
+def test_third_party_component_by_short_alias_and_qualified_name(fresh_registry: Registry) -> None:
+    add(
+        fresh_registry, activations_plugin("waves", (Wave, "wave", ("sine_wave",))), "plugnet-waves"
+    )
+    for spec in ("wave", "Sine-Wave", "plugnet-waves:wave", "plugnet_waves:sine wave"):
+        assert isinstance(fresh_registry.resolve("activation", spec), Wave)
+    assert "wave" in fresh_registry.available("activation")
+
+
+def test_reserved_builtin_name_warns_and_stays_builtin(fresh_registry: Registry) -> None:
+    with pytest.warns(PluginWarning) as caught:
+        add(fresh_registry, activations_plugin("thief", (Wave, "relu"), (Wave, "wave")), "thief")
+    message = str(caught[0].message)
+    assert "'thief'" in message and "'relu'" in message and "reserved" in message
+    assert "'thief:relu'" in message
+    assert isinstance(fresh_registry.resolve("activation", "relu"), ReLU)
+    assert isinstance(fresh_registry.resolve("activation", "thief:relu"), Wave)
+    assert isinstance(fresh_registry.resolve("activation", "wave"), Wave)
+    assert "thief:relu" in fresh_registry.available("activation")
+
+
+def test_two_third_parties_with_one_name_are_ambiguous(fresh_registry: Registry) -> None:
+    add(fresh_registry, activations_plugin("a", (Wave, "wobble"), (Wave, "only_a")), "dist-a")
+    add(fresh_registry, activations_plugin("b", (Wave, "wobble")), "dist-b")
+    with pytest.raises(AmbiguousComponentError) as info:
+        fresh_registry.resolve("activation", "wobble")
+    assert isinstance(info.value, LookupError)
+    assert "'dist-a:wobble'" in str(info.value) and "'dist-b:wobble'" in str(info.value)
+    assert isinstance(fresh_registry.resolve("activation", "dist-b:wobble"), Wave)
+    assert isinstance(fresh_registry.resolve("activation", "only_a"), Wave)
+    assert isinstance(fresh_registry.resolve("activation", "relu"), ReLU)
+    available = fresh_registry.available("activation")
+    assert "dist-a:wobble" in available and "dist-b:wobble" in available
+
+
+def failing_plugin() -> Any:
+    def register_activations(register: Any) -> None:
+        register(Wave, "half_registered")
+        raise RuntimeError("hook exploded")
+
+    return make_plugin("failing", register_activations=register_activations)
+
+
+def test_a_failing_plugin_is_isolated_and_registers_nothing(fresh_registry: Registry) -> None:
+    with pytest.warns(PluginWarning) as caught:
+        record = add(fresh_registry, failing_plugin(), "plugnet-failing")
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "'plugnet-failing'" in message and "RuntimeError: hook exploded" in message
+    assert "PLUGNET_STRICT_PLUGINS=1" in message
+    assert record.status == "failed" and record.error == "RuntimeError: hook exploded"
+    assert fresh_registry.failures == [record]
+    with pytest.raises(UnknownComponentError):
+        fresh_registry.resolve("activation", "half_registered")
+    assert isinstance(fresh_registry.resolve("activation", "relu"), ReLU)
+
+
+def test_strict_mode_raises() -> None:
+    registry = Registry(strict=True)
+    with pytest.raises(PluginError, match="'plugnet-failing' failed to load: RuntimeError"):
+        add(registry, failing_plugin(), "plugnet-failing")
+
+
+@pytest.mark.parametrize(
+    ("hooks", "message"),
+    [
+        ({"register_activation": lambda register: None}, "unknown hook 'register_activation'"),
+        ({"register_activations": lambda registr: None}, "registr"),
+        ({"register_activations": lambda register: register(NoBackward, "nb")},
+         "'NoBackward' does not satisfy the Activation protocol: it lacks backward"),
+        ({"register_activations": lambda register: register(Wave, "Wave")}, "lower snake case"),
+        ({"register_activations": lambda register: (register(Wave, "w"), register(ReLU, "w"))},
+         "registered twice"),
+        ({"register_activations": lambda register: register(3, "three")}, "is not callable"),
+        ({"register_fused_backwards": lambda register: register(Wave, "wave")},
+         "name=(activation_name, error_name)"),
+    ],
+)  # fmt: skip
+def test_invalid_plugins_are_refused_with_a_reason(
+    fresh_registry: Registry, hooks: dict[str, Any], message: str
+) -> None:
+    with pytest.warns(PluginWarning):
+        record = add(fresh_registry, make_plugin("bad", **hooks), "plugnet-bad")
+    assert record.status == "failed"
+    assert message in (record.error or "")
+    assert not record.components
+
+
+def test_builtin_failures_always_raise(fresh_registry: Registry) -> None:
+    with pytest.raises(PluginError):
+        fresh_registry.add_plugin(failing_plugin(), provider="plugnet", builtin=True)
+
+
+def test_a_component_that_builds_a_non_component_is_refused(fresh_registry: Registry) -> None:
+    add(fresh_registry, activations_plugin("liar", (lambda: NoBackward(), "liar")), "liar")
+    with pytest.raises(PluginError, match="lacks backward"):
+        fresh_registry.resolve("activation", "liar")
+
+
+# -- fused pairs ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WaveSquare:
+    def backward(self, y: Any, t: Any) -> Any:
+        return y - t
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+
+def test_a_third_party_fused_pair_is_found_through_the_registry(fresh_registry: Registry) -> None:
+    def register_fused_backwards(register: Any) -> None:
+        register(WaveSquare, name=("wave", "plugnet:square"))
+
+    plugin = make_plugin(
+        "wavefused",
+        register_activations=lambda register: register(Wave, "wave"),
+        register_fused_backwards=register_fused_backwards,
+    )
+    add(fresh_registry, plugin, "wavefused")
+    assert isinstance(fresh_registry.fused_backward("wave", "square"), WaveSquare)
+    wave = fresh_registry.resolve("activation", "wave(a=3.0)")
+    square = fresh_registry.resolve("error_function", "square")
+    assert isinstance(fresh_registry.fused_backward(wave, square), WaveSquare)
+    assert fresh_registry.fused_backward("relu", "square") is None
+    assert fresh_registry.fused_backward(Wave(), square) is not None  # known class
+    assert "wave+plugnet:square" in fresh_registry.available("fused_backward")
+
+
+# -- the global registry and the public API, in fresh processes ----------------------------------
+
+
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    import os
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PLUGNET_")}
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+    )
+
+
+def test_import_plugnet_loads_no_plugin_machinery() -> None:
+    result = run_python(
+        """
+        import json, sys
+        import plugnet
+        heavy = ["pluggy", "importlib_metadata", "importlib.metadata", "plugnet_builtins",
+                 "plugnet._registry", "plugnet.discovery"]
+        print(json.dumps([m for m in heavy if m in sys.modules]))
+        plugnet.activation("relu")
+        plugnet.error_function("plugnet:square")
+        plugnet.fused_backward("softmax", "cross_entropy")
+        print(json.dumps([m for m in heavy if m in sys.modules]))
+        plugnet.available("activation")
+        print(json.dumps([m for m in heavy if m in sys.modules]))
+        """
+    )
+    before, builtins_used, listed = (json.loads(line) for line in result.stdout.splitlines())
+    assert before == [], result.stderr
+    # Built-in names are reserved, so answering them needs no entry-point scan.
+    assert {"pluggy", "plugnet_builtins", "plugnet._registry"} <= set(builtins_used)
+    assert "importlib_metadata" not in builtins_used
+    assert "importlib_metadata" in listed
+
+
+def test_register_plugin_in_process_raises_on_an_invalid_plugin() -> None:
+    result = run_python(
+        """
+        import numpy as np
+        import plugnet
+
+        class Cube:
+            def forward(self, x): return x ** 3
+            def backward(self, x, y, grad): return grad * 3 * x ** 2
+            def get_config(self): return {}
+
+        @plugnet.hookimpl
+        def register_activations(register):
+            register(Cube, name="cube")
+
+        import sys
+        plugnet.register_plugin(sys.modules[__name__], name="my-lab")
+        print(plugnet.activation("my-lab:cube").forward(np.array([2.0]))[0])
+
+        class Bad:
+            @plugnet.hookimpl
+            def register_activations(self, register):
+                raise RuntimeError("nope")
+        try:
+            plugnet.register_plugin(Bad(), name="bad-lab")
+        except plugnet.PluginError as exc:
+            print("PluginError:", exc)
+        """,
+        PLUGNET_DISABLE_PLUGIN_AUTOLOAD="1",
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "8.0"
+    assert "'bad-lab' failed to load: RuntimeError: nope" in lines[1]
+
+
+def test_no_warnings_when_nothing_is_wrong() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        from plugnet.discovery import build_registry
+
+        build_registry({"PLUGNET_DISABLE_PLUGIN_AUTOLOAD": "1"})

@@ -1,0 +1,79 @@
+"""Spec strings and dicts are parsed with ast, never evaluated."""
+
+from __future__ import annotations
+
+import pytest
+
+from plugnet import SpecError
+from plugnet.specs import normalize, parse_mapping, parse_string
+
+
+@pytest.mark.parametrize(
+    ("spec", "provider", "name", "kwargs"),
+    [
+        ("relu", None, "relu", {}),
+        ("soft-max", None, "soft-max", {}),
+        ("Leaky ReLU(alpha=0.2)", None, "Leaky ReLU", {"alpha": 0.2}),
+        ("plugnet-mish:mish", "plugnet-mish", "mish", {}),
+        ("  plugnet : adam( lr=1e-3, betas=(0.9, 0.99) )  ", "plugnet", "adam", {"lr": 1e-3, "betas": (0.9, 0.99)}),
+        ("threshold(value=-1, name='x', on=True, extra=None)", None, "threshold",
+         {"value": -1, "name": "x", "on": True, "extra": None}),
+        ("warmup(steps=10, then='cosine(t_max=5)')", None, "warmup", {"steps": 10, "then": "cosine(t_max=5)"}),
+        ("relu()", None, "relu", {}),
+    ],
+)  # fmt: skip
+def test_parse_string(
+    spec: str, provider: str | None, name: str, kwargs: dict[str, object]
+) -> None:
+    parsed = parse_string(spec)
+    assert (parsed.provider, parsed.name, parsed.kwargs) == (provider, name, kwargs)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("relu(alpha=__import__('os'))", "not a literal"),
+        ("relu(alpha=x)", "not a literal"),
+        ("relu(alpha=a.b)", "not a literal"),
+        ("relu(alpha=1+)", "cannot parse the arguments"),
+        ("relu(0.1)", "positional argument"),
+        ("relu(**{'a': 1})", "'**'"),
+        ("relu(", "cannot parse spec"),
+        ("re$lu", "cannot parse spec"),
+        ("a:b:c", "cannot parse spec"),
+        ("", "cannot parse spec"),
+    ],
+)
+def test_malformed_strings_raise_spec_error_quoting_the_spec(spec: str, message: str) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_string(spec)
+    assert message in str(info.value)
+    assert repr(spec) in str(info.value)
+    assert "leaky_relu(alpha=0.1)" in str(info.value)  # says what is allowed
+    assert isinstance(info.value, ValueError)
+
+
+def test_parse_mapping_accepts_name_or_type() -> None:
+    assert parse_mapping({"name": "leaky_relu", "alpha": 0.1}).kwargs == {"alpha": 0.1}
+    parsed = parse_mapping({"type": "dense(units=3)", "activation": "relu"})
+    assert (parsed.name, parsed.kwargs) == ("dense", {"units": 3, "activation": "relu"})
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"alpha": 0.1}, "no 'name' (or 'type') key"),
+        ({"name": "a", "type": "b"}, "both 'name' and 'type'"),
+        ({"name": 3}, "must be a string"),
+        ({"name": "relu(alpha=1)", "alpha": 2}, "twice"),
+    ],
+)
+def test_malformed_mappings(spec: dict[str, object], message: str) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_mapping(spec)
+    assert message in str(info.value)
+
+
+def test_normalize_ignores_case_underscore_dash_space() -> None:
+    assert normalize("LeakyReLU") == normalize("leaky-relu") == normalize("leaky_relu")
+    assert normalize("Leaky ReLU") == "leakyrelu"
