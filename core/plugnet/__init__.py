@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from plugnet._version import __version__
 from plugnet.errors import (
     AmbiguousComponentError,
+    MissingProviderError,
     PluginError,
     PluginWarning,
     SpecError,
@@ -19,6 +20,10 @@ from plugnet.errors import (
 
 if TYPE_CHECKING:
     from plugnet._registry import Provider, Registry
+    from plugnet.callbacks import Callback, CSVLogger, EarlyStopping
+    from plugnet.history import History
+    from plugnet.hookspecs import hookimpl
+    from plugnet.network import Sequential
     from plugnet.protocols import (
         Activation,
         ErrorFunction,
@@ -27,11 +32,18 @@ if TYPE_CHECKING:
         Layer,
         Optimizer,
     )
+    from plugnet.serialization import load
 
 __all__ = [
     "AmbiguousComponentError",
+    "CSVLogger",
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "MissingProviderError",
     "PluginError",
     "PluginWarning",
+    "Sequential",
     "SpecError",
     "UnknownComponentError",
     "__version__",
@@ -43,6 +55,7 @@ __all__ = [
     "hookimpl",
     "initializer",
     "layer",
+    "load",
     "optimizer",
     "register_plugin",
     "registry",
@@ -106,9 +119,21 @@ def register_plugin(plugin: object, name: str | None = None, version: str = "") 
     return registry().add_plugin(plugin, provider=provider, version=version, strict=True)
 
 
-def __getattr__(name: str) -> Any:
-    if name == "hookimpl":
-        from plugnet.hookspecs import hookimpl
+_LAZY = {
+    "hookimpl": "plugnet.hookspecs",
+    "Sequential": "plugnet.network",
+    "History": "plugnet.history",
+    "Callback": "plugnet.callbacks",
+    "EarlyStopping": "plugnet.callbacks",
+    "CSVLogger": "plugnet.callbacks",
+    "load": "plugnet.serialization",
+}
 
-        return hookimpl
+
+def __getattr__(name: str) -> Any:
+    # Imported on first access so that `import plugnet` stays cheap (no numpy, no pluggy).
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'plugnet' has no attribute {name!r}")

@@ -490,6 +490,16 @@ class Registry:
             self.load_deferred()
         return self._by_type.get(type(instance))
 
+    def spec_of(self, instance: object) -> dict[str, Any]:
+        """A JSON-safe dict spec that rebuilds ``instance``: its qualified name and config."""
+        component = self.component_of(instance)
+        if component is None:
+            raise ValueError(
+                f"{instance!r} is not an instance of a registered component, so it cannot be "
+                f"described by name; register its plugin (plugnet.register_plugin) first."
+            )
+        return {"name": component.qualified_name, **instance.get_config()}  # type: ignore[attr-defined]
+
     def fused_backward(self, activation: Any, error: Any) -> Any | None:
         """The fused backward registered for (activation, error), or None."""
         act = self._identify("activation", activation)

@@ -66,3 +66,10 @@ class PluginError(RuntimeError):
 
 class PluginWarning(UserWarning):
     """A plugin failed and was skipped, or registered a name it may not have."""
+
+
+class MissingProviderError(LookupError):
+    """A saved model needs a component whose distribution is not installed."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])

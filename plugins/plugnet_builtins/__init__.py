@@ -4,4 +4,7 @@ PLUGIN_MODULES: tuple[str, ...] = (
     "plugnet_builtins.activations",
     "plugnet_builtins.errors",
     "plugnet_builtins.fused",
+    "plugnet_builtins.layers",
+    "plugnet_builtins.optimizers",
+    "plugnet_builtins.initializers",
 )

@@ -9,6 +9,16 @@ from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array
 
 
+class Identity(Configurable):
+    """Identity: y = x; dy/dx = 1."""
+
+    def forward(self, x: Array) -> Array:
+        return x
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        return grad
+
+
 class ReLU(Configurable):
     """Rectified linear unit: y = max(0, x); dy/dx = 1 for x > 0, else 0 (0 at the kink)."""
 
@@ -49,6 +59,7 @@ class Softmax(Configurable):
 
 @hookimpl
 def register_activations(register: Register) -> None:
+    register(Identity, name="identity", aliases=("linear",))
     register(ReLU, name="relu")
     register(Sigmoid, name="sigmoid", aliases=("logistic",))
     register(Softmax, name="softmax")

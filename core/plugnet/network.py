@@ -1,0 +1,323 @@
+"""Sequential networks: a stack of layers, an error function and an optimizer, built by name."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from plugnet.arrays import are_classes, as_inputs, as_targets, correct_predictions
+from plugnet.protocols import Array, Layer, Shape
+
+if TYPE_CHECKING:
+    from plugnet.callbacks import Callback
+    from plugnet.history import History
+
+DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
+PREDICT_BATCH = 4096
+
+
+def as_dtype(dtype: Any) -> np.dtype[Any]:
+    """float32 or float64, from a name or a NumPy dtype; anything else is an error."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved is None or resolved.name not in DTYPES:
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return resolved
+
+
+class ParameterView(Mapping[str, Array]):
+    """A read-through view of every layer's ``params`` (or ``grads``) under flat names such as
+    ``"dense_1.w"``, so the optimizer always sees the arrays the layers hold now."""
+
+    def __init__(self, entries: Sequence[tuple[str, dict[str, Array], str]]) -> None:
+        self._entries = list(entries)
+        self._index = {name: (source, key) for name, source, key in self._entries}
+
+    def __getitem__(self, name: str) -> Array:
+        source, key = self._index[name]
+        return source[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _layer_name(spec: Any, instance: Any, counts: dict[str, int]) -> str:
+    import plugnet
+
+    if isinstance(spec, Mapping) and "type" in spec and "name" in spec:
+        if not isinstance(spec["name"], str) or not spec["name"]:
+            raise ValueError(f"a layer's name must be a non-empty string, got {spec['name']!r}")
+        return spec["name"]
+    component = plugnet.registry().component_of(instance)
+    base = component.name if component is not None else type(instance).__name__.lower()
+    counts[base] = counts.get(base, 0) + 1
+    return f"{base}_{counts[base]}"
+
+
+class Sequential:
+    """A stack of layers trained with an error function and an optimizer.
+
+    ``layers`` are specs (``{"type": "dense", "units": 128, "activation": "relu"}``, strings or
+    instances); a dict spec with ``"type"`` may carry ``"name"`` to name the layer (default
+    ``dense_1``, ``dense_2``, ... as in Keras). Names are resolved here,
+    once; the input shape is inferred on the first ``fit``/``predict``.
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[Any],
+        *,
+        error: Any,
+        optimizer: Any = "sgd",
+        seed: int | None = None,
+        dtype: Any = "float32",
+    ) -> None:
+        import plugnet
+
+        if isinstance(layers, (str, Mapping)) or not layers:
+            raise ValueError("layers must be a non-empty list of layer specs or instances")
+        self.dtype = as_dtype(dtype)
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.layers: list[Layer] = []
+        self.layer_names: list[str] = []
+        counts: dict[str, int] = {}
+        for spec in layers:
+            named = isinstance(spec, Mapping) and "type" in spec
+            layer_spec = {k: v for k, v in spec.items() if k != "name"} if named else spec
+            layer = plugnet.layer(layer_spec)
+            name = _layer_name(spec, layer, counts)
+            if name in self.layer_names:
+                raise ValueError(f"two layers are named {name!r}; layer names must be unique")
+            self.layers.append(layer)
+            self.layer_names.append(name)
+        self.error = plugnet.error_function(error)
+        self.optimizer = plugnet.optimizer(optimizer)
+        self.input_shape: Shape | None = None
+        self.output_shapes: list[Shape] = []
+        self.stop_training = False
+
+    # -- structure ----------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self.layers)
+
+    def __getitem__(self, key: int | str) -> Layer:
+        """A layer by index or by name."""
+        if isinstance(key, str):
+            try:
+                return self.layers[self.layer_names.index(key)]
+            except ValueError:
+                raise KeyError(
+                    f"no layer named {key!r}; the layers are {', '.join(self.layer_names)}"
+                ) from None
+        return self.layers[key]
+
+    @property
+    def built(self) -> bool:
+        return self.input_shape is not None
+
+    @property
+    def output_shape(self) -> Shape:
+        self._require_built()
+        return self.output_shapes[-1]
+
+    def build(self, input_shape: Sequence[int]) -> None:
+        """Create every layer's parameters for per-sample ``input_shape``."""
+        shape = tuple(int(d) for d in input_shape)
+        shapes = []
+        for layer in self.layers:
+            shape = tuple(layer.build(shape, rng=self.rng, dtype=self.dtype))
+            shapes.append(shape)
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.output_shapes = shapes
+        self._wire()
+
+    def _wire(self) -> None:
+        """Precompute what the hot loop needs: flat parameter views and the backward path."""
+        import plugnet
+
+        params, grads = [], []
+        for name, layer in zip(self.layer_names, self.layers, strict=True):
+            for key in layer.params:
+                params.append((f"{name}.{key}", layer.params, key))
+                grads.append((f"{name}.{key}", layer.grads, key))
+        self.params = ParameterView(params)
+        self.grads = ParameterView(grads)
+        last = self.layers[-1]
+        output_activation = getattr(last, "activation", None)
+        linear = getattr(last, "backward_linear", None)
+        self._fused = None
+        self._output_linear: Callable[..., Any] | None = None
+        if output_activation is not None and callable(linear):
+            self._fused = plugnet.fused_backward(output_activation, self.error)
+            if self._fused is not None:
+                self._output_linear = self._skip_input_grad(linear, is_first=len(self.layers) == 1)
+        self._first_backward = self._skip_input_grad(self.layers[0].backward, is_first=True)
+
+    @staticmethod
+    def _skip_input_grad(method: Callable[..., Any], *, is_first: bool) -> Callable[..., Any]:
+        """The first layer's dE/dx is never used, so skip it where the layer allows."""
+        if is_first and "need_input_grad" in inspect.signature(method).parameters:
+            return functools.partial(method, need_input_grad=False)
+        return method
+
+    def _require_built(self) -> None:
+        if self.input_shape is None:
+            raise RuntimeError("the network is not built yet; call fit, predict or build first")
+
+    def summary(self, print_fn: Callable[[str], None] | None = print) -> str:
+        """A table of layers, output shapes and parameter counts (printed unless print_fn=None)."""
+        rows = [("layer", "type", "output shape", "params")]
+        total = 0
+        for index, (name, layer) in enumerate(zip(self.layer_names, self.layers, strict=True)):
+            shape = f"(N, {', '.join(map(str, self.output_shapes[index]))})" if self.built else "?"
+            count = sum(int(p.size) for p in layer.params.values())
+            total += count
+            rows.append((name, type(layer).__name__, shape, f"{count:,}"))
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+        ]
+        lines.insert(1, "-" * len(lines[0]))
+        lines.append(f"total parameters: {total:,}" + ("" if self.built else " (not built yet)"))
+        text = "\n".join(lines)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    # -- computation ----------------------------------------------------------------------------
+
+    def forward(self, x: Array, *, training: bool) -> Array:
+        for layer in self.layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def backward(self, y: Array, t: Array) -> None:
+        """Fill every layer's ``grads`` for the last forward's output ``y`` and targets ``t``."""
+        layers = self.layers
+        if self._output_linear is not None:
+            assert self._fused is not None
+            grad = self._output_linear(self._fused.backward(y, t))
+        elif len(layers) == 1:
+            self._first_backward(self.error.backward(y, t))
+            return
+        else:
+            grad = layers[-1].backward(self.error.backward(y, t))
+        for layer in layers[-2:0:-1]:
+            grad = layer.backward(grad)
+        if len(layers) > 1:
+            self._first_backward(grad)
+
+    def train_step(self, x: Array, t: Array) -> Array:
+        """One minibatch: forward, backward, optimizer update. Returns the output."""
+        y = self.forward(x, training=True)
+        self.backward(y, t)
+        self.optimizer.update(self.params, self.grads)
+        return y
+
+    def _prepare(self, x: Any, t: Any, *, build: bool) -> tuple[Array, Array]:
+        """Checked inputs and targets; builds the network on first use and undoes that if the
+        targets turn out to be wrong, so a failed call changes nothing."""
+        inputs = as_inputs(x, self.dtype)
+        self._check_input_shape(inputs)
+        newly_built = build and not self.built
+        rng_state = self.rng.bit_generator.state
+        if newly_built:
+            self.build(inputs.shape[1:])
+        self._require_built()
+        try:
+            targets = as_targets(t, self.output_shape, self.dtype, samples=inputs.shape[0])
+        except ValueError:
+            if newly_built:
+                self.input_shape, self.output_shapes = None, []
+                self.rng.bit_generator.state = rng_state
+            raise
+        return inputs, targets
+
+    def _check_input_shape(self, x: Array) -> None:
+        if self.input_shape is not None and x.shape[1:] != self.input_shape:
+            raise ValueError(
+                f"x has per-sample shape {x.shape[1:]}, but the network was built for "
+                f"{self.input_shape}"
+            )
+
+    def predict(self, x: Any, *, batch_size: int = PREDICT_BATCH) -> Array:
+        """The network's output for ``x``, computed in batches, with ``training=False``."""
+        inputs = as_inputs(x, self.dtype)
+        self._check_input_shape(inputs)
+        if not self.built:
+            self.build(inputs.shape[1:])
+        outputs = [
+            self.forward(inputs[i : i + batch_size], training=False)
+            for i in range(0, inputs.shape[0], batch_size)
+        ]
+        return outputs[0].copy() if len(outputs) == 1 else np.concatenate(outputs)
+
+    def evaluate(self, x: Any, t: Any, *, batch_size: int = PREDICT_BATCH) -> dict[str, float]:
+        """``{"loss": ...}`` plus ``"accuracy"`` when the targets are classes."""
+        inputs, targets = self._prepare(x, t, build=True)
+        return self._evaluate_prepared(inputs, targets, batch_size=batch_size)
+
+    def _evaluate_prepared(self, x: Array, t: Array, *, batch_size: int) -> dict[str, float]:
+        loss, correct, n = 0.0, 0, x.shape[0]
+        classes = are_classes(t)
+        for i in range(0, n, batch_size):
+            y = self.forward(x[i : i + batch_size], training=False)
+            tb = t[i : i + batch_size]
+            loss += self.error.forward(y, tb) * len(tb)
+            if classes:
+                correct += correct_predictions(y, tb)
+        metrics = {"loss": loss / n}
+        if classes:
+            metrics["accuracy"] = correct / n
+        return metrics
+
+    def fit(
+        self,
+        x: Any,
+        t: Any,
+        *,
+        epochs: int = 1,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        validation_data: tuple[Any, Any] | None = None,
+        validation_split: float = 0.0,
+        callbacks: Sequence[Callback] = (),
+        verbose: int = 1,
+    ) -> History:
+        """Train with minibatches; returns the per-epoch :class:`~plugnet.history.History`."""
+        from plugnet.training import fit
+
+        return fit(
+            self,
+            x,
+            t,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            validation_data=validation_data,
+            validation_split=validation_split,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+
+    # -- persistence ----------------------------------------------------------------------------
+
+    def save(self, path: str) -> None:
+        """Write weights, optimizer state and config to one ``.npz`` file, atomically."""
+        from plugnet.serialization import save
+
+        save(self, path)

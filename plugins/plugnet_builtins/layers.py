@@ -1,0 +1,132 @@
+"""Layers. Each keeps what its backward needs from the last forward.
+
+``backward(grad)`` takes dE/dy and returns dE/dx, writing each parameter's gradient into
+``grads``. Layers that end in an activation also offer ``backward_linear(delta)``, which takes
+δ = dE/du (the gradient at the pre-activation u) directly; the network uses it when the registry
+has a fused backward for (the layer's activation, the error function).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import plugnet
+from plugnet.configurable import Configurable
+from plugnet.hookspecs import Register, hookimpl
+from plugnet.protocols import Array, Shape
+
+# Activations whose layers default to He initialization; every other activation gets Xavier.
+RELU_LIKE = frozenset(
+    {"relu", "leaky_relu", "relu6", "elu", "selu", "celu", "gelu", "swish", "mish", "hard_swish"}
+)
+
+
+def _positive_int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _default_initializer(activation: Any) -> str:
+    component = plugnet.registry().component_of(activation)
+    return "he" if component is not None and component.name in RELU_LIKE else "xavier"
+
+
+class Dense(Configurable):
+    """Fully connected layer: u = xW + b, y = f(u), with W of shape (inputs, units).
+
+    Backward, with δ = dE/du = f'(u) ⊙ dE/dy (a vector-Jacobian product in general):
+    dW = xᵀδ,  db = Σ_rows δ,  dx = δWᵀ.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        activation: Any = "identity",
+        initializer: Any = None,
+        use_bias: bool = True,
+    ) -> None:
+        self.units = _positive_int(units, "dense units")
+        self.activation = plugnet.activation(activation)
+        self.initializer = plugnet.initializer(
+            _default_initializer(self.activation) if initializer is None else initializer
+        )
+        self.use_bias = bool(use_bias)
+        self.params: dict[str, Array] = {}
+        self.grads: dict[str, Array] = {}
+
+    def get_config(self) -> dict[str, Any]:
+        registry = plugnet.registry()
+        return {
+            "units": self.units,
+            "activation": registry.spec_of(self.activation),
+            "initializer": registry.spec_of(self.initializer),
+            "use_bias": self.use_bias,
+        }
+
+    def build(self, input_shape: Shape, *, rng: np.random.Generator, dtype: np.dtype[Any]) -> Shape:
+        if len(input_shape) != 1:
+            raise ValueError(
+                f"dense takes inputs of shape (features,) per sample, got {input_shape}; "
+                f"put a flatten layer before it"
+            )
+        (inputs,) = input_shape
+        self.params = {"w": self.initializer((inputs, self.units), rng=rng, dtype=dtype)}
+        if self.use_bias:
+            self.params["b"] = np.zeros(self.units, dtype=dtype)
+        self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
+        return (self.units,)
+
+    def forward(self, x: Array, *, training: bool = False) -> Array:
+        self.x = x
+        u = x @ self.params["w"]
+        if self.use_bias:
+            u += self.params["b"]
+        self.u = u
+        self.y = self.activation.forward(u)
+        return self.y
+
+    def backward(self, grad: Array, *, need_input_grad: bool = True) -> Array | None:
+        delta = self.activation.backward(self.u, self.y, grad)
+        return self.backward_linear(delta, need_input_grad=need_input_grad)
+
+    def backward_linear(self, delta: Array, *, need_input_grad: bool = True) -> Array | None:
+        """Given δ = dE/du: dW = xᵀδ, db = Σ_rows δ, and (unless not needed) dx = δWᵀ."""
+        np.matmul(self.x.T, delta, out=self.grads["w"])
+        if self.use_bias:
+            np.sum(delta, axis=0, out=self.grads["b"])
+        return delta @ self.params["w"].T if need_input_grad else None
+
+
+class ActivationLayer(Configurable):
+    """An activation as a layer of its own: y = f(x), no parameters."""
+
+    def __init__(self, activation: Any = "relu") -> None:
+        self.activation = plugnet.activation(activation)
+        self.params: dict[str, Array] = {}
+        self.grads: dict[str, Array] = {}
+
+    def get_config(self) -> dict[str, Any]:
+        return {"activation": plugnet.registry().spec_of(self.activation)}
+
+    def build(self, input_shape: Shape, *, rng: np.random.Generator, dtype: np.dtype[Any]) -> Shape:
+        return input_shape
+
+    def forward(self, x: Array, *, training: bool = False) -> Array:
+        self.x = x
+        self.y = self.activation.forward(x)
+        return self.y
+
+    def backward(self, grad: Array) -> Array:
+        return self.activation.backward(self.x, self.y, grad)
+
+    def backward_linear(self, delta: Array) -> Array:
+        return delta
+
+
+@hookimpl
+def register_layers(register: Register) -> None:
+    register(Dense, name="dense", aliases=("linear", "fully_connected"))
+    register(ActivationLayer, name="activation")
