@@ -1,0 +1,235 @@
+"""Initializers: draw initial parameter arrays from the network's Generator.
+
+``init(shape, rng=rng, dtype=dtype)`` returns an array of exactly ``shape`` and ``dtype``.
+float32 and float64 are drawn directly in that dtype (``Generator.standard_normal`` and
+``Generator.random`` support both), other floating dtypes are drawn in float64 and cast. The
+same Generator state gives the same array. Normal draws are plain, not truncated, as in
+``torch.nn.init``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from plugnet.configurable import Configurable
+from plugnet.hookspecs import Register, hookimpl
+from plugnet.protocols import Array, Shape
+
+DISTRIBUTIONS = ("normal", "uniform")
+
+
+def fans(shape: Shape) -> tuple[int, int]:
+    """(fan_in, fan_out) of a weight of ``shape``.
+
+    - ``()``: (1, 1);
+    - ``(n,)``: (n, n);
+    - ``(in, out)``, a dense weight used as ``x @ W``: (in, out);
+    - ``(out_channels, in_channels, *kernel)``, a convolution weight laid out as in PyTorch:
+      (in_channels·∏kernel, out_channels·∏kernel).
+    """
+    shape = tuple(int(n) for n in shape)
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive_field = math.prod(shape[2:])
+    return shape[1] * receptive_field, shape[0] * receptive_field
+
+
+# -- drawing in the requested dtype --------------------------------------------------------------
+
+
+def _float_dtype(dtype: Any) -> np.dtype[Any]:
+    resolved = np.dtype(dtype)
+    if resolved.kind != "f":
+        raise ValueError(f"random initializers draw floating-point arrays, not {resolved}")
+    return resolved
+
+
+def standard_normal(shape: Shape, rng: np.random.Generator, dtype: Any) -> Array:
+    """Draws from N(0, 1) of ``shape`` and ``dtype`` (a floating dtype)."""
+    resolved = _float_dtype(dtype)
+    if resolved in (np.float32, np.float64):
+        return rng.standard_normal(shape, dtype=resolved)
+    return rng.standard_normal(shape).astype(resolved)
+
+
+def standard_uniform(shape: Shape, rng: np.random.Generator, dtype: Any) -> Array:
+    """Draws from U[0, 1) of ``shape`` and ``dtype`` (a floating dtype)."""
+    resolved = _float_dtype(dtype)
+    if resolved in (np.float32, np.float64):
+        return rng.random(shape, dtype=resolved)
+    return rng.random(shape).astype(resolved)
+
+
+# -- argument checks -----------------------------------------------------------------------------
+
+
+def _finite(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return float(value)
+
+
+def _positive(name: str, value: Any) -> float:
+    number = _finite(name, value)
+    if number <= 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return number
+
+
+def _distribution(value: Any) -> str:
+    if value not in DISTRIBUTIONS:
+        raise ValueError(f"distribution must be 'normal' or 'uniform', got {value!r}")
+    return str(value)
+
+
+# -- the initializers ----------------------------------------------------------------------------
+
+
+class Zeros(Configurable):
+    """All zeros."""
+
+    def __call__(self, shape: Shape, *, rng: np.random.Generator, dtype: Any) -> Array:
+        return np.zeros(shape, dtype=dtype)
+
+
+class Ones(Configurable):
+    """All ones."""
+
+    def __call__(self, shape: Shape, *, rng: np.random.Generator, dtype: Any) -> Array:
+        return np.ones(shape, dtype=dtype)
+
+
+class Normal(Configurable):
+    """Normal draws: w ~ N(mean, std²)."""
+
+    def __init__(self, mean: float = 0.0, std: float = 0.05) -> None:
+        self.mean = _finite("mean", mean)
+        self.std = _positive("std", std)
+
+    def __call__(self, shape: Shape, *, rng: np.random.Generator, dtype: Any) -> Array:
+        w = standard_normal(shape, rng, dtype)
+        w *= self.std
+        w += self.mean
+        return w
+
+
+class Uniform(Configurable):
+    """Uniform draws: w ~ U[low, high)."""
+
+    def __init__(self, low: float = -0.05, high: float = 0.05) -> None:
+        self.low = _finite("low", low)
+        self.high = _finite("high", high)
+        if not self.low < self.high:
+            raise ValueError(f"low must be < high, got low={low!r} and high={high!r}")
+
+    def __call__(self, shape: Shape, *, rng: np.random.Generator, dtype: Any) -> Array:
+        w = standard_uniform(shape, rng, dtype)
+        w *= self.high - self.low
+        w += self.low
+        return w
+
+
+def _normal(shape: Shape, rng: np.random.Generator, dtype: Any, *, std: float) -> Array:
+    """w ~ N(0, std²)."""
+    w = standard_normal(shape, rng, dtype)
+    w *= std
+    return w
+
+
+def _symmetric_uniform(
+    shape: Shape, rng: np.random.Generator, dtype: Any, *, limit: float
+) -> Array:
+    """w ~ U[−limit, limit)."""
+    w = standard_uniform(shape, rng, dtype)
+    w *= 2.0 * limit
+    w -= limit
+    return w
+
+
+class Xavier(Configurable):
+    """Xavier/Glorot: Var(w) = gain²·2 / (fan_in + fan_out).
+
+    normal: w ~ N(0, std²), std = gain·√(2 / (fan_in + fan_out));
+    uniform: w ~ U[−a, a), a = gain·√(6 / (fan_in + fan_out)).
+    Fans as in :func:`fans`. Glorot & Bengio, "Understanding the difficulty of training deep
+    feedforward neural networks", AISTATS 2010.
+    """
+
+    def __init__(self, distribution: str = "normal", gain: float = 1.0) -> None:
+        self.distribution = _distribution(distribution)
+        self.gain = _positive("gain", gain)
+
+    def __call__(self, shape: Shape, *, rng: np.random.Generator, dtype: Any) -> Array:
+        fan_in, fan_out = fans(shape)
+        fan_sum = max(fan_in + fan_out, 1)  # 0 only for an empty array
+        if self.distribution == "normal":
+            return _normal(shape, rng, dtype, std=self.gain * math.sqrt(2.0 / fan_sum))
+        return _symmetric_uniform(shape, rng, dtype, limit=self.gain * math.sqrt(6.0 / fan_sum))
+
+
+class XavierNormal(Xavier):
+    """Xavier/Glorot normal: w ~ N(0, std²), std = gain·√(2 / (fan_in + fan_out))."""
+
+    def __init__(self, gain: float = 1.0) -> None:
+        super().__init__("normal", gain)
+
+
+class XavierUniform(Xavier):
+    """Xavier/Glorot uniform: w ~ U[−a, a), a = gain·√(6 / (fan_in + fan_out))."""
+
+    def __init__(self, gain: float = 1.0) -> None:
+        super().__init__("uniform", gain)
+
+
+class He(Configurable):
+    """He/Kaiming, for ReLU layers: Var(w) = 2 / fan_in.
+
+    normal: w ~ N(0, std²), std = √(2 / fan_in); uniform: w ~ U[−a, a), a = √(6 / fan_in).
+    Fans as in :func:`fans`. He, Zhang, Ren & Sun, "Delving deep into rectifiers", ICCV 2015.
+    """
+
+    def __init__(self, distribution: str = "normal") -> None:
+        self.distribution = _distribution(distribution)
+
+    def __call__(self, shape: Shape, *, rng: np.random.Generator, dtype: Any) -> Array:
+        fan_in = max(fans(shape)[0], 1)  # 0 only for an empty array
+        if self.distribution == "normal":
+            return _normal(shape, rng, dtype, std=math.sqrt(2.0 / fan_in))
+        return _symmetric_uniform(shape, rng, dtype, limit=math.sqrt(6.0 / fan_in))
+
+
+class HeNormal(He):
+    """He/Kaiming normal: w ~ N(0, std²), std = √(2 / fan_in)."""
+
+    def __init__(self) -> None:
+        super().__init__("normal")
+
+
+class HeUniform(He):
+    """He/Kaiming uniform: w ~ U[−a, a), a = √(6 / fan_in)."""
+
+    def __init__(self) -> None:
+        super().__init__("uniform")
+
+
+@hookimpl
+def register_initializers(register: Register) -> None:
+    register(Zeros, name="zeros")
+    register(Ones, name="ones")
+    register(Normal, name="normal", aliases=("random_normal",))
+    register(Uniform, name="uniform", aliases=("random_uniform",))
+    register(Xavier, name="xavier", aliases=("glorot",))
+    register(XavierNormal, name="xavier_normal", aliases=("glorot_normal",))
+    register(XavierUniform, name="xavier_uniform", aliases=("glorot_uniform",))
+    register(He, name="he", aliases=("kaiming",))
+    register(HeNormal, name="he_normal", aliases=("kaiming_normal",))
+    register(HeUniform, name="he_uniform", aliases=("kaiming_uniform",))
