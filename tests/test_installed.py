@@ -341,14 +341,6 @@ def test_cli_table_shows_failures(plugins_venv: Venv) -> None:
     assert "Traceback" not in result.stderr
 
 
-CLI_WARNINGS_BUG = (
-    "core bug: cli._cmd_plugins records PluginWarnings only around plugnet.registry(), but "
-    "entry points now load later (deferred, on registry.providers), so the warnings escape to "
-    "stderr instead of the report"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=CLI_WARNINGS_BUG)
 def test_cli_report_collects_plugin_warnings(plugins_report: dict[str, Any]) -> None:
     # One warning per failed plugin, and one for the reserved name; no duplicates.
     notes = plugins_report["warnings"]
@@ -362,7 +354,6 @@ def test_cli_report_collects_plugin_warnings(plugins_report: dict[str, Any]) -> 
     assert "PluginWarning" not in plugins_report["stderr"]  # reported, not also printed raw
 
 
-@pytest.mark.xfail(strict=True, reason=CLI_WARNINGS_BUG)
 def test_cli_table_prints_plugin_warnings(plugins_venv: Venv) -> None:
     result = plugins_venv.run(plugins_venv.script("plugnet"), "plugins")
     assert "warning: plugnet plugin 'plugnet-broken-import'" in result.stdout
@@ -386,11 +377,6 @@ def test_cli_marks_shadowed_components_as_unreachable_by_short_name(
     assert reachable[f"{CLASH_A}:flutter"] is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: cli._component_facts tests `component.name in registry.available(kind)`, "
-    "which is true for a plugin's 'relu' because the built-in's 'relu' is listed",
-)
 def test_cli_marks_a_plugins_reserved_name_as_unreachable(plugins_report: dict[str, Any]) -> None:
     [relu] = [
         c

@@ -83,7 +83,7 @@ class EarlyStopping(Callback):
                 self._best_params = {k: v.copy() for k, v in self.network.params.items()}
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.network.stop_training = True
 

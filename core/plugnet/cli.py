@@ -54,7 +54,7 @@ def _component_facts(registry: Registry, component: Component, details: bool) ->
         "name": component.name,
         "qualified_name": component.qualified_name,
         "aliases": list(component.aliases),
-        "reachable_by_short_name": component.name in registry.available(component.kind),
+        "reachable_by_short_name": _reachable(registry, component),
     }
     if component.pair is not None:
         facts["pair"] = list(component.pair)
@@ -67,6 +67,16 @@ def _component_facts(registry: Registry, component: Component, details: bool) ->
             for name, default in component.parameters().items()
         }
     return facts
+
+
+def _reachable(registry: Registry, component: Component) -> bool:
+    """Whether the component's short name resolves to it (not shadowed, not ambiguous)."""
+    if component.pair is not None:
+        return True
+    try:
+        return registry.lookup(component.kind, component.name) is component
+    except LookupError:
+        return False
 
 
 def _empty() -> Any:
@@ -107,6 +117,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PluginWarning)
         registry = plugnet.registry()
+        registry.load_deferred()
     for warning in caught:
         if not issubclass(warning.category, PluginWarning):
             warnings.showwarning(

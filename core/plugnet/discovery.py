@@ -43,11 +43,12 @@ def _flag(environ: Mapping[str, str], name: str) -> bool:
     return environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _name_set(environ: Mapping[str, str], name: str) -> set[str] | None:
+def _name_set(environ: Mapping[str, str], name: str) -> dict[str, str] | None:
+    """The names listed in a comma-separated variable, normalized, mapped to their spelling."""
     value = environ.get(name, "").strip()
     if not value:
         return None
-    return {normalize(part) for part in value.split(",") if part.strip()}
+    return {normalize(part): part.strip() for part in value.split(",") if part.strip()}
 
 
 def build_registry(environ: Mapping[str, str] | None = None) -> Registry:
@@ -73,7 +74,9 @@ def build_registry(environ: Mapping[str, str] | None = None) -> Registry:
     return registry
 
 
-def _load_entry_points(registry: Registry, only: set[str] | None, blocked: set[str] | None) -> None:
+def _load_entry_points(
+    registry: Registry, only: dict[str, str] | None, blocked: dict[str, str] | None
+) -> None:
     import importlib_metadata
 
     matched: set[str] = set()
@@ -82,8 +85,8 @@ def _load_entry_points(registry: Registry, only: set[str] | None, blocked: set[s
         provider = dist.name if dist is not None else entry_point.name
         version = dist.version if dist is not None else ""
         names = {normalize(entry_point.name), normalize(provider)}
-        matched |= names & (only or set())
-        if (only is not None and not names & only) or (blocked and names & blocked):
+        matched |= names & set(only or {})
+        if (only is not None and not names & set(only)) or (blocked and names & set(blocked)):
             registry.add_disabled(provider, version, entry_point.name)
             continue
         record = registry.provider_record(provider, version, entry_point.name, False)
@@ -95,7 +98,7 @@ def _load_entry_points(registry: Registry, only: set[str] | None, blocked: set[s
         registry.add_plugin(
             plugin, provider=provider, version=version, entry_point=entry_point.name
         )
-    unmatched = sorted((only or set()) - matched)
+    unmatched = sorted(spelling for key, spelling in (only or {}).items() if key not in matched)
     if unmatched:
         warnings.warn(
             f"PLUGNET_PLUGINS names {', '.join(unmatched)}, which no installed plugin matches; "

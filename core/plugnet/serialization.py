@@ -139,6 +139,9 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, Array]]:
 
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file")
+    with path.open("rb") as handle:
+        if handle.read(4) != b"PK\x03\x04":
+            raise fail("not a plugnet model file (not an .npz archive)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             if CONFIG_KEY not in archive.files:

@@ -9,6 +9,7 @@ from plugnet.testing.gradients import (
     check_activation_gradient,
     check_error_gradient,
     check_fused_against_chain,
+    check_layer_gradients,
     numerical_gradient,
 )
 
@@ -18,5 +19,6 @@ __all__ = [
     "check_activation_gradient",
     "check_error_gradient",
     "check_fused_against_chain",
+    "check_layer_gradients",
     "numerical_gradient",
 ]

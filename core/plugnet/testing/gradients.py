@@ -7,19 +7,24 @@ from typing import Any
 
 import numpy as np
 
-from plugnet.protocols import Activation, Array, ErrorFunction, FusedBackward
+from plugnet.protocols import Activation, Array, ErrorFunction, FusedBackward, Layer
 
 
 class ConformanceError(AssertionError):
     """A component failed a check; the message names the component, the check and the numbers."""
 
 
-def numerical_gradient(f: Callable[[Array], float], x: Array, *, eps: float = 1e-6) -> Array:
+def numerical_gradient(
+    f: Callable[[Array], float], x: Array, *, eps: float = 1e-6, in_place: bool = False
+) -> Array:
     """dF/dx by central differences: (f(x + εeᵢ) − f(x − εeᵢ)) / 2ε for each coordinate i.
 
-    ``x`` is copied to float64 and not changed.
+    ``x`` is copied to float64 and not changed. With ``in_place=True`` the float64 array ``x``
+    itself is perturbed (and restored), for parameters that ``f`` reads from where they live.
     """
-    point = np.array(x, dtype=np.float64)
+    if in_place and x.dtype != np.float64:
+        raise TypeError("in-place finite differences need a float64 array")
+    point = x if in_place else np.array(x, dtype=np.float64)
     grad = np.empty_like(point)
     flat_point, flat_grad = point.reshape(-1), grad.reshape(-1)
     for i in range(flat_point.size):
@@ -105,3 +110,33 @@ def check_fused_against_chain(
     assert_close(fused_grad, chain, what=what, rtol=rtol, atol=atol)
     numeric = numerical_gradient(lambda p: error.forward(activation.forward(p), t), a)
     assert_close(fused_grad, numeric, what=f"{_name(fused)} gradient", rtol=rtol, atol=atol)
+
+
+def check_layer_gradients(
+    layer: Layer,
+    x: Array,
+    *,
+    training: bool = True,
+    seed: int = 0,
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+) -> None:
+    """For a built float64 layer: backward(g) must equal d(Σ g ⊙ forward(x))/dx, and each
+    grads[k] the derivative with respect to params[k]."""
+    x = np.asarray(x, dtype=np.float64)
+    g = np.random.default_rng(seed).standard_normal(layer.forward(x, training=training).shape)
+
+    def energy(inputs: Array) -> float:
+        return float(np.sum(g * layer.forward(inputs, training=training)))
+
+    analytic_dx = layer.backward(g)
+    analytic = {key: value.copy() for key, value in layer.grads.items()}
+    numeric_dx = numerical_gradient(energy, x)
+    assert_close(
+        analytic_dx, numeric_dx, what=f"{_name(layer)} input gradient", rtol=rtol, atol=atol
+    )
+    for key, param in layer.params.items():
+        numeric = numerical_gradient(lambda _: energy(x), param, in_place=True)
+        assert_close(
+            analytic[key], numeric, what=f"{_name(layer)} gradient of {key!r}", rtol=rtol, atol=atol
+        )
