@@ -14,6 +14,7 @@ hand-written loop's.
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import time
 import tracemalloc
@@ -56,7 +57,7 @@ def numpy_epoch(x: np.ndarray, t: np.ndarray) -> Callable[[], None]:
     weights = [
         (rng.standard_normal((a, b), dtype=np.float32) * np.float32(np.sqrt(2 / a)),
          np.zeros(b, dtype=np.float32))
-        for a, b in zip(SIZES[:-1], SIZES[1:], strict=True)
+        for a, b in itertools.pairwise(SIZES)
     ]  # fmt: skip
     (w1, b1), (w2, b2), (w3, b3) = weights
 

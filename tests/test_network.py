@@ -30,7 +30,9 @@ def small_net(
 
 
 def built_dense(units: int, inputs: int, activation: str, use_bias: bool = True) -> object:
-    layer = plugnet.layer({"type": "dense", "units": units, "activation": activation, "use_bias": use_bias})
+    layer = plugnet.layer(
+        {"type": "dense", "units": units, "activation": activation, "use_bias": use_bias}
+    )
     layer.build((inputs,), rng=np.random.default_rng(0), dtype=np.dtype(np.float64))
     if use_bias:
         layer.params["b"][:] = np.random.default_rng(1).standard_normal(units)
@@ -57,7 +59,9 @@ def test_dense_backward_is_the_seed_formulas() -> None:
 
 
 @pytest.mark.parametrize(("error", "out"), [("cross_entropy", "softmax"), ("square", "sigmoid")])
-def test_one_sgd_step_moves_parameters_by_minus_the_numerical_gradient(error: str, out: str) -> None:
+def test_one_sgd_step_moves_parameters_by_minus_the_numerical_gradient(
+    error: str, out: str
+) -> None:
     """With lr=1, a plain SGD step changes each parameter by −dE/dθ of evaluate()'s loss."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((7, 4))
@@ -71,7 +75,9 @@ def test_one_sgd_step_moves_parameters_by_minus_the_numerical_gradient(error: st
     }
     net.fit(x, t, epochs=1, batch_size=7, shuffle=False, verbose=0)
     for name, param in net.params.items():
-        assert_close(param - before[name], -numeric[name], what=f"step of {name}", rtol=1e-5, atol=1e-9)
+        assert_close(
+            param - before[name], -numeric[name], what=f"step of {name}", rtol=1e-5, atol=1e-9
+        )
 
 
 def test_the_output_layer_takes_the_registered_fused_backward() -> None:
@@ -102,7 +108,10 @@ def test_fused_and_chained_output_gradients_agree() -> None:
 
 
 def test_same_seed_same_run_and_different_seed_different_run() -> None:
-    x, t = np.random.default_rng(0).standard_normal((40, 4)), np.random.default_rng(1).integers(0, 3, 40)
+    x, t = (
+        np.random.default_rng(0).standard_normal((40, 4)),
+        np.random.default_rng(1).integers(0, 3, 40),
+    )
     runs = []
     for seed in (7, 7, 8):
         net = small_net(optimizer="adam", seed=seed)
@@ -114,7 +123,10 @@ def test_same_seed_same_run_and_different_seed_different_run() -> None:
 
 def test_xor_reaches_full_accuracy() -> None:
     net = Sequential(
-        [{"type": "dense", "units": 8, "activation": "relu"}, {"type": "dense", "units": 2, "activation": "softmax"}],
+        [
+            {"type": "dense", "units": 8, "activation": "relu"},
+            {"type": "dense", "units": 2, "activation": "softmax"},
+        ],
         error="cross_entropy",
         optimizer="adam(lr=0.05)",
         seed=0,
@@ -127,7 +139,12 @@ def test_xor_reaches_full_accuracy() -> None:
 
 def test_float32_stays_float32_through_training() -> None:
     net = small_net(optimizer="adam", seed=0)
-    net.fit(np.random.default_rng(0).standard_normal((16, 4)), np.zeros(16, dtype=int), epochs=1, verbose=0)
+    net.fit(
+        np.random.default_rng(0).standard_normal((16, 4)),
+        np.zeros(16, dtype=int),
+        epochs=1,
+        verbose=0,
+    )
     assert all(p.dtype == np.float32 for p in net.params.values())
     assert net.predict(np.ones((2, 4))).dtype == np.float32
 
@@ -148,16 +165,25 @@ def test_regression_reports_no_accuracy() -> None:
 
 
 def test_validation_split_and_data_add_val_metrics() -> None:
-    x, t = np.random.default_rng(0).standard_normal((50, 4)), np.random.default_rng(1).integers(0, 3, 50)
+    x, t = (
+        np.random.default_rng(0).standard_normal((50, 4)),
+        np.random.default_rng(1).integers(0, 3, 50),
+    )
     h1 = small_net(seed=0).fit(x, t, epochs=2, validation_split=0.2, verbose=0)
-    h2 = small_net(seed=0).fit(x[:40], t[:40], epochs=2, validation_data=(x[40:], t[40:]), verbose=0)
+    h2 = small_net(seed=0).fit(
+        x[:40], t[:40], epochs=2, validation_data=(x[40:], t[40:]), verbose=0
+    )
     assert set(h1.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert h1.history == h2.history
 
 
 def test_layers_by_index_and_name_and_summary(capsys: pytest.CaptureFixture[str]) -> None:
     net = Sequential(
-        [{"type": "dense", "units": 4, "name": "hidden"}, {"type": "dense", "units": 2}, "activation(activation='softmax')"],
+        [
+            {"type": "dense", "units": 4, "name": "hidden"},
+            {"type": "dense", "units": 2},
+            "activation(activation='softmax')",
+        ],
         error="cross_entropy",
     )
     assert net.layer_names == ["hidden", "dense_1", "activation_1"]
@@ -181,17 +207,22 @@ def snapshot(net: Sequential) -> dict[str, np.ndarray]:
     ("x", "t", "message"),
     [
         (np.ones((5, 4)), np.zeros(4, dtype=int), "x has 5 samples but t has 4 samples"),
-        (np.ones((5, 3)), np.zeros(5, dtype=int), "per-sample shape (3,), but the network was built for (4,)"),
+        (np.ones((5, 3)), np.zeros(5, dtype=int),
+         "per-sample shape (3,), but the network was built for (4,)"),
         (np.full((5, 4), np.nan), np.zeros(5, dtype=int), "x holds 20 NaN or infinite values"),
         (np.ones((5, 4)), np.full(5, np.inf), "t holds 5 NaN or infinite values"),
-        (np.ones((5, 4)), np.zeros((5, 2)), "t has shape (5, 2) but the network's output has shape (N, 3)"),
+        (np.ones((5, 4)), np.zeros((5, 2)),
+         "t has shape (5, 2) but the network's output has shape (N, 3)"),
         (np.ones((5, 4)), np.array([0, 1, 2, 3, 0]), "labels must lie in 0..2"),
         (np.ones((0, 4)), np.zeros(0, dtype=int), "x is empty"),
-        (np.array([["a"] * 4] * 5), np.zeros(5, dtype=int), "x has dtype <U1; it must hold numbers"),
+        (np.array([["a"] * 4] * 5), np.zeros(5, dtype=int),
+         "x has dtype <U1; it must hold numbers"),
         (np.ones(5), np.zeros(5, dtype=int), "it needs a batch axis"),
     ],
 )  # fmt: skip
-def test_bad_input_is_refused_and_changes_nothing(x: np.ndarray, t: np.ndarray, message: str) -> None:
+def test_bad_input_is_refused_and_changes_nothing(
+    x: np.ndarray, t: np.ndarray, message: str
+) -> None:
     net = small_net(optimizer="adam", seed=0)
     net.fit(np.ones((6, 4)), np.zeros(6, dtype=int), epochs=1, verbose=0)
     before, rng_state, steps = snapshot(net), net.rng.bit_generator.state, net.optimizer.iterations  # type: ignore[attr-defined]
@@ -234,13 +265,19 @@ def test_bad_settings(kwargs: dict[str, object], message: str) -> None:
     [
         ({"layers": []}, "non-empty list"),
         ({"dtype": "float16"}, "dtype must be 'float32' or 'float64'"),
-        ({"layers": [{"type": "dense", "units": "ten"}]}, "dense units must be a positive integer, got 'ten'"),
-        ({"layers": [{"type": "dense", "units": 2}, {"type": "dense", "units": 2, "name": "dense_1"}]},
+        ({"layers": [{"type": "dense", "units": "ten"}]},
+         "dense units must be a positive integer, got 'ten'"),
+        ({"layers": [{"type": "dense", "units": 2},
+                     {"type": "dense", "units": 2, "name": "dense_1"}]},
          "two layers are named 'dense_1'"),
     ],
 )  # fmt: skip
 def test_bad_network_definitions(kwargs: dict[str, object], error: str) -> None:
-    arguments: dict[str, object] = {"layers": [{"type": "dense", "units": 2}], "error": "square", **kwargs}
+    arguments: dict[str, object] = {
+        "layers": [{"type": "dense", "units": 2}],
+        "error": "square",
+        **kwargs,
+    }
     with pytest.raises(ValueError, match=error):
         Sequential(**arguments)  # type: ignore[arg-type]
 

@@ -21,7 +21,10 @@ T = (X[:, 0] > 0).astype(int)
 
 def net(seed: int = 0, optimizer: str = "adam(lr=0.01)") -> Sequential:
     return Sequential(
-        [{"type": "dense", "units": 8, "activation": "relu"}, {"type": "dense", "units": 2, "activation": "softmax"}],
+        [
+            {"type": "dense", "units": 8, "activation": "relu"},
+            {"type": "dense", "units": 2, "activation": "softmax"},
+        ],
         error="cross_entropy",
         optimizer=optimizer,
         seed=seed,
