@@ -1,0 +1,593 @@
+"""Training configs: a TOML file that says what data, which network and how to train.
+
+The file is read with :mod:`tomllib` and validated as a whole before any data is loaded or any
+training starts. Every problem is a :class:`ConfigError` (a ``ValueError``) whose message starts
+with the key path, e.g. ``model.layers[1].units: expected a positive integer, got 'ten'``.
+Component names are resolved through the registry up front, so a misspelled activation is
+reported with suggestions before anything runs. Nothing in a config is ever evaluated.
+
+Schema (every key except ``data.source``, ``model.error`` and ``model.layers`` is optional)::
+
+    [data]
+    source = "digits"          # a built-in set (digits, xor, spiral, sine) or a path to a .npz
+                               # or .csv file, relative to this config file
+    label_column = "label"     # .csv only: the label column (default "label", else the last)
+    test_size = 0.25           # fraction held out for the final test score (0 = no test part)
+    validation_split = 0.0     # fraction of the training part used for validation each epoch
+    random_state = 0           # seeds the splits and the built-in sets' generators
+    stratify = true            # keep class proportions in the splits (class targets only)
+    # built-in sets' options: n (xor, spiral, sine), noise (xor, spiral, sine), classes (spiral)
+
+    [model]
+    dtype = "float32"          # or "float64"
+    seed = 0                   # initialization and shuffling (default: fresh entropy)
+    error = "cross_entropy"    # a spec string or a table { name = "...", ... }
+    optimizer = "adam(lr=1e-3)" # or { name = "adam", lr = 1e-3 }; default "sgd"
+    layers = [                 # tables with `type` (and an optional layer `name`), or strings
+      { type = "dense", units = 128, activation = "relu" },
+      { type = "dense", units = 10, activation = "softmax" },
+    ]
+
+    [training]
+    epochs = 30                # default 1, as Sequential.fit
+    batch_size = 32
+    shuffle = true
+    verbose = 1                # 0 silent, 1 a bar on a terminal (else lines), 2 lines
+
+    [training.early_stopping]  # optional; as plugnet.EarlyStopping
+    monitor = "val_loss"       # loss, accuracy, val_loss or val_accuracy (val_* needs
+    patience = 5               #   data.validation_split > 0)
+    min_delta = 0.0
+    mode = "auto"
+    restore_best = true
+
+    [output]                   # optional; `plugnet train --out/--plot` override these
+    model = "model.npz"        # relative to this config file
+    plot = "curves.png"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import inspect
+import math
+import os
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from plugnet import datasets
+from plugnet.errors import SpecError
+
+if TYPE_CHECKING:
+    from plugnet.callbacks import Callback
+    from plugnet.network import Sequential
+
+SECTIONS = ("data", "model", "training", "output")
+DATA_KEYS = (
+    "source",
+    "label_column",
+    "test_size",
+    "validation_split",
+    "random_state",
+    "stratify",
+    "n",
+    "noise",
+    "classes",
+)
+MODEL_KEYS = ("dtype", "seed", "error", "optimizer", "layers")
+TRAINING_KEYS = ("epochs", "batch_size", "shuffle", "verbose", "early_stopping")
+EARLY_STOPPING_KEYS = ("monitor", "patience", "min_delta", "mode", "restore_best")
+OUTPUT_KEYS = ("model", "plot")
+MONITORS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+class ConfigError(ValueError):
+    """A config is invalid; ``key`` is the path of the offending key (``model.layers[1].units``)
+    and ``file`` the config file, when known."""
+
+    def __init__(self, key: str, problem: str, *, file: str | os.PathLike[str] | None = None):
+        self.key = key
+        self.problem = problem
+        self.file = None if file is None else Path(file)
+        prefix = f"{self.file}: " if self.file is not None else ""
+        super().__init__(f"{prefix}{key}: {problem}" if key else f"{prefix}{problem}")
+
+
+# -- the validated config -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: str
+    label_column: str | None = None
+    test_size: float = 0.25
+    validation_split: float = 0.0
+    random_state: int = 0
+    stratify: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+    base_dir: Path = Path()
+
+    @property
+    def is_file(self) -> bool:
+        return datasets.is_file_source(self.source)
+
+    def load(self) -> datasets.Dataset:
+        """The whole data set (before any split)."""
+        return datasets.load(
+            self.source,
+            base_dir=self.base_dir,
+            label_column=self.label_column or "label",
+            seed=self.random_state,
+            **self.options,
+        )
+
+    def split(self, data: datasets.Dataset) -> datasets.Splits:
+        return datasets.split(
+            data,
+            test_size=self.test_size,
+            validation_split=self.validation_split,
+            random_state=self.random_state,
+            stratify=self.stratify,
+        )
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    layers: list[Any]
+    error: Any
+    optimizer: Any = "sgd"
+    seed: int | None = None
+    dtype: str = "float32"
+
+    def build(self) -> Sequential:
+        """A fresh, unbuilt network (the input size comes from the data on ``fit``)."""
+        from plugnet.network import Sequential
+
+        return Sequential(
+            self.layers,
+            error=self.error,
+            optimizer=self.optimizer,
+            seed=self.seed,
+            dtype=self.dtype,
+        )
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    epochs: int = 1
+    batch_size: int = 32
+    shuffle: bool = True
+    verbose: int = 1
+    early_stopping: dict[str, Any] | None = None
+
+    def callbacks(self) -> list[Callback]:
+        from plugnet.callbacks import EarlyStopping
+
+        if self.early_stopping is None:
+            return []
+        return [EarlyStopping(**self.early_stopping)]
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    model: Path | None = None
+    plot: Path | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig
+    model: ModelConfig
+    training: TrainingConfig = TrainingConfig()
+    output: OutputConfig = OutputConfig()
+    path: Path | None = None
+
+    def replace(self, **sections: Any) -> Config:
+        return dataclasses.replace(self, **sections)
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a TOML config; relative paths in it are taken from its directory."""
+    file = Path(path)
+    if not file.is_file():
+        what = "is a directory" if file.is_dir() else "no such config file"
+        raise FileNotFoundError(f"{file}: {what}")
+    try:
+        with file.open("rb") as handle:
+            document = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("", f"not valid TOML: {exc}", file=file) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("", f"not UTF-8 text: {exc}", file=file) from None
+    try:
+        config = parse_config(document, base_dir=file.parent)
+    except ConfigError as exc:
+        raise ConfigError(exc.key, exc.problem, file=file) from None
+    return dataclasses.replace(config, path=file)
+
+
+def loads_config(text: str, *, base_dir: str | os.PathLike[str] = ".") -> Config:
+    """Validate a config given as TOML text."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("", f"not valid TOML: {exc}") from None
+    return parse_config(document, base_dir=base_dir)
+
+
+def parse_config(document: Mapping[str, Any], *, base_dir: str | os.PathLike[str] = ".") -> Config:
+    """Validate a config given as a mapping (as :func:`tomllib.load` returns)."""
+    base = Path(base_dir)
+    root = _Table(document, "", SECTIONS, what="a config (its tables)")
+    data = _parse_data(root.table("data", required=True), base)
+    model = _parse_model(root.table("model", required=True))
+    training = _parse_training(root.table("training"), data)
+    output = _parse_output(root.table("output"), base)
+    return Config(data=data, model=model, training=training, output=output)
+
+
+# -- checks ---------------------------------------------------------------------------------------
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, (str, bool, int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return f"an array of {len(value)}" if value else "an empty array"
+    if isinstance(value, Mapping):
+        return "a table"
+    return type(value).__name__
+
+
+def _suggest(key: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+class _Table:
+    """A TOML table under validation: refuses unknown keys (with a suggestion), types the rest."""
+
+    _MISSING = object()
+
+    def __init__(self, data: Any, path: str, known: Sequence[str], *, what: str) -> None:
+        if not isinstance(data, Mapping):
+            raise ConfigError(path, f"expected a table, got {_describe(data)}")
+        self.data, self.path = data, path
+        for key in data:
+            if key not in known:
+                raise ConfigError(
+                    _join(path, key),
+                    f"unknown key.{_suggest(key, known)} Keys of {what}: {', '.join(known)}",
+                )
+
+    def key(self, key: str) -> str:
+        return _join(self.path, key)
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def get(
+        self, key: str, check: Callable[[str, Any], Any], default: Any = _MISSING, *, hint: str = ""
+    ) -> Any:
+        if key not in self.data:
+            if default is _Table._MISSING:
+                raise ConfigError(self.key(key), f"missing{'; ' + hint if hint else ''}")
+            return default
+        return check(self.key(key), self.data[key])
+
+    def table(self, key: str, *, required: bool = False) -> _Table | None:
+        if key not in self.data:
+            if required:
+                raise ConfigError(key, f"missing; the config needs a [{self.key(key)}] table")
+            return None
+        known = {
+            "data": DATA_KEYS,
+            "model": MODEL_KEYS,
+            "training": TRAINING_KEYS,
+            "output": OUTPUT_KEYS,
+            "early_stopping": EARLY_STOPPING_KEYS,
+        }[key]
+        return _Table(self.data[key], self.key(key), known, what=f"[{self.key(key)}]")
+
+
+def _int(minimum: int, what: str) -> Callable[[str, Any], int]:
+    def check(path: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ConfigError(path, f"expected {what}, got {_describe(value)}")
+        return value
+
+    return check
+
+
+def _number(path: str, value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(path, f"expected {what}, got {_describe(value)}")
+    return float(value)
+
+
+def _fraction(path: str, value: Any) -> float:
+    number = _number(path, value, "a fraction in [0, 1)")
+    if not 0.0 <= number < 1.0:
+        raise ConfigError(path, f"expected a fraction in [0, 1), got {_describe(value)}")
+    return number
+
+
+def _non_negative(path: str, value: Any) -> float:
+    number = _number(path, value, "a number >= 0")
+    if number < 0:
+        raise ConfigError(path, f"expected a number >= 0, got {_describe(value)}")
+    return number
+
+
+def _bool(path: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(path, f"expected true or false, got {_describe(value)}")
+    return value
+
+
+def _string(path: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(path, f"expected a non-empty string, got {_describe(value)}")
+    return value
+
+
+def _choice(choices: Sequence[Any]) -> Callable[[str, Any], Any]:
+    def check(path: str, value: Any) -> Any:
+        if not any(type(value) is type(c) and value == c for c in choices):
+            shown = ", ".join(repr(c) for c in choices)
+            raise ConfigError(path, f"expected one of {shown}, got {_describe(value)}")
+        return value
+
+    return check
+
+
+_positive_int = _int(1, "a positive integer")
+_seed = _int(0, "an integer >= 0")
+
+
+# -- sections -------------------------------------------------------------------------------------
+
+
+def _parse_data(table: _Table | None, base: Path) -> DataConfig:
+    assert table is not None
+    builtins = ", ".join(datasets.TOY_SETS)
+    source = table.get(
+        "source", _string, hint=f"give a built-in set ({builtins}) or a path to a .npz or .csv file"
+    )
+    source = source.strip()
+    is_file = datasets.is_file_source(source)
+    if is_file:
+        path = Path(source) if Path(source).is_absolute() else base / source
+        if not path.is_file():
+            raise ConfigError(table.key("source"), f"no such data file: {path}")
+    elif source.lower() not in datasets.TOY_SETS:
+        if (base / source).is_file():
+            raise ConfigError(
+                table.key("source"),
+                f"unsupported data file type {Path(source).suffix or '(no suffix)'!r}; "
+                "use .npz or .csv",
+            )
+        raise ConfigError(table.key("source"), datasets._unknown_source(source))
+    else:
+        source = source.lower()
+    label_column = table.get("label_column", _string, None)
+    if label_column is not None and not source.lower().endswith(".csv"):
+        raise ConfigError(table.key("label_column"), "applies only to a .csv data source")
+    options: dict[str, Any] = {}
+    checks: dict[str, Callable[[str, Any], Any]] = {
+        "n": _positive_int,
+        "noise": _non_negative,
+        "classes": _int(2, "an integer >= 2"),
+    }
+    for option, check in checks.items():
+        if not table.has(option):
+            continue
+        takes = () if is_file else datasets.TOY_OPTIONS[source]
+        if option not in takes:
+            where = "a data file" if is_file else f"the {source} data set"
+            accepted = ", ".join(takes) or "no options"
+            raise ConfigError(table.key(option), f"does not apply to {where} (it takes {accepted})")
+        options[option] = table.get(option, check)
+    return DataConfig(
+        source=source,
+        label_column=label_column,
+        test_size=table.get("test_size", _fraction, 0.25),
+        validation_split=table.get("validation_split", _fraction, 0.0),
+        random_state=table.get("random_state", _seed, 0),
+        stratify=table.get("stratify", _bool, True),
+        options=options,
+        base_dir=base,
+    )
+
+
+def _parse_model(table: _Table | None) -> ModelConfig:
+    assert table is not None
+    from plugnet.network import DTYPES
+
+    dtype = table.get("dtype", _choice(list(DTYPES)), "float32")
+    seed = table.get("seed", _seed, None)
+    error = table.get(
+        "error", _component_check("error_function"), hint='e.g. error = "cross_entropy"'
+    )
+    optimizer = table.get("optimizer", _component_check("optimizer"), "sgd")
+    layers = table.get(
+        "layers",
+        _layers,
+        hint='e.g. layers = [{ type = "dense", units = 10, activation = "softmax" }]',
+    )
+    return ModelConfig(layers=layers, error=error, optimizer=optimizer, seed=seed, dtype=dtype)
+
+
+def _layers(path: str, value: Any) -> list[Any]:
+    if not isinstance(value, list) or not value:
+        raise ConfigError(path, f"expected a non-empty array of layers, got {_describe(value)}")
+    layers: list[Any] = []
+    names: set[str] = set()
+    for index, spec in enumerate(value):
+        where = f"{path}[{index}]"
+        if isinstance(spec, Mapping):
+            if "type" not in spec:
+                raise ConfigError(
+                    _join(where, "type"), 'missing; say which layer, e.g. type = "dense"'
+                )
+            if "name" in spec:
+                name = _string(_join(where, "name"), spec["name"])
+                if name in names:
+                    raise ConfigError(
+                        _join(where, "name"), f"two layers are named {name!r}; names must be unique"
+                    )
+                names.add(name)
+            component = {k: v for k, v in spec.items() if k != "name"}
+            _check_component("layer", component, where, name_key="type")
+            layers.append(dict(spec))
+        elif isinstance(spec, str):
+            _check_component("layer", spec, where, name_key="type")
+            layers.append(spec)
+        else:
+            raise ConfigError(
+                where, f"expected a layer table or spec string, got {_describe(spec)}"
+            )
+    return layers
+
+
+def _component_check(kind: str) -> Callable[[str, Any], Any]:
+    def check(path: str, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            _check_component(kind, value, path, name_key="name" if "name" in value else "type")
+            return dict(value)
+        _check_component(kind, value, path, name_key="name")
+        return value
+
+    return check
+
+
+def _check_component(kind: str, spec: Any, path: str, *, name_key: str) -> None:
+    """Resolve ``spec`` through the registry, reporting each problem at its key path."""
+    import plugnet
+    from plugnet.specs import parse_string
+
+    label = kind.replace("_", " ")
+    if isinstance(spec, str):
+        try:
+            parsed = parse_string(spec)
+        except SpecError as exc:
+            raise ConfigError(path, str(exc)) from None
+        name, arguments = parsed.display, parsed.kwargs
+        name_path = path
+
+        def argument_path(key: str) -> str:
+            return f"{path} (argument {key!r})"
+
+    elif isinstance(spec, Mapping):
+        if "name" in spec and "type" in spec and kind != "layer":
+            raise ConfigError(path, "has both 'name' and 'type'; give one of them")
+        name_path = _join(path, name_key)
+        if name_key not in spec:
+            raise ConfigError(name_path, f"missing; say which {label}")
+        name = _string(name_path, spec[name_key])
+        arguments = {k: v for k, v in spec.items() if k != name_key}
+
+        def argument_path(key: str) -> str:
+            return _join(path, key)
+
+    else:
+        raise ConfigError(
+            path, f"expected a {label} name (a string) or a table, got {_describe(spec)}"
+        )
+    registry = plugnet.registry()
+    try:
+        component = registry.lookup(kind, name)
+    except (LookupError, SpecError) as exc:
+        raise ConfigError(name_path, str(exc)) from None
+    _check_arguments(kind, component, arguments, argument_path)
+    try:
+        registry.resolve(kind, spec)
+    except (LookupError, ValueError, TypeError) as exc:
+        raise ConfigError(path, str(exc)) from None
+
+
+def _check_arguments(
+    kind: str, component: Any, arguments: Mapping[str, Any], argument_path: Callable[[str], str]
+) -> None:
+    parameters = component.parameters()
+    try:
+        signature = inspect.signature(component.factory)
+        open_ended = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    except (TypeError, ValueError):
+        open_ended = True
+    label = f"{kind.replace('_', ' ')} {component.name!r}"
+    for key, value in arguments.items():
+        where = argument_path(key)
+        if key not in parameters:
+            if open_ended:
+                continue
+            takes = ", ".join(parameters) or "no parameters"
+            raise ConfigError(
+                where,
+                f"unknown parameter of {label}.{_suggest(key, list(parameters))} It takes: {takes}",
+            )
+        default = parameters[key]
+        if kind == "layer" and key == "activation":
+            _component_check("activation")(where, value)
+        elif kind == "layer" and key == "initializer" and value is not None:
+            _component_check("initializer")(where, value)
+        elif key == "units":
+            _positive_int(where, value)
+        elif isinstance(default, bool):
+            _bool(where, value)
+        elif isinstance(default, (int, float)):
+            _number(where, value, "a number")
+
+
+def _parse_training(table: _Table | None, data: DataConfig) -> TrainingConfig:
+    if table is None:
+        return TrainingConfig()
+    early = table.table("early_stopping")
+    early_stopping = None
+    if early is not None:
+        monitor = early.get("monitor", _choice(MONITORS), "val_loss")
+        if monitor.startswith("val_") and not data.validation_split:
+            raise ConfigError(
+                early.key("monitor"),
+                f"{monitor!r} needs validation data: set data.validation_split > 0, or monitor "
+                f"'loss'",
+            )
+        early_stopping = {
+            "monitor": monitor,
+            "patience": early.get("patience", _int(0, "an integer >= 0"), 5),
+            "min_delta": early.get("min_delta", _non_negative, 0.0),
+            "mode": early.get("mode", _choice(["auto", "min", "max"]), "auto"),
+            "restore_best": early.get("restore_best", _bool, True),
+        }
+    return TrainingConfig(
+        epochs=table.get("epochs", _positive_int, 1),
+        batch_size=table.get("batch_size", _positive_int, 32),
+        shuffle=table.get("shuffle", _bool, True),
+        verbose=table.get("verbose", _choice([0, 1, 2]), 1),
+        early_stopping=early_stopping,
+    )
+
+
+def _parse_output(table: _Table | None, base: Path) -> OutputConfig:
+    if table is None:
+        return OutputConfig()
+
+    def path(key: str) -> Path | None:
+        value = table.get(key, _string, None)
+        if value is None:
+            return None
+        given = Path(value).expanduser()
+        return given if given.is_absolute() else base / given
+
+    return OutputConfig(model=path("model"), plot=path("plot"))

@@ -1,0 +1,241 @@
+"""plugnet.config: the TOML training config, validated up front with key paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from plugnet.config import ConfigError, load_config, loads_config
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+MINIMAL = """
+[data]
+source = "xor"
+[model]
+error = "cross_entropy"
+layers = [
+  { type = "dense", units = 4, activation = "relu" },
+  { type = "dense", units = 2, activation = "softmax" },
+]
+"""
+
+
+def error_of(text: str) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        loads_config(text)
+    return caught.value
+
+
+def test_minimal_config_and_defaults() -> None:
+    config = loads_config(MINIMAL)
+    assert config.data.source == "xor" and config.data.test_size == 0.25
+    assert config.data.stratify and config.data.random_state == 0
+    assert config.model.optimizer == "sgd" and config.model.dtype == "float32"
+    assert config.model.seed is None
+    assert (config.training.epochs, config.training.batch_size) == (1, 32)
+    assert config.training.early_stopping is None and config.training.callbacks() == []
+    assert config.output.model is None and config.output.plot is None
+
+
+@pytest.mark.parametrize("name", ["digits.toml", "xor.toml"])
+def test_example_configs_are_valid(name: str) -> None:
+    config = load_config(EXAMPLES / name)
+    assert config.path == EXAMPLES / name
+    assert config.training.epochs >= 1
+
+
+def test_digits_example_is_the_documented_setup() -> None:
+    config = load_config(EXAMPLES / "digits.toml")
+    assert config.data.source == "digits"
+    assert (config.data.test_size, config.data.random_state, config.data.stratify) == (
+        0.25,
+        0,
+        True,
+    )
+    assert config.model.layers == [
+        {"type": "dense", "units": 128, "activation": "relu"},
+        {"type": "dense", "units": 10, "activation": "softmax"},
+    ]
+    assert config.model.error == "cross_entropy" and config.model.optimizer == "adam(lr=1e-3)"
+    assert (config.training.epochs, config.training.batch_size) == (30, 32)
+
+
+def test_model_builds_from_the_config() -> None:
+    text = MINIMAL.replace('error = "cross_entropy"', 'error = "cross_entropy"\nseed = 7')
+    net = loads_config(text).model.build()
+    assert net.seed == 7 and len(net) == 2 and net.layer_names == ["dense_1", "dense_2"]
+
+
+def test_wrong_layer_units_has_the_key_path() -> None:
+    text = MINIMAL.replace("units = 2,", 'units = "ten",')
+    assert str(error_of(text)) == "model.layers[1].units: expected a positive integer, got 'ten'"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        # unknown keys, with suggestions
+        (("[data]", "[data]\nsorce = 1"), r"data\.sorce: unknown key\. Did you mean 'source'\?"),
+        (("[model]", "[modle]\n[model]"), r"modle: unknown key\. Did you mean 'model'\?"),
+        (
+            ("units = 4,", "unit = 4,"),
+            r"model\.layers\[0\]\.unit: unknown parameter of layer 'dense'\. "
+            r"Did you mean 'units'\? It takes: units, activation",
+        ),
+        # wrong types
+        (('source = "xor"', "source = 3"), r"data\.source: expected a non-empty string, got 3"),
+        (("[data]", '[data]\ntest_size = "a"'), r"data\.test_size: expected a fraction"),
+        (
+            ("[data]", "[data]\ntest_size = 1.0"),
+            r"data\.test_size: expected a fraction in \[0, 1\)",
+        ),
+        (("[data]", "[data]\nstratify = 1"), r"data\.stratify: expected true or false, got 1"),
+        (("[data]", "[data]\nrandom_state = -1"), r"data\.random_state: expected an integer >= 0"),
+        (("[model]", "[model]\nseed = 1.5"), r"model\.seed: expected an integer >= 0, got 1\.5"),
+        (("[model]", '[model]\ndtype = "float16"'), r"model\.dtype: expected one of 'float32'"),
+        (('{ type = "dense", units = 4', "{ units = 4"), r"model\.layers\[0\]\.type: missing"),
+        (("[model]", "[model]\nlayers2 = []"), r"model\.layers2: unknown key"),
+        (
+            ("units = 4,", 'units = 4, use_bias = "yes",'),
+            r"model\.layers\[0\]\.use_bias: expected true or false, got 'yes'",
+        ),
+        # unknown components, resolved through the registry
+        (
+            ('error = "cross_entropy"', 'error = "cross_entropie"'),
+            r"model\.error: unknown error function 'cross_entropie'\. Did you mean "
+            r"'cross_entropy'\?",
+        ),
+        (
+            ('activation = "relu"', 'activation = "rleu"'),
+            r"model\.layers\[0\]\.activation: unknown activation 'rleu'\. Did you mean 'relu'\?",
+        ),
+        (('type = "dense", units = 4', 'type = "dens", units = 4'), r"\[0\]\.type: unknown layer"),
+        (("[model]", '[model]\noptimizer = "adamm"'), r"model\.optimizer: unknown optimizer"),
+        (
+            ("[model]", '[model]\noptimizer = { name = "adam", lr = "fast" }'),
+            r"model\.optimizer\.lr: expected a number, got 'fast'",
+        ),
+        (
+            ("[model]", '[model]\noptimizer = "adam(lr=-1)"'),
+            r"model\.optimizer: cannot build optimizer 'plugnet:adam'.*lr must be",
+        ),
+        (
+            ("[model]", '[model]\noptimizer = "adam(lr=1e-3"'),
+            r"model\.optimizer: cannot parse spec",
+        ),
+        # data source and options
+        (('source = "xor"', 'source = "xr"'), r"data\.source: unknown data source 'xr'.*'xor'"),
+        (('source = "xor"', 'source = "missing.csv"'), r"data\.source: no such data file"),
+        (("[data]", "[data]\nclasses = 3"), r"data\.classes: does not apply to the xor data set"),
+        (("[data]", '[data]\nlabel_column = "y"'), r"data\.label_column: applies only to a \.csv"),
+        (("[data]", "[data]\nn = 0"), r"data\.n: expected a positive integer, got 0"),
+        # training
+        (("[data]", "[training]\nepochs = 0\n[data]"), r"training\.epochs: expected a positive"),
+        (("[data]", "[training]\nverbose = 3\n[data]"), r"training\.verbose: expected one of 0"),
+        (
+            ("[data]", '[training.early_stopping]\nmonitor = "val_loss"\n[data]'),
+            r"training\.early_stopping\.monitor: 'val_loss' needs validation data",
+        ),
+        (
+            ("[data]", "[training.early_stopping]\npatince = 2\n[data]"),
+            r"training\.early_stopping\.patince: unknown key\. Did you mean 'patience'\?",
+        ),
+        (("[data]", "[output]\nmodel = 3\n[data]"), r"output\.model: expected a non-empty string"),
+    ],
+)
+def test_errors_name_the_key(change: tuple[str, str], message: str) -> None:
+    old, new = change
+    assert old in MINIMAL
+    with pytest.raises(ConfigError, match=message):
+        loads_config(MINIMAL.replace(old, new, 1))
+
+
+@pytest.mark.parametrize(
+    ("layers", "message"),
+    [
+        ("3", "model.layers: expected a non-empty array of layers, got 3"),
+        ("[]", "model.layers: expected a non-empty array of layers, got an empty array"),
+        ("[3]", "model.layers[0]: expected a layer table or spec string, got 3"),
+        ('["dense(units=0)"]', "model.layers[0] (argument 'units'): expected a positive integer"),
+    ],
+)
+def test_bad_layer_lists(layers: str, message: str) -> None:
+    head = MINIMAL[: MINIMAL.index("layers = [")]
+    assert message in str(error_of(f"{head}layers = {layers}\n"))
+
+
+def test_missing_sections_and_keys() -> None:
+    assert str(error_of('[model]\nerror = "square"\nlayers = ["dense(units=1)"]')).startswith(
+        "data: missing"
+    )
+    assert "model.error: missing" in str(error_of(MINIMAL.replace('error = "cross_entropy"', "")))
+    assert "data.source: missing" in str(error_of(MINIMAL.replace('source = "xor"', "")))
+
+
+def test_spec_strings_are_parsed_never_evaluated(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    spec = f"adam(lr=__import__('pathlib').Path({str(marker)!r}).touch())"
+    error = error_of(MINIMAL.replace("[model]", f'[model]\noptimizer = "{spec}"'))
+    assert error.key == "model.optimizer" and "not a literal" in str(error)
+    assert not marker.exists()
+
+
+def test_string_layers_and_named_layers() -> None:
+    text = MINIMAL.replace(
+        '{ type = "dense", units = 4, activation = "relu" }',
+        '"dense(units=4, activation=\'relu\')", { type = "activation", activation = "relu", '
+        'name = "act" }',
+    )
+    config = loads_config(text)
+    assert config.model.build().layer_names == ["dense_1", "act", "dense_2"]
+    duplicate = text.replace(
+        '{ type = "dense", units = 2', '{ type = "dense", name = "act", units = 2'
+    )
+    assert "model.layers[2].name: two layers are named 'act'" in str(error_of(duplicate))
+
+
+def test_invalid_toml(tmp_path: Path) -> None:
+    file = tmp_path / "bad.toml"
+    file.write_text("[data\nsource = 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad\.toml: not valid TOML"):
+        load_config(file)
+
+
+def test_file_errors_name_the_file_and_paths_are_relative_to_it(tmp_path: Path) -> None:
+    sub = tmp_path / "configs"
+    sub.mkdir()
+    np.savez(sub / "train.npz", x=np.zeros((8, 2)), t=np.arange(8) % 2)
+    text = MINIMAL.replace('source = "xor"', 'source = "train.npz"') + (
+        '[output]\nmodel = "out/model.npz"\nplot = "/abs/curves.png"\n'
+    )
+    (sub / "run.toml").write_text(text, encoding="utf-8")
+    config = load_config(sub / "run.toml")
+    assert config.data.load().x.shape == (8, 2)
+    assert config.output.model == sub / "out" / "model.npz"
+    assert config.output.plot == Path("/abs/curves.png")
+    (sub / "bad.toml").write_text(MINIMAL.replace("units = 2,", "units = -2,"), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(sub / "bad.toml")
+    assert str(caught.value).startswith(f"{sub / 'bad.toml'}: model.layers[1].units:")
+    assert caught.value.key == "model.layers[1].units"
+    with pytest.raises(FileNotFoundError, match="no such config file"):
+        load_config(sub / "none.toml")
+
+
+def test_early_stopping_and_toy_options() -> None:
+    text = MINIMAL.replace("[data]", "[data]\nvalidation_split = 0.2\nn = 40\nnoise = 0.05")
+    text += "[training]\nepochs = 3\n[training.early_stopping]\npatience = 2\n"
+    config = loads_config(text)
+    assert config.data.options == {"n": 40, "noise": 0.05}
+    assert config.training.early_stopping == {
+        "monitor": "val_loss",
+        "patience": 2,
+        "min_delta": 0.0,
+        "mode": "auto",
+        "restore_best": True,
+    }
+    (callback,) = config.training.callbacks()
+    assert callback.monitor == "val_loss" and callback.patience == 2
