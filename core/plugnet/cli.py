@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plugnet._version import __version__
 
 if TYPE_CHECKING:
     from plugnet._registry import Component, Provider, Registry
+    from plugnet.datasets import Dataset
+    from plugnet.network import Sequential
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     from plugnet._registry import KINDS
 
-    plugins.add_argument("--kind", choices=list(KINDS), help="show only components of this kind")
+    plugins.add_argument("--kind", choices=list(KINDS), help="show only components of this kind, with their details")
     plugins.add_argument("--json", action="store_true", help="print machine-readable JSON")
     plugins.add_argument(
         "--all",
@@ -36,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="list every component with its factory, aliases, parameters and summary",
     )
     plugins.set_defaults(handler=_cmd_plugins)
+    _add_model_commands(commands)
     return parser
 
 
@@ -123,13 +128,14 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
             warnings.showwarning(
                 warning.message, warning.category, warning.filename, warning.lineno
             )
-    providers = [_provider_facts(registry, p, args.kind, args.all) for p in registry.providers]
+    details = args.all or args.kind is not None
+    providers = [_provider_facts(registry, p, args.kind, details) for p in registry.providers]
     notes = [str(w.message) for w in caught if issubclass(w.category, PluginWarning)]
     if args.json:
         report = {"plugnet_version": __version__, "providers": providers, "warnings": notes}
         print(json.dumps(report, indent=2))
         return 0
-    _print_plugins_table(providers, args.kind, args.all)
+    _print_plugins_table(providers, args.kind, details)
     for note in notes:
         print(f"warning: {note}")
     return 0
@@ -188,3 +194,247 @@ def _label(component: dict[str, Any]) -> str:
     if component["aliases"]:
         name += f" ({', '.join(component['aliases'])})"
     return str(name)
+
+
+# -- plugnet train / evaluate / predict ----------------------------------------------------------
+
+DATA_HELP = (
+    "a .npz file (arrays x and t, or y), a .csv file (numeric, one header row) or a built-in "
+    "data set: digits, xor, spiral, sine"
+)
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _add_model_commands(commands: Any) -> None:
+    train = commands.add_parser(
+        "train",
+        help="train a network from a TOML config",
+        description="Train a network from a TOML config (see docs/configs.md): load and split "
+        "the data, build the network, train, and print the final training, validation and test "
+        "scores, e.g. 'test accuracy: 0.9756'. Exits with 2 on a bad config or bad data.",
+    )
+    train.add_argument("config", metavar="CONFIG.toml", help="the training config")
+    train.add_argument("--epochs", type=_count(1), metavar="N", help="override training.epochs")
+    train.add_argument("--seed", type=_count(0), metavar="S", help="override model.seed")
+    train.add_argument(
+        "--out", metavar="MODEL.npz", help="save the trained model here (overrides output.model)"
+    )
+    train.add_argument(
+        "--plot",
+        metavar="CURVES.png",
+        help="write the learning curves here (overrides output.plot; needs plugnet[plot])",
+    )
+    train.add_argument("--verbose", type=int, choices=(0, 1, 2), help="override training.verbose")
+    train.set_defaults(handler=_guarded("train", _cmd_train))
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score a saved model on data",
+        description="Print the loss (and accuracy, for class targets) of a saved model on data.",
+    )
+    evaluate.add_argument("model", metavar="MODEL", help="a model file written by plugnet")
+    evaluate.add_argument("--data", required=True, metavar="FILE", help=DATA_HELP)
+    evaluate.add_argument(
+        "--label-column",
+        default="label",
+        metavar="NAME",
+        help="the label column of a .csv file (default: 'label', else the last column)",
+    )
+    evaluate.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    evaluate.set_defaults(handler=_guarded("evaluate", _cmd_evaluate))
+
+    predict = commands.add_parser(
+        "predict",
+        help="predict with a saved model",
+        description="Run a saved model on the inputs of a data file or built-in set. A .csv "
+        "file's label column is dropped when it has one (named by --label-column, or a last "
+        "column beyond the model's inputs). The outputs go to --out (.npz with array y, or "
+        ".csv) or, without --out, to standard output as CSV.",
+    )
+    predict.add_argument("model", metavar="MODEL", help="a model file written by plugnet")
+    predict.add_argument("--data", required=True, metavar="FILE", help=DATA_HELP)
+    predict.add_argument(
+        "--label-column",
+        default="label",
+        metavar="NAME",
+        help="the label column of a .csv file, dropped if present (default: 'label')",
+    )
+    predict.add_argument("--out", metavar="FILE", help="write the outputs to a .npz or .csv file")
+    predict.set_defaults(handler=_guarded("predict", _cmd_predict))
+
+
+def _guarded(command: str, run: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+    """Bad input (a bad config, data or model file, an unknown name) ends with a one-line
+    message on stderr and exit status 2, as argparse does for bad arguments; a missing optional
+    dependency (an ImportError that says what to pip install) with exit status 1."""
+
+    def handler(args: argparse.Namespace) -> int:
+        try:
+            return run(args)
+        except (ValueError, LookupError, OSError) as exc:
+            print(f"plugnet {command}: error: {exc}", file=sys.stderr)
+            return 2
+        except ImportError as exc:
+            if "pip install" not in str(exc):
+                raise  # not a missing extra: a real bug, keep the traceback
+            print(f"plugnet {command}: error: {exc}", file=sys.stderr)
+            return 1
+
+    return handler
+
+
+def _writable(path: Path, what: str) -> None:
+    if path.is_dir():
+        raise ValueError(f"{path}: is a directory; give a file name for the {what}")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path}: cannot write the {what}, no directory {path.parent}")
+
+
+def _describe_data(data: Dataset, count: int) -> str:
+    features = "×".join(str(d) for d in data.x.shape[1:])
+    if data.classification:
+        assert data.t is not None
+        kind = f"{len(set(data.t.tolist()))} classes"
+    else:
+        kind = "regression targets" if data.t is not None else "no targets"
+    return f"{data.name}: {count} samples, {features} features, {kind}"
+
+
+def _print_scores(part: str, scores: dict[str, float]) -> None:
+    for metric, value in scores.items():
+        print(f"{part} {metric}: {value:.4f}")
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from plugnet.config import load_config
+
+    config = load_config(args.config)
+    model, training = config.model, config.training
+    if args.seed is not None:
+        model = dataclasses.replace(model, seed=args.seed)
+    if args.epochs is not None:
+        training = dataclasses.replace(training, epochs=args.epochs)
+    if args.verbose is not None:
+        training = dataclasses.replace(training, verbose=args.verbose)
+    out = Path(args.out) if args.out else config.output.model
+    plot = Path(args.plot) if args.plot else config.output.plot
+    if out is not None:
+        _writable(out, "model")
+    if plot is not None:
+        _writable(plot, "learning curves")
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError as exc:
+            raise ImportError(
+                'plotting learning curves needs matplotlib: pip install "plugnet[plot]"'
+            ) from exc
+
+    data = config.data.load()
+    splits = config.data.split(data)
+    parts = [f"{len(splits.train)} training"]
+    if splits.validation is not None:
+        parts.append(f"{len(splits.validation)} validation")
+    if splits.test is not None:
+        parts.append(f"{len(splits.test)} test")
+    print(f"{_describe_data(data, len(data))}; {' / '.join(parts)}")
+    monitor = (training.early_stopping or {}).get("monitor", "")
+    if "accuracy" in monitor and not data.classification:
+        raise ValueError(
+            f"training.early_stopping.monitor: {monitor!r} needs class targets, and "
+            f"{data.name} has regression targets; monitor a loss"
+        )
+
+    net = model.build()
+    validation = splits.validation
+    history = net.fit(
+        splits.train.x,
+        splits.train.t,
+        epochs=training.epochs,
+        batch_size=training.batch_size,
+        shuffle=training.shuffle,
+        validation_data=None if validation is None else (validation.x, validation.t),
+        callbacks=training.callbacks(),
+        verbose=training.verbose,
+    )
+    _print_scores("train", net.evaluate(splits.train.x, splits.train.t))
+    if validation is not None:
+        _print_scores("validation", net.evaluate(validation.x, validation.t))
+    if splits.test is not None:
+        _print_scores("test", net.evaluate(splits.test.x, splits.test.t))
+    if out is not None:
+        net.save(str(out))
+        print(f"saved the model to {out}")
+    if plot is not None:
+        history.plot(plot)
+        print(f"wrote the learning curves to {plot}")
+    return 0
+
+
+def _load_model(path: str) -> Sequential:
+    from plugnet.serialization import load
+
+    return load(path)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from plugnet.datasets import load as load_data
+
+    net = _load_model(args.model)
+    data = load_data(args.data, label_column=args.label_column)
+    scores = net.evaluate(data.x, data.t)
+    if args.json:
+        report = {"model": args.model, "data": args.data, "samples": len(data), **scores}
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"samples: {len(data)}")
+    for metric, value in scores.items():
+        print(f"{metric}: {value:.4f}")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from plugnet.datasets import load as load_data
+
+    net = _load_model(args.model)
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        if out.suffix.lower() not in (".npz", ".csv"):
+            raise ValueError(f"{out}: write predictions to a .npz or .csv file")
+        _writable(out, "predictions")
+    data = load_data(args.data, label_column=args.label_column, require_targets=False)
+    x = data.x
+    inputs = net.input_shape
+    if (
+        str(args.data).lower().endswith(".csv")
+        and inputs is not None
+        and len(inputs) == 1
+        and x.shape[1] == inputs[0] + 1
+    ):
+        x = x[:, :-1]  # the last column is the label, as in training
+    y = net.predict(x)
+    if out is not None and out.suffix.lower() == ".npz":
+        np.savez(out, y=y)
+    else:
+        flat = y.reshape(len(y), -1)
+        header = ",".join(["y"] if flat.shape[1] == 1 else [f"y_{i}" for i in range(flat.shape[1])])
+        target = sys.stdout if out is None else out
+        np.savetxt(target, flat, fmt="%.8g", delimiter=",", header=header, comments="")
+    if out is not None:
+        print(f"wrote {len(y)} predictions to {out}")
+    return 0
