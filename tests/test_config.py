@@ -106,11 +106,11 @@ def test_wrong_layer_units_has_the_key_path() -> None:
         (
             ('error = "cross_entropy"', 'error = "cross_entropie"'),
             r"model\.error: unknown error function 'cross_entropie'\. Did you mean "
-            r"'cross_entropy'\?",
+            r"'cross_entropy'",
         ),
         (
             ('activation = "relu"', 'activation = "rleu"'),
-            r"model\.layers\[0\]\.activation: unknown activation 'rleu'\. Did you mean 'relu'\?",
+            r"model\.layers\[0\]\.activation: unknown activation 'rleu'\. Did you mean 'relu'",
         ),
         (('type = "dense", units = 4', 'type = "dens", units = 4'), r"\[0\]\.type: unknown layer"),
         (("[model]", '[model]\noptimizer = "adamm"'), r"model\.optimizer: unknown optimizer"),
