@@ -13,9 +13,26 @@ import pytest
 import plugnet
 from plugnet.protocols import Optimizer
 
-NAMES = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
+NAMES = [
+    "sgd",
+    "momentum",
+    "nesterov",
+    "adagrad",
+    "rmsprop",
+    "rmsprop_graves",
+    "adadelta",
+    "adam",
+    "adamw",
+    "amsgrad",
+    "adamax",
+    "nadam",
+    "adabound",
+    "amsbound",
+    "adabelief",
+    "smorms3",
+]
 SHAPES = {"dense_1.w": (3, 2), "dense_1.b": (2,)}
-STEPS = 4
+STEPS = 5
 
 # Non-default hyperparameters, so that a swapped or ignored argument shows.
 CONFIGS: dict[str, dict[str, Any]] = {
@@ -26,9 +43,21 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "rmsprop": {"lr": 0.03, "rho": 0.9, "eps": 1e-6},
     "adam": {"lr": 0.02, "beta1": 0.8, "beta2": 0.95, "eps": 1e-6},
     "adamw": {"lr": 0.02, "beta1": 0.8, "beta2": 0.95, "eps": 1e-6, "weight_decay": 0.1},
-}
+    "rmsprop_graves": {"lr": 0.01, "rho": 0.9, "momentum": 0.8, "eps": 1e-3},
+    "adadelta": {"lr": 0.5, "rho": 0.8, "eps": 1e-4},
+    "amsgrad": {"lr": 0.02, "beta1": 0.8, "beta2": 0.95, "eps": 1e-6},
+    "adamax": {"lr": 0.01, "beta1": 0.8, "beta2": 0.95, "eps": 1e-6},
+    "nadam": {"lr": 0.01, "beta1": 0.8, "beta2": 0.95, "eps": 1e-6, "momentum_decay": 0.05},
+    # lr and final_lr such that the clipping is active on some coordinates and not on others.
+    "adabound": {"lr": 0.05, "beta1": 0.8, "beta2": 0.95, "final_lr": 0.02, "gamma": 0.05,
+                 "eps": 1e-6},
+    "amsbound": {"lr": 0.05, "beta1": 0.8, "beta2": 0.95, "final_lr": 0.02, "gamma": 0.05,
+                 "eps": 1e-6},
+    "adabelief": {"lr": 0.02, "beta1": 0.8, "beta2": 0.95, "eps": 1e-6},
+    "smorms3": {"lr": 0.05, "eps": 1e-8},
+}  # fmt: skip
 
-# PyTorch's defaults (torch.optim), under the names this project uses.
+# PyTorch's defaults (torch.optim), under the names this project uses; no schedule.
 DEFAULTS: dict[str, dict[str, Any]] = {
     "sgd": {"lr": 0.001},
     "momentum": {"lr": 0.001, "momentum": 0.9},
@@ -37,7 +66,19 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "rmsprop": {"lr": 0.01, "rho": 0.99, "eps": 1e-8},
     "adam": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
     "adamw": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01},
-}
+    "amsgrad": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+    "adadelta": {"lr": 1.0, "rho": 0.9, "eps": 1e-6},
+    "adamax": {"lr": 0.002, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+    "nadam": {"lr": 0.002, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "momentum_decay": 0.004},
+    # No torch.optim counterpart: the paper's or its authors' code's defaults.
+    "rmsprop_graves": {"lr": 1e-4, "rho": 0.95, "momentum": 0.9, "eps": 1e-4},
+    "adabound": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "final_lr": 0.1, "gamma": 0.001,
+                 "eps": 1e-8},
+    "amsbound": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "final_lr": 0.1, "gamma": 0.001,
+                 "eps": 1e-8},
+    "adabelief": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-16},
+    "smorms3": {"lr": 0.001, "eps": 1e-16},
+}  # fmt: skip
 
 
 # -- the formulas, written out independently of the implementation ------------------------------
@@ -117,14 +158,153 @@ def ref_adam(
     return out
 
 
+def ref_rmsprop_graves(
+    p: np.ndarray, gs: list[np.ndarray], lr: float, rho: float, momentum: float, eps: float
+) -> list[np.ndarray]:
+    n, g_bar, delta, out = np.zeros_like(p), np.zeros_like(p), np.zeros_like(p), []
+    for g in gs:
+        n = rho * n + (1 - rho) * g**2
+        g_bar = rho * g_bar + (1 - rho) * g
+        delta = momentum * delta - lr * g / np.sqrt(n - g_bar**2 + eps)
+        p = p + delta
+        out.append(p)
+    return out
+
+
+def ref_adadelta(
+    p: np.ndarray, gs: list[np.ndarray], lr: float, rho: float, eps: float
+) -> list[np.ndarray]:
+    eg2, edx2, out = np.zeros_like(p), np.zeros_like(p), []  # E[g²], E[Δx²]
+    for g in gs:
+        eg2 = rho * eg2 + (1 - rho) * g**2
+        dx = -np.sqrt(edx2 + eps) / np.sqrt(eg2 + eps) * g
+        edx2 = rho * edx2 + (1 - rho) * dx**2
+        p = p + lr * dx
+        out.append(p)
+    return out
+
+
+def ref_amsgrad(
+    p: np.ndarray, gs: list[np.ndarray], lr: float, beta1: float, beta2: float, eps: float
+) -> list[np.ndarray]:
+    m, v, v_max, out = np.zeros_like(p), np.zeros_like(p), np.zeros_like(p), []
+    for t, g in enumerate(gs, start=1):
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        v_max = np.maximum(v_max, v)
+        p = p - lr * (m / (1 - beta1**t)) / (np.sqrt(v_max / (1 - beta2**t)) + eps)
+        out.append(p)
+    return out
+
+
+def ref_adamax(
+    p: np.ndarray, gs: list[np.ndarray], lr: float, beta1: float, beta2: float, eps: float
+) -> list[np.ndarray]:
+    m, u, out = np.zeros_like(p), np.zeros_like(p), []
+    for t, g in enumerate(gs, start=1):
+        m = beta1 * m + (1 - beta1) * g
+        u = np.maximum(beta2 * u, np.abs(g) + eps)
+        p = p - lr / (1 - beta1**t) * m / u
+        out.append(p)
+    return out
+
+
+def ref_nadam(
+    p: np.ndarray,
+    gs: list[np.ndarray],
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    momentum_decay: float,
+) -> list[np.ndarray]:
+    def mu(t: int) -> float:
+        return beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
+
+    m, v, out = np.zeros_like(p), np.zeros_like(p), []
+    for t, g in enumerate(gs, start=1):
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        prod_t = np.prod([mu(i) for i in range(1, t + 1)])
+        prod_next = prod_t * mu(t + 1)
+        m_bar = (1 - mu(t)) * g / (1 - prod_t) + mu(t + 1) * m / (1 - prod_next)
+        p = p - lr * m_bar / (np.sqrt(v / (1 - beta2**t)) + eps)
+        out.append(p)
+    return out
+
+
+def ref_adabound(
+    p: np.ndarray,
+    gs: list[np.ndarray],
+    lr: float,
+    beta1: float,
+    beta2: float,
+    final_lr: float,
+    gamma: float,
+    eps: float,
+    amsbound: bool = False,
+) -> list[np.ndarray]:
+    m, v, v_max, out = np.zeros_like(p), np.zeros_like(p), np.zeros_like(p), []
+    for t, g in enumerate(gs, start=1):
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        v_max = np.maximum(v_max, v)
+        denominator = np.sqrt(v_max if amsbound else v) + eps
+        step_size = lr * np.sqrt(1 - beta2**t) / (1 - beta1**t) / denominator
+        lower = final_lr * (1 - 1 / (gamma * t + 1))
+        upper = final_lr * (1 + 1 / (gamma * t))
+        p = p - np.clip(step_size, lower, upper) * m
+        out.append(p)
+    return out
+
+
+def ref_amsbound(p: np.ndarray, gs: list[np.ndarray], **config: float) -> list[np.ndarray]:
+    return ref_adabound(p, gs, **config, amsbound=True)
+
+
+def ref_adabelief(
+    p: np.ndarray, gs: list[np.ndarray], lr: float, beta1: float, beta2: float, eps: float
+) -> list[np.ndarray]:
+    m, s, out = np.zeros_like(p), np.zeros_like(p), []
+    for t, g in enumerate(gs, start=1):
+        m = beta1 * m + (1 - beta1) * g
+        s = beta2 * s + (1 - beta2) * (g - m) ** 2 + eps
+        m_hat, s_hat = m / (1 - beta1**t), s / (1 - beta2**t)
+        p = p - lr * m_hat / (np.sqrt(s_hat) + eps)
+        out.append(p)
+    return out
+
+
+def ref_smorms3(p: np.ndarray, gs: list[np.ndarray], lr: float, eps: float) -> list[np.ndarray]:
+    mem, g1, g2, out = np.ones_like(p), np.zeros_like(p), np.zeros_like(p), []
+    for grad in gs:
+        r = 1 / (mem + 1)
+        g1 = (1 - r) * g1 + r * grad
+        g2 = (1 - r) * g2 + r * grad**2
+        x = g1**2 / (g2 + eps)
+        p = p - grad * np.minimum(lr, x) / (np.sqrt(g2) + eps)
+        mem = 1 + mem * (1 - x)
+        out.append(p)
+    return out
+
+
 REFERENCES: dict[str, Reference] = {
     "sgd": ref_sgd,
     "momentum": ref_momentum,
     "nesterov": ref_nesterov,
     "adagrad": ref_adagrad,
     "rmsprop": ref_rmsprop,
+    "rmsprop_graves": ref_rmsprop_graves,
+    "adadelta": ref_adadelta,
     "adam": ref_adam,
     "adamw": ref_adam,
+    "amsgrad": ref_amsgrad,
+    "adamax": ref_adamax,
+    "nadam": ref_nadam,
+    "adabound": ref_adabound,
+    "amsbound": ref_amsbound,
+    "adabelief": ref_adabelief,
+    "smorms3": ref_smorms3,
 }
 
 
@@ -343,7 +523,7 @@ def test_a_parameter_that_changes_shape_or_lacks_a_gradient_is_an_error() -> Non
 def test_defaults_are_pytorchs(name: str) -> None:
     optimizer = plugnet.optimizer(name)
     assert isinstance(optimizer, Optimizer)
-    assert optimizer.get_config() == DEFAULTS[name]
+    assert optimizer.get_config() == {**DEFAULTS[name], "schedule": None}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -359,7 +539,12 @@ def test_resolve_by_spec_string_and_alias() -> None:
     adam = plugnet.optimizer("adam(lr=0.01)")
     assert type(adam).__name__ == "Adam" and adam.get_config()["lr"] == 0.01
     adamw = plugnet.optimizer("AdamW(weight_decay=0.1, beta2=0.99)")
-    assert adamw.get_config() == {**DEFAULTS["adamw"], "weight_decay": 0.1, "beta2": 0.99}
+    assert adamw.get_config() == {
+        **DEFAULTS["adamw"],
+        "weight_decay": 0.1,
+        "beta2": 0.99,
+        "schedule": None,
+    }
     assert type(plugnet.optimizer("plugnet:nesterov-momentum")).__name__ == "Nesterov"
     assert type(plugnet.optimizer("sgd_momentum(momentum=0.5)")).__name__ == "Momentum"
     assert set(NAMES) <= set(plugnet.available("optimizer"))

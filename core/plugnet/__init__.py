@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         Initializer,
         Layer,
         Optimizer,
+        Schedule,
     )
     from plugnet.serialization import load
 
@@ -59,6 +60,7 @@ __all__ = [
     "optimizer",
     "register_plugin",
     "registry",
+    "schedule",
 ]
 
 
@@ -97,6 +99,11 @@ def optimizer(spec: Any) -> Optimizer:
 def initializer(spec: Any) -> Initializer:
     """An initializer from a spec, e.g. ``"he"``."""
     return registry().resolve("initializer", spec)
+
+
+def schedule(spec: Any) -> Schedule:
+    """A learning-rate schedule from a spec, e.g. ``"cosine(t_max=1000)"``."""
+    return registry().resolve("schedule", spec)
 
 
 def fused_backward(activation: Any, error: Any) -> FusedBackward | None:

@@ -48,6 +48,7 @@ KINDS: dict[str, Kind] = {
         Kind("layer", "register_layers", protocols.Layer, ("build", "forward", "backward")),
         Kind("optimizer", "register_optimizers", protocols.Optimizer, ("update",)),
         Kind("initializer", "register_initializers", protocols.Initializer, ("__call__",)),
+        Kind("schedule", "register_schedules", protocols.Schedule, ("__call__",)),
         Kind("fused_backward", "register_fused_backwards", protocols.FusedBackward,
              ("backward",)),
     )

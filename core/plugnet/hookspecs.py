@@ -48,6 +48,11 @@ def register_initializers(register: Register) -> Any:
 
 
 @hookspec
+def register_schedules(register: Register) -> Any:
+    """Register learning-rate schedules (protocol ``Schedule``)."""
+
+
+@hookspec
 def register_fused_backwards(register: Register) -> Any:
     """Register fused output backwards (protocol ``FusedBackward``).
 

@@ -100,3 +100,18 @@ class Initializer(Protocol):
     ) -> Array: ...
 
     def get_config(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class Schedule(Protocol):
+    """A learning-rate schedule: the learning rate for each optimizer step, from the base rate.
+
+    Steps are optimizer updates (not epochs), numbered from 1: ``schedule(1, base_lr)`` is the
+    rate of the first update.
+    """
+
+    def __call__(self, step: int, base_lr: float) -> float:
+        """Return the learning rate for the 1-based optimizer step ``step``."""
+        ...
+
+    def get_config(self) -> dict[str, Any]: ...

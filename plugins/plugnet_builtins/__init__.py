@@ -7,4 +7,5 @@ PLUGIN_MODULES: tuple[str, ...] = (
     "plugnet_builtins.layers",
     "plugnet_builtins.optimizers",
     "plugnet_builtins.initializers",
+    "plugnet_builtins.schedules",
 )

@@ -6,9 +6,11 @@ by stable names such as ``"dense_1.w"``, and changes each ``params[name]`` in pl
 ("slots", e.g. Adam's ``m`` and ``v``) is kept per parameter name, allocated as zeros with the
 parameter's shape and dtype on first use, so float32 parameters keep float32 state.
 
-Hyperparameter names and defaults follow ``torch.optim``; t is the step count
-(``iterations``), 1 on the first update. Hyperparameters are read on every update, so a
-schedule may assign ``optimizer.lr`` between steps.
+Hyperparameter names and defaults follow ``torch.optim`` where PyTorch has the algorithm, else
+the paper or its authors' code; t is the step count (``iterations``), 1 on the first update.
+Every optimizer takes ``schedule=`` (see :mod:`plugnet_builtins.schedules`): update t then uses
+the learning rate ``schedule(t, lr)``, kept in ``current_lr``. Hyperparameters are read on every
+update, so code may also assign ``optimizer.lr`` between steps.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
-from plugnet.protocols import Array
+from plugnet.protocols import Array, Schedule
 
 # -- hyperparameter checks ---------------------------------------------------------------------
 
@@ -57,23 +59,47 @@ def _unit_interval(name: str, value: Any) -> float:
 
 
 class StatefulOptimizer(Configurable):
-    """Base class: the step counter, lazily allocated per-parameter slots, get/set_state.
+    """Base class: the step counter, the learning-rate schedule, per-parameter slots, get/set_state.
 
     A subclass names its slots in ``slots`` and defines ``_step(param, grad, *slot_arrays)``,
     which updates ``param`` and the slot arrays (in ``slots`` order) in place for one parameter.
-    It may override ``_prepare_step()``, called once per update after ``iterations`` has been
+    Slots start as zeros unless ``initial`` gives another fill value. A subclass may override
+    ``_prepare_step()``, called once per update after ``iterations`` and ``current_lr`` have been
     advanced, to compute what every parameter's step shares (e.g. bias corrections).
+
+    Every subclass has ``lr``, the base learning rate, and ``schedule``, None or a
+    :class:`~plugnet.protocols.Schedule` given as a spec (``"cosine(t_max=1000)"``, a dict or an
+    instance). Update t uses ``current_lr = schedule(t, lr)`` (or ``lr`` without a schedule);
+    ``_step`` must read ``current_lr``, never ``lr``. ``get_config()`` records the schedule as
+    a dict spec, so a saved optimizer comes back with the same schedule, and its position in the
+    schedule comes back with ``iterations``.
 
     ``get_state()`` is a flat dict: ``"iterations"`` → an int64 0-d array, and
     ``"<slot>/<parameter name>"`` → that slot's array; ``set_state`` restores it exactly.
     """
 
     slots: ClassVar[tuple[str, ...]] = ()
+    initial: ClassVar[Mapping[str, float]] = {}
+    lr: float
     _step: Callable[..., None]
 
-    def __init__(self) -> None:
+    def __init__(self, schedule: Any = None) -> None:
+        import plugnet
+
         self.iterations = 0
+        self.current_lr = self.lr
         self._state: dict[str, tuple[Array, ...]] = {}
+        self.schedule: Schedule | None = None
+        self._schedule_spec: dict[str, Any] | None = None
+        if schedule is not None:
+            self.schedule = plugnet.schedule(schedule)
+            self._schedule_spec = plugnet.registry().spec_of(self.schedule)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        spec = self._schedule_spec
+        config["schedule"] = None if spec is None else dict(spec)
+        return config
 
     def _prepare_step(self) -> None:
         """Compute what the steps of every parameter share; called once per update."""
@@ -82,6 +108,15 @@ class StatefulOptimizer(Configurable):
         """Advance ``iterations`` and update every ``params[name]`` in place from
         ``grads[name]``."""
         self.iterations += 1
+        lr = self.lr
+        if self.schedule is not None:
+            lr = self.schedule(self.iterations, lr)
+            if not (isinstance(lr, int | float) and lr >= 0 and math.isfinite(lr)):
+                raise ValueError(
+                    f"{type(self).__name__}: the schedule {self.schedule!r} gave the learning "
+                    f"rate {lr!r} for step {self.iterations}; it must be a finite number >= 0"
+                )
+        self.current_lr = float(lr)
         self._prepare_step()
         state, step = self._state, self._step
         for name, param in params.items():
@@ -94,7 +129,8 @@ class StatefulOptimizer(Configurable):
             slots = state.get(name)
             if slots is None:
                 slots = state[name] = tuple(
-                    np.zeros(param.shape, dtype=param.dtype) for _ in self.slots
+                    np.full(param.shape, self.initial.get(slot, 0.0), dtype=param.dtype)
+                    for slot in self.slots
                 )
             elif slots and slots[0].shape != param.shape:
                 raise ValueError(
@@ -169,17 +205,18 @@ class StatefulOptimizer(Configurable):
 
 
 # -- the algorithms ------------------------------------------------------------------------------
+# lr below is the step's learning rate, ``current_lr``: the configured lr, or schedule(t, lr).
 
 
 class SGD(StatefulOptimizer):
     """Plain stochastic gradient descent: p ← p − lr·g."""
 
-    def __init__(self, lr: float = 0.001) -> None:
+    def __init__(self, lr: float = 0.001, schedule: Any = None) -> None:
         self.lr = _positive("lr", lr)
-        super().__init__()
+        super().__init__(schedule)
 
     def _step(self, param: Array, grad: Array) -> None:
-        param -= self.lr * grad
+        param -= self.current_lr * grad
 
 
 class Momentum(StatefulOptimizer):
@@ -190,15 +227,15 @@ class Momentum(StatefulOptimizer):
 
     slots = ("v",)
 
-    def __init__(self, lr: float = 0.001, momentum: float = 0.9) -> None:
+    def __init__(self, lr: float = 0.001, momentum: float = 0.9, schedule: Any = None) -> None:
         self.lr = _positive("lr", lr)
         self.momentum = _unit_interval("momentum", momentum)
-        super().__init__()
+        super().__init__(schedule)
 
     def _step(self, param: Array, grad: Array, v: Array) -> None:
         v *= self.momentum
         v += grad
-        param -= self.lr * v
+        param -= self.current_lr * v
 
 
 class Nesterov(Momentum):
@@ -212,7 +249,7 @@ class Nesterov(Momentum):
     def _step(self, param: Array, grad: Array, v: Array) -> None:
         v *= self.momentum
         v += grad
-        param -= self.lr * (grad + self.momentum * v)
+        param -= self.current_lr * (grad + self.momentum * v)
 
 
 class Adagrad(StatefulOptimizer):
@@ -224,14 +261,14 @@ class Adagrad(StatefulOptimizer):
 
     slots = ("s",)
 
-    def __init__(self, lr: float = 0.01, eps: float = 1e-10) -> None:
+    def __init__(self, lr: float = 0.01, eps: float = 1e-10, schedule: Any = None) -> None:
         self.lr = _positive("lr", lr)
         self.eps = _positive("eps", eps)
-        super().__init__()
+        super().__init__(schedule)
 
     def _step(self, param: Array, grad: Array, s: Array) -> None:
         s += np.square(grad)
-        param -= self.lr * grad / (np.sqrt(s) + self.eps)
+        param -= self.current_lr * grad / (np.sqrt(s) + self.eps)
 
 
 class RMSprop(StatefulOptimizer):
@@ -243,19 +280,123 @@ class RMSprop(StatefulOptimizer):
 
     slots = ("s",)
 
-    def __init__(self, lr: float = 0.01, rho: float = 0.99, eps: float = 1e-8) -> None:
+    def __init__(
+        self, lr: float = 0.01, rho: float = 0.99, eps: float = 1e-8, schedule: Any = None
+    ) -> None:
         self.lr = _positive("lr", lr)
         self.rho = _unit_interval("rho", rho)
         self.eps = _positive("eps", eps)
-        super().__init__()
+        super().__init__(schedule)
 
     def _step(self, param: Array, grad: Array, s: Array) -> None:
         s *= self.rho
         s += (1.0 - self.rho) * np.square(grad)
-        param -= self.lr * grad / (np.sqrt(s) + self.eps)
+        param -= self.current_lr * grad / (np.sqrt(s) + self.eps)
 
 
-class Adam(StatefulOptimizer):
+class RMSpropGraves(StatefulOptimizer):
+    """RMSprop in Graves' centred form with momentum.
+
+    n ← ρ·n + (1 − ρ)·g²; ḡ ← ρ·ḡ + (1 − ρ)·g; Δ ← μ·Δ − lr·g / √(n − ḡ² + ε); p ← p + Δ.
+
+    Graves, "Generating sequences with recurrent neural networks", arXiv:1308.0850, 2013,
+    eqs. 38–41 (ℵ = ρ = 0.95, ℶ = μ = 0.9, ℷ = lr = 1e-4, ℸ = ε = 1e-4). n − ḡ² estimates the
+    variance of g, so ε sits inside the square root, as in the paper. Slots: ``n``, ``g`` (ḡ)
+    and ``delta`` (Δ).
+    """
+
+    slots = ("n", "g", "delta")
+
+    def __init__(
+        self,
+        lr: float = 1e-4,
+        rho: float = 0.95,
+        momentum: float = 0.9,
+        eps: float = 1e-4,
+        schedule: Any = None,
+    ) -> None:
+        self.lr = _positive("lr", lr)
+        self.rho = _unit_interval("rho", rho)
+        self.momentum = _unit_interval("momentum", momentum)
+        self.eps = _positive("eps", eps)
+        super().__init__(schedule)
+
+    def _step(self, param: Array, grad: Array, n: Array, g: Array, delta: Array) -> None:
+        n *= self.rho
+        n += (1.0 - self.rho) * np.square(grad)
+        g *= self.rho
+        g += (1.0 - self.rho) * grad
+        delta *= self.momentum
+        delta -= self.current_lr * grad / np.sqrt(n - np.square(g) + self.eps)
+        param += delta
+
+
+class Adadelta(StatefulOptimizer):
+    """Adadelta: v ← ρ·v + (1 − ρ)·g²; d = g·√(u + ε) / √(v + ε); u ← ρ·u + (1 − ρ)·d²;
+    p ← p − lr·d.
+
+    Zeiler, "ADADELTA: An adaptive learning rate method", arXiv:1212.5701, 2012, Algorithm 1
+    (v = E[g²], u = E[Δx²]); the paper has no lr, which is PyTorch's addition (lr = 1 gives the
+    paper). As ``torch.optim.Adadelta``, defaults included.
+    """
+
+    slots = ("v", "u")
+
+    def __init__(
+        self, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, schedule: Any = None
+    ) -> None:
+        self.lr = _positive("lr", lr)
+        self.rho = _unit_interval("rho", rho)
+        self.eps = _positive("eps", eps)
+        super().__init__(schedule)
+
+    def _step(self, param: Array, grad: Array, v: Array, u: Array) -> None:
+        v *= self.rho
+        v += (1.0 - self.rho) * np.square(grad)
+        d = np.sqrt(u + self.eps)
+        d /= np.sqrt(v + self.eps)
+        d *= grad
+        u *= self.rho
+        u += (1.0 - self.rho) * np.square(d)
+        param -= self.current_lr * d
+
+
+class _AdamFamily(StatefulOptimizer):
+    """What Adam, AMSGrad and AdaBelief share: hyperparameters, bias corrections, the step."""
+
+    def __init__(
+        self,
+        lr: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        schedule: Any = None,
+    ) -> None:
+        self.lr = _positive("lr", lr)
+        self.beta1 = _unit_interval("beta1", beta1)
+        self.beta2 = _unit_interval("beta2", beta2)
+        self.eps = _positive("eps", eps)
+        super().__init__(schedule)
+
+    def _prepare_step(self) -> None:
+        t = self.iterations
+        self._corrected_lr = self.current_lr / (1.0 - self.beta1**t)  # lr / (1 − β1^t)
+        self._sqrt_correction2 = math.sqrt(1.0 - self.beta2**t)  # √(1 − β2^t)
+
+    def _moments(self, grad: Array, m: Array, v: Array) -> None:
+        m *= self.beta1
+        m += (1.0 - self.beta1) * grad
+        v *= self.beta2
+        v += (1.0 - self.beta2) * np.square(grad)
+
+    def _apply(self, param: Array, m: Array, v: Array) -> None:
+        denominator = np.sqrt(v)  # √v̂ + ε = √v / √(1 − β2^t) + ε
+        denominator /= self._sqrt_correction2
+        denominator += self.eps
+        param -= self._corrected_lr * m / denominator
+
+
+class Adam(_AdamFamily):
     """Adam: p ← p − lr·m̂ / (√v̂ + ε), with bias-corrected moment estimates m̂ and v̂.
 
     m ← β1·m + (1 − β1)·g; v ← β2·v + (1 − β2)·g²; m̂ = m / (1 − β1^t); v̂ = v / (1 − β2^t).
@@ -266,29 +407,9 @@ class Adam(StatefulOptimizer):
 
     slots = ("m", "v")
 
-    def __init__(
-        self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
-    ) -> None:
-        self.lr = _positive("lr", lr)
-        self.beta1 = _unit_interval("beta1", beta1)
-        self.beta2 = _unit_interval("beta2", beta2)
-        self.eps = _positive("eps", eps)
-        super().__init__()
-
-    def _prepare_step(self) -> None:
-        t = self.iterations
-        self._corrected_lr = self.lr / (1.0 - self.beta1**t)  # lr / (1 − β1^t)
-        self._sqrt_correction2 = math.sqrt(1.0 - self.beta2**t)  # √(1 − β2^t)
-
     def _step(self, param: Array, grad: Array, m: Array, v: Array) -> None:
-        m *= self.beta1
-        m += (1.0 - self.beta1) * grad
-        v *= self.beta2
-        v += (1.0 - self.beta2) * np.square(grad)
-        denominator = np.sqrt(v)  # √v̂ + ε = √v / √(1 − β2^t) + ε
-        denominator /= self._sqrt_correction2
-        denominator += self.eps
-        param -= self._corrected_lr * m / denominator
+        self._moments(grad, m, v)
+        self._apply(param, m, v)
 
 
 class AdamW(Adam):
@@ -305,13 +426,271 @@ class AdamW(Adam):
         beta2: float = 0.999,
         eps: float = 1e-8,
         weight_decay: float = 0.01,
+        schedule: Any = None,
     ) -> None:
         self.weight_decay = _non_negative("weight_decay", weight_decay)
-        super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps)
+        super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, schedule=schedule)
 
     def _step(self, param: Array, grad: Array, m: Array, v: Array) -> None:
-        param *= 1.0 - self.lr * self.weight_decay
+        param *= 1.0 - self.current_lr * self.weight_decay
         super()._step(param, grad, m, v)
+
+
+class AMSGrad(_AdamFamily):
+    """AMSGrad: Adam with the running maximum of v in the denominator.
+
+    m, v as Adam; v_max ← max(v_max, v); p ← p − (lr / (1 − β1^t))·m / (√v_max / √(1 − β2^t) + ε).
+
+    Reddi, Kale & Kumar, "On the convergence of Adam and beyond", ICLR 2018. As
+    ``torch.optim.Adam(amsgrad=True)``, which keeps Adam's bias corrections (the paper's
+    Algorithm 2 has none).
+    """
+
+    slots = ("m", "v", "v_max")
+
+    def _step(self, param: Array, grad: Array, m: Array, v: Array, v_max: Array) -> None:
+        self._moments(grad, m, v)
+        np.maximum(v_max, v, out=v_max)
+        self._apply(param, m, v_max)
+
+
+class Adamax(StatefulOptimizer):
+    """AdaMax, Adam with the infinity norm: m ← β1·m + (1 − β1)·g; u ← max(β2·u, |g| + ε);
+    p ← p − (lr / (1 − β1^t))·m / u.
+
+    Kingma & Ba, "Adam: A method for stochastic optimization", ICLR 2015, §7.1 (Algorithm 2).
+    The paper has u ← max(β2·u, |g|); ε inside the max, which keeps u > 0 where g is 0 from the
+    start, is ``torch.optim.Adamax``'s, as are the defaults.
+    """
+
+    slots = ("m", "u")
+
+    def __init__(
+        self,
+        lr: float = 2e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        schedule: Any = None,
+    ) -> None:
+        self.lr = _positive("lr", lr)
+        self.beta1 = _unit_interval("beta1", beta1)
+        self.beta2 = _unit_interval("beta2", beta2)
+        self.eps = _positive("eps", eps)
+        super().__init__(schedule)
+
+    def _prepare_step(self) -> None:
+        self._corrected_lr = self.current_lr / (1.0 - self.beta1**self.iterations)
+
+    def _step(self, param: Array, grad: Array, m: Array, u: Array) -> None:
+        m *= self.beta1
+        m += (1.0 - self.beta1) * grad
+        u *= self.beta2
+        np.maximum(u, np.abs(grad) + self.eps, out=u)
+        param -= self._corrected_lr * m / u
+
+
+class NAdam(StatefulOptimizer):
+    """NAdam, Adam with Nesterov momentum, in Dozat's form with the momentum schedule μ_t.
+
+    μ_t = β1·(1 − ½·0.96^(t·ψ)), ψ = ``momentum_decay``; m ← β1·m + (1 − β1)·g;
+    v ← β2·v + (1 − β2)·g²; v̂ = v / (1 − β2^t);
+    p ← p − lr·[(1 − μ_t)·g / (1 − Π_{i≤t} μ_i) + μ_{t+1}·m / (1 − Π_{i≤t+1} μ_i)] / (√v̂ + ε).
+
+    Dozat, "Incorporating Nesterov momentum into Adam", ICLR 2016 workshop, Algorithm 2 with
+    the schedule of its experiments (0.96 per 250 steps, ψ = 0.004). This is exactly
+    ``torch.optim.NAdam`` (and Keras' Nadam), defaults included. ψ = 0 does not switch the
+    schedule off (it gives the constant μ = β1/2), so it is no way to get constant momentum.
+    The product Π μ_i is a function of t, so it is recomputed from ``iterations`` after
+    ``set_state`` and is not part of the state.
+    """
+
+    slots = ("m", "v")
+
+    def __init__(
+        self,
+        lr: float = 2e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        momentum_decay: float = 4e-3,
+        schedule: Any = None,
+    ) -> None:
+        self.lr = _positive("lr", lr)
+        self.beta1 = _unit_interval("beta1", beta1)
+        self.beta2 = _unit_interval("beta2", beta2)
+        self.eps = _positive("eps", eps)
+        self.momentum_decay = _non_negative("momentum_decay", momentum_decay)
+        super().__init__(schedule)
+        self._mu_product, self._mu_product_step = 1.0, 0
+
+    def _mu(self, t: int) -> float:
+        return self.beta1 * (1.0 - 0.5 * 0.96 ** (t * self.momentum_decay))
+
+    def _prepare_step(self) -> None:
+        t = self.iterations
+        if self._mu_product_step != t - 1:  # after set_state: rebuild Π_{i<t} μ_i
+            self._mu_product = 1.0
+            for i in range(1, t):
+                self._mu_product *= self._mu(i)
+        mu, mu_next = self._mu(t), self._mu(t + 1)
+        self._mu_product *= mu
+        self._mu_product_step = t
+        lr = self.current_lr
+        self._grad_coefficient = lr * (1.0 - mu) / (1.0 - self._mu_product)
+        self._m_coefficient = lr * mu_next / (1.0 - self._mu_product * mu_next)
+        self._correction2 = 1.0 - self.beta2**t
+
+    def _step(self, param: Array, grad: Array, m: Array, v: Array) -> None:
+        m *= self.beta1
+        m += (1.0 - self.beta1) * grad
+        v *= self.beta2
+        v += (1.0 - self.beta2) * np.square(grad)
+        denominator = v / self._correction2
+        np.sqrt(denominator, out=denominator)
+        denominator += self.eps
+        param -= self._grad_coefficient * grad / denominator
+        param -= self._m_coefficient * m / denominator
+
+
+class _Bounded(StatefulOptimizer):
+    """What AdaBound and AMSBound share: hyperparameters, bounds and the clipped step."""
+
+    def __init__(
+        self,
+        lr: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        final_lr: float = 0.1,
+        gamma: float = 1e-3,
+        eps: float = 1e-8,
+        schedule: Any = None,
+    ) -> None:
+        self.lr = _positive("lr", lr)
+        self.beta1 = _unit_interval("beta1", beta1)
+        self.beta2 = _unit_interval("beta2", beta2)
+        self.final_lr = _positive("final_lr", final_lr)
+        self.gamma = _positive("gamma", gamma)
+        self.eps = _positive("eps", eps)
+        super().__init__(schedule)
+
+    def _prepare_step(self) -> None:
+        t = self.iterations
+        self._step_size = self.current_lr * math.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t)
+        final_lr = self.final_lr * self.current_lr / self.lr
+        self._lower = final_lr * (1.0 - 1.0 / (self.gamma * t + 1.0))
+        self._upper = final_lr * (1.0 + 1.0 / (self.gamma * t))
+
+    def _moments(self, grad: Array, m: Array, v: Array) -> None:
+        m *= self.beta1
+        m += (1.0 - self.beta1) * grad
+        v *= self.beta2
+        v += (1.0 - self.beta2) * np.square(grad)
+
+    def _apply(self, param: Array, m: Array, v: Array) -> None:
+        step = np.sqrt(v)
+        step += self.eps
+        np.divide(self._step_size, step, out=step)
+        np.clip(step, self._lower, self._upper, out=step)
+        step *= m
+        param -= step
+
+
+class AdaBound(_Bounded):
+    """AdaBound: Adam's per-coordinate step size clipped into bounds that close on final_lr.
+
+    m, v as Adam; η = clip(lr·√(1 − β2^t) / ((1 − β1^t)·(√v + ε)), η_l(t), η_u(t));
+    p ← p − η·m, with η_l(t) = f·(1 − 1/(γ·t + 1)), η_u(t) = f·(1 + 1/(γ·t)) and
+    f = final_lr·(lr_t / lr) (a schedule scales the final rate too).
+
+    Luo, Xiong, Liu & Sun, "Adaptive gradient methods with dynamic bound of learning rate",
+    ICLR 2019. As the authors' implementation (Luolc/AdaBound, ``adabound.AdaBound``), which
+    differs from the paper's Algorithm 2: bounds in γ rather than 1 − β2, and no 1/√t factor.
+    Weight decay is left out.
+    """
+
+    slots = ("m", "v")
+
+    def _step(self, param: Array, grad: Array, m: Array, v: Array) -> None:
+        self._moments(grad, m, v)
+        self._apply(param, m, v)
+
+
+class AMSBound(_Bounded):
+    """AMSBound: AdaBound with AMSGrad's running maximum v_max ← max(v_max, v) in place of v.
+
+    Luo, Xiong, Liu & Sun, ICLR 2019, as ``adabound.AdaBound(amsbound=True)``.
+    """
+
+    slots = ("m", "v", "v_max")
+
+    def _step(self, param: Array, grad: Array, m: Array, v: Array, v_max: Array) -> None:
+        self._moments(grad, m, v)
+        np.maximum(v_max, v, out=v_max)
+        self._apply(param, m, v_max)
+
+
+class AdaBelief(_AdamFamily):
+    """AdaBelief: Adam with the variance of g around its mean in place of g².
+
+    m ← β1·m + (1 − β1)·g; s ← β2·s + (1 − β2)·(g − m)² + ε;
+    p ← p − lr·m̂ / (√ŝ + ε), m̂ = m / (1 − β1^t), ŝ = s / (1 − β2^t).
+
+    Zhuang, Tang, Ding, Tatikonda, Dvornek, Papademetris & Duncan, "AdaBelief optimizer:
+    adapting stepsizes by the belief in observed gradients", NeurIPS 2020, Algorithm 2, with
+    the authors' ε = 1e-16; without their optional rectification and weight decay.
+    """
+
+    slots = ("m", "s")
+
+    def __init__(
+        self,
+        lr: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-16,
+        schedule: Any = None,
+    ) -> None:
+        super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, schedule=schedule)
+
+    def _step(self, param: Array, grad: Array, m: Array, s: Array) -> None:
+        m *= self.beta1
+        m += (1.0 - self.beta1) * grad
+        s *= self.beta2
+        s += (1.0 - self.beta2) * np.square(grad - m)
+        s += self.eps
+        self._apply(param, m, s)
+
+
+class SMORMS3(StatefulOptimizer):
+    """SMORMS3 (squared mean over root mean squared, cubed), an RMSprop with adaptive memory.
+
+    r = 1 / (mem + 1); g ← (1 − r)·g + r·∇; g2 ← (1 − r)·g2 + r·∇²; x = g² / (g2 + ε);
+    p ← p − ∇·min(lr, x) / (√g2 + ε); mem ← 1 + mem·(1 − x). mem starts at 1, g and g2 at 0.
+
+    Simon Funk, "RMSprop loses to SMORMS3 - Beware the epsilon!", sifter.org/~simon/journal/
+    20150420.html, 2015. (The seed's SMORMS3 updated the wrong state.) Slots: ``mem``, ``g``
+    and ``g2``.
+    """
+
+    slots = ("mem", "g", "g2")
+    initial: ClassVar[Mapping[str, float]] = {"mem": 1.0}
+
+    def __init__(self, lr: float = 1e-3, eps: float = 1e-16, schedule: Any = None) -> None:
+        self.lr = _positive("lr", lr)
+        self.eps = _positive("eps", eps)
+        super().__init__(schedule)
+
+    def _step(self, param: Array, grad: Array, mem: Array, g: Array, g2: Array) -> None:
+        r = 1.0 / (mem + 1.0)
+        g *= 1.0 - r
+        g += r * grad
+        g2 *= 1.0 - r
+        g2 += r * np.square(grad)
+        x = np.square(g) / (g2 + self.eps)
+        param -= grad * np.minimum(self.current_lr, x) / (np.sqrt(g2) + self.eps)
+        mem *= 1.0 - x
+        mem += 1.0
 
 
 @hookimpl
@@ -321,5 +700,14 @@ def register_optimizers(register: Register) -> None:
     register(Nesterov, name="nesterov", aliases=("nesterov_momentum",))
     register(Adagrad, name="adagrad")
     register(RMSprop, name="rmsprop")
+    register(RMSpropGraves, name="rmsprop_graves")
+    register(Adadelta, name="adadelta")
     register(Adam, name="adam")
     register(AdamW, name="adamw")
+    register(AMSGrad, name="amsgrad")
+    register(Adamax, name="adamax")
+    register(NAdam, name="nadam")
+    register(AdaBound, name="adabound")
+    register(AMSBound, name="amsbound")
+    register(AdaBelief, name="adabelief")
+    register(SMORMS3, name="smorms3")
