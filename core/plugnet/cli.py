@@ -32,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     from plugnet._registry import KINDS
 
-    plugins.add_argument("--kind", choices=list(KINDS), help="show only components of this kind, with their details")
+    plugins.add_argument(
+        "--kind", choices=list(KINDS), help="show only components of this kind, with their details"
+    )
     plugins.add_argument("--json", action="store_true", help="print machine-readable JSON")
     plugins.add_argument(
         "--all",

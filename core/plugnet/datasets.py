@@ -232,20 +232,7 @@ def load_csv(
     header = [cell.strip() for cell in rows[0]]
     if len(rows) < 2:
         raise ValueError(f"{file}: has a header row but no data rows")
-    values = np.empty((len(rows) - 1, len(header)))
-    for number, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise ValueError(
-                f"{file}: row {number} has {len(row)} cells but the header has {len(header)}"
-            )
-        for column, cell in enumerate(row):
-            try:
-                values[number - 2, column] = float(cell)
-            except ValueError:
-                raise ValueError(
-                    f"{file}: row {number}, column {header[column]!r}: {cell.strip()!r} is not "
-                    f"a number (the CSV must be numeric apart from its header row)"
-                ) from None
+    values = _numbers(file, header, rows[1:])
     if not np.isfinite(values).all():
         row_index, column = (int(i) for i in np.argwhere(~np.isfinite(values))[0])
         raise ValueError(
@@ -265,6 +252,30 @@ def load_csv(
     labels = values[:, label]
     t: Array = labels.astype(np.int64) if np.all(labels == np.round(labels)) else labels
     return Dataset(x, t, file.name)
+
+
+def _numbers(file: Path, header: list[str], rows: list[list[str]]) -> Array:
+    """The cells as floats: NumPy converts them all at once; only when that fails are they
+    read one by one, to say which row and column is wrong (row numbers count the header)."""
+    for number, row in enumerate(rows, start=2):
+        if len(row) != len(header):
+            raise ValueError(
+                f"{file}: row {number} has {len(row)} cells but the header has {len(header)}"
+            )
+    try:
+        return np.array(rows, dtype=np.float64).reshape(len(rows), len(header))
+    except ValueError:
+        pass
+    for number, row in enumerate(rows, start=2):
+        for column, cell in enumerate(row):
+            try:
+                float(cell)
+            except ValueError:
+                raise ValueError(
+                    f"{file}: row {number}, column {header[column]!r}: {cell.strip()!r} is not "
+                    f"a number (the CSV must be numeric apart from its header row)"
+                ) from None
+    return np.array([[float(cell) for cell in row] for row in rows], dtype=np.float64)
 
 
 def _existing(path: str | os.PathLike[str]) -> Path:
