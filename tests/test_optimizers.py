@@ -567,6 +567,20 @@ def test_resolve_by_spec_string_and_alias() -> None:
         ("adam", {"beta2": -0.5}, "beta2"),
         ("adamw", {"beta1": True}, "beta1"),
         ("adamw", {"weight_decay": -0.01}, "weight_decay"),
+        ("rmsprop_graves", {"momentum": 1.0}, "momentum"),
+        ("rmsprop_graves", {"eps": 0}, "eps"),
+        ("adadelta", {"rho": 1.0}, "rho"),
+        ("adadelta", {"lr": 0.0}, "lr"),
+        ("amsgrad", {"beta2": 1.0}, "beta2"),
+        ("adamax", {"beta1": -0.1}, "beta1"),
+        ("nadam", {"momentum_decay": -1e-3}, "momentum_decay"),
+        ("nadam", {"eps": "tiny"}, "eps"),
+        ("adabound", {"final_lr": 0.0}, "final_lr"),
+        ("adabound", {"gamma": -1e-3}, "gamma"),
+        ("amsbound", {"gamma": float("inf")}, "gamma"),
+        ("adabelief", {"eps": 0.0}, "eps"),
+        ("smorms3", {"lr": -1e-3}, "lr"),
+        ("smorms3", {"eps": None}, "eps"),
     ],
 )
 def test_bad_hyperparameters_name_the_parameter(
@@ -574,3 +588,26 @@ def test_bad_hyperparameters_name_the_parameter(
 ) -> None:
     with pytest.raises(ValueError, match=rf"\b{parameter} must be"):
         plugnet.optimizer({"name": name, **kwargs})
+
+
+def test_adabound_bounds_scale_with_the_scheduled_learning_rate() -> None:
+    """The authors' code scales final_lr by lr_t / lr, so a schedule moves the bounds too."""
+    lr, beta1, beta2, final_lr, gamma, eps = 0.05, 0.8, 0.95, 0.02, 0.05, 1e-6
+    optimizer = plugnet.optimizer(
+        {"name": "adabound", "lr": lr, "beta1": beta1, "beta2": beta2, "final_lr": final_lr,
+         "gamma": gamma, "eps": eps, "schedule": "exponential(gamma=0.5)"}
+    )  # fmt: skip
+    params = initial_params()
+    p, m, v = params["dense_1.w"].copy(), 0.0, 0.0
+    for t, grads in enumerate(gradient_steps(), start=1):
+        optimizer.update(params, grads)
+        g, lr_t, final_t = grads["dense_1.w"], lr * 0.5 ** (t - 1), final_lr * 0.5 ** (t - 1)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        step = lr_t * np.sqrt(1 - beta2**t) / (1 - beta1**t) / (np.sqrt(v) + eps)
+        p = (
+            p
+            - np.clip(step, final_t * (1 - 1 / (gamma * t + 1)), final_t * (1 + 1 / (gamma * t)))
+            * m
+        )
+        np.testing.assert_allclose(params["dense_1.w"], p, rtol=1e-12, atol=1e-15)
