@@ -186,9 +186,6 @@ class Config:
     output: OutputConfig = OutputConfig()
     path: Path | None = None
 
-    def replace(self, **sections: Any) -> Config:
-        return dataclasses.replace(self, **sections)
-
 
 # -- reading --------------------------------------------------------------------------------------
 
