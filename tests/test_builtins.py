@@ -17,8 +17,11 @@ from plugnet.testing import (
     check_fused_against_chain,
 )
 
-ACTIVATIONS = ["relu", "sigmoid", "softmax"]
-ERRORS = ["square", "cross_entropy"]
+SEED_ACTIVATIONS = ["relu", "sigmoid", "softmax"]
+SEED_ERRORS = ["square", "cross_entropy"]
+# Every built-in, from the registry (tests/test_catalogue_*.py check each one in full).
+ACTIVATIONS = [c.name for c in plugnet.registry().components("activation") if c.builtin]
+ERRORS = [c.name for c in plugnet.registry().components("error_function") if c.builtin]
 DTYPES = [np.float32, np.float64]
 
 
@@ -42,13 +45,13 @@ def one_hot(rows: int, classes: int, seed: int = 2) -> np.ndarray:
     return np.eye(classes)[np.random.default_rng(seed).integers(0, classes, rows)]
 
 
-@pytest.mark.parametrize("name", ACTIVATIONS)
+@pytest.mark.parametrize("name", SEED_ACTIVATIONS)
 @pytest.mark.parametrize("shape", [(1, 1), (4, 5), (2, 3, 4)])
 def test_activation_gradients(name: str, shape: tuple[int, ...]) -> None:
     check_activation_gradient(plugnet.activation(name), away_from_kinks(shape))
 
 
-@pytest.mark.parametrize("name", ERRORS)
+@pytest.mark.parametrize("name", SEED_ERRORS)
 @pytest.mark.parametrize("rows", [1, 7])
 def test_error_gradients_include_one_over_n(name: str, rows: int) -> None:
     check_error_gradient(plugnet.error_function(name), probabilities((rows, 4)), one_hot(rows, 4))

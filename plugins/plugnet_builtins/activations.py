@@ -1,12 +1,76 @@
-"""Activation functions. Each ``backward(x, y, grad)`` returns dE/dx = (dy/dx)ᵀ · dE/dy."""
+"""Activation functions. Each ``backward(x, y, grad)`` returns dE/dx = (dy/dx)ᵀ · dE/dy.
+
+Every activation keeps the input's dtype (constants are Python floats, which NumPy 2 treats as
+weak scalars), never changes its input, and stays finite and warning-free for inputs as large as
+±1e4 in float32 and float64: exponentials are taken of clipped or non-positive arguments only, and
+log(1 + eˣ) is always ``logaddexp(0, x)``. Where a derivative does not exist (a kink), the
+docstring says which value ``backward`` uses.
+"""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array
+
+_SQRT_PI = math.sqrt(math.pi)
+_SQRT_2 = math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_ERF_SPLIT = 2.5
+_SERIES_TERMS = 45
+_FRACTION_DEPTH = 40
+_EXP_CAP = 20.0  # tanh(e^20) == 1 exactly in float32 and float64
+
+
+def _sigmoid(x: Array) -> Array:
+    """1 / (1 + e^-x) as (1 + tanh(x/2)) / 2: equal to it and never overflows."""
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _softplus(x: Array) -> Array:
+    """log(1 + eˣ), through logaddexp."""
+    return np.logaddexp(0.0, x)
+
+
+def _erf_and_erfc(z: Array) -> tuple[Array, Array]:
+    """erf(z) and erfc(z) for float64 z ≥ 0.
+
+    For z < 2.5 the series erf(z) = (2/√π) e^(−z²) Σₙ 2ⁿ z^(2n+1) / (1·3·…·(2n+1)) (45 terms, all
+    positive, so no cancellation); for z ≥ 2.5 the continued fraction
+    erfc(z) = e^(−z²)/√π · 1/(z + ½/(z + 1/(z + (3/2)/(z + …)))) evaluated bottom-up from depth 40.
+    Against ``math.erf``/``math.erfc``: erf to within 1.5e-15 absolute on [0, 2.5], erfc to within
+    6e-14 relative on [2.5, 26] (the rounding of z² in e^(−z²) dominates); beyond that erfc
+    underflows to 0 as it should.
+    """
+    small = np.minimum(z, _ERF_SPLIT)
+    z2 = small * small
+    term = small.copy()
+    total = small.copy()
+    for n in range(1, _SERIES_TERMS):
+        term = term * (2.0 * z2 / (2 * n + 1))
+        total = total + term
+    erf_small = (2.0 / _SQRT_PI) * np.exp(-z2) * total
+    large = np.maximum(z, _ERF_SPLIT)
+    fraction = large.copy()
+    for k in range(_FRACTION_DEPTH, 0, -1):
+        fraction = large + (0.5 * k) / fraction
+    erfc_large = np.exp(-large * large) / (_SQRT_PI * fraction)
+    is_small = z < _ERF_SPLIT
+    erf = np.where(is_small, erf_small, 1.0 - erfc_large)
+    erfc = np.where(is_small, 1.0 - erf_small, erfc_large)
+    return erf, erfc
+
+
+def _normal_cdf(x: Array) -> Array:
+    """Φ(x) = ½ erfc(−x/√2), computed in float64 from the side where it does not cancel."""
+    z = np.abs(np.asarray(x, dtype=np.float64)) / _SQRT_2
+    erf, erfc = _erf_and_erfc(z)
+    return np.where(x >= 0, 0.5 * (1.0 + erf), 0.5 * erfc)
 
 
 class Identity(Configurable):
@@ -19,6 +83,157 @@ class Identity(Configurable):
         return grad
 
 
+class Step(Configurable):
+    """Heaviside step: y = 1 for x > 0, else 0 (so step(0) = 0).
+
+    dy/dx = 0 everywhere, the jump at 0 included: the gradient is zero everywhere.
+    """
+
+    def forward(self, x: Array) -> Array:
+        return (x > 0).astype(x.dtype)
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        return np.zeros_like(grad)
+
+
+class BentIdentity(Configurable):
+    """Bent identity: y = (√(x² + 1) − 1)/2 + x; dy/dx = x / (2√(x² + 1)) + 1."""
+
+    def forward(self, x: Array) -> Array:
+        return 0.5 * (np.hypot(x, 1.0) - 1.0) + x
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        return grad * (0.5 * x / np.hypot(x, 1.0) + 1.0)
+
+
+class HardShrink(Configurable):
+    """Hard shrinkage: y = x for |x| > λ, else 0; dy/dx = 1 for |x| > λ, else 0.
+
+    Kinks (jumps) at x = ±λ, where y = 0 and the derivative used is 0.
+    """
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        self.lambd = lambd
+
+    def forward(self, x: Array) -> Array:
+        return x * (np.abs(x) > self.lambd)
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        return grad * (np.abs(x) > self.lambd)
+
+
+class SoftShrink(Configurable):
+    """Soft shrinkage: y = x − λ for x > λ, x + λ for x < −λ, else 0 (= sign(x)·max(|x| − λ, 0));
+    dy/dx = 1 for |x| > λ, else 0.
+
+    Kinks at x = ±λ, where the derivative used is 0.
+    """
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        self.lambd = lambd
+
+    def forward(self, x: Array) -> Array:
+        return np.sign(x) * np.maximum(np.abs(x) - self.lambd, 0.0)
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        return grad * (np.abs(x) > self.lambd)
+
+
+class Threshold(Configurable):
+    """Threshold (PyTorch semantics): y = x for x > threshold, else value;
+    dy/dx = 1 for x > threshold, else 0.
+
+    At x = threshold, y = value and the derivative used is 0.
+    """
+
+    def __init__(self, threshold: float = 0.0, value: float = 0.0) -> None:
+        self.threshold = threshold
+        self.value = value
+
+    def forward(self, x: Array) -> Array:
+        return np.where(x > self.threshold, x, x.dtype.type(self.value))
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        return grad * (x > self.threshold)
+
+
+class Sigmoid(Configurable):
+    """Logistic sigmoid: y = 1 / (1 + e^-x); dy/dx = y (1 − y).
+
+    Computed as (1 + tanh(x/2)) / 2, which equals it exactly and never overflows.
+    """
+
+    def forward(self, x: Array) -> Array:
+        return _sigmoid(x)
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        return grad * y * (1.0 - y)
+
+
+class HardSigmoid(Configurable):
+    """Hard sigmoid: y = clip(0.2x + 0.5, 0, 1); dy/dx = 0.2 for |x| < 2.5, else 0.
+
+    Kinks at x = ±2.5, where the derivative used is 0.
+    """
+
+    def forward(self, x: Array) -> Array:
+        return np.clip(0.2 * x + 0.5, 0.0, 1.0)
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        return grad * (np.abs(x) < 2.5) * 0.2
+
+
+class LogSigmoid(Configurable):
+    """Log-sigmoid: y = log(1 / (1 + e^-x)) = −log(1 + e^-x); dy/dx = 1 − sigmoid(x) = 1 − eʸ.
+
+    Computed as −logaddexp(0, −x); the derivative as −expm1(y).
+    """
+
+    def forward(self, x: Array) -> Array:
+        return -_softplus(-x)
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        return grad * -np.expm1(y)
+
+
+class Tanh(Configurable):
+    """Hyperbolic tangent: y = tanh(x); dy/dx = 1 − y²."""
+
+    def forward(self, x: Array) -> Array:
+        return np.tanh(x)
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        return grad * (1.0 - y * y)
+
+
+class TanhShrink(Configurable):
+    """Tanh shrink: y = x − tanh(x); dy/dx = tanh²(x) = (x − y)²."""
+
+    def forward(self, x: Array) -> Array:
+        return x - np.tanh(x)
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        t = np.tanh(x)
+        return grad * (t * t)
+
+
+class HardTanh(Configurable):
+    """Hard tanh: y = clip(x, min_val, max_val); dy/dx = 1 for min_val < x < max_val, else 0.
+
+    Kinks at min_val and max_val, where the derivative used is 0.
+    """
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0) -> None:
+        self.min_val = min_val
+        self.max_val = max_val
+
+    def forward(self, x: Array) -> Array:
+        return np.clip(x, self.min_val, self.max_val)
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        return grad * ((x > self.min_val) & (x < self.max_val))
+
+
 class ReLU(Configurable):
     """Rectified linear unit: y = max(0, x); dy/dx = 1 for x > 0, else 0 (0 at the kink)."""
 
@@ -29,17 +244,88 @@ class ReLU(Configurable):
         return grad * (x > 0)
 
 
-class Sigmoid(Configurable):
-    """Logistic sigmoid: y = 1 / (1 + e^-x); dy/dx = y (1 − y).
+class ReLU6(Configurable):
+    """ReLU capped at 6: y = min(max(0, x), 6); dy/dx = 1 for 0 < x < 6, else 0.
 
-    Computed as (1 + tanh(x/2)) / 2, which equals it exactly and never overflows.
+    Kinks at 0 and 6, where the derivative used is 0.
     """
 
     def forward(self, x: Array) -> Array:
-        return 0.5 * (1.0 + np.tanh(0.5 * x))
+        return np.clip(x, 0.0, 6.0)
 
     def backward(self, x: Array, y: Array, grad: Array) -> Array:
-        return grad * y * (1.0 - y)
+        return grad * ((x > 0) & (x < 6))
+
+
+class LeakyReLU(Configurable):
+    """Leaky ReLU: y = x for x > 0, else αx; dy/dx = 1 for x > 0, else α (α at the kink x = 0)."""
+
+    def __init__(self, alpha: float = 0.01) -> None:
+        self.alpha = alpha
+
+    def forward(self, x: Array) -> Array:
+        return np.where(x > 0, x, self.alpha * x)
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        return np.where(x > 0, grad, self.alpha * grad)
+
+
+class ELU(Configurable):
+    """Exponential linear unit: y = x for x > 0, else α(eˣ − 1);
+    dy/dx = 1 for x > 0, else αeˣ = y + α.
+
+    At x = 0 the derivative used is α (the left limit; for α = 1 it is continuous). The
+    exponential is taken of min(x, 0), so it never overflows.
+    """
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        self.alpha = alpha
+
+    def forward(self, x: Array) -> Array:
+        return np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0.0)))
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        return grad * np.where(x > 0, 1.0, y + self.alpha)
+
+
+class SELU(Configurable):
+    """Scaled ELU: y = λx for x > 0, else λα(eˣ − 1); dy/dx = λ for x > 0, else λαeˣ = y + λα,
+    with λ = 1.0507009873554805 and α = 1.6732632423543772 (Klambauer et al., 2017).
+
+    At x = 0 the derivative used is λα (the left limit).
+    """
+
+    scale = 1.0507009873554805
+    alpha = 1.6732632423543772
+
+    def forward(self, x: Array) -> Array:
+        negative = (self.scale * self.alpha) * np.expm1(np.minimum(x, 0.0))
+        return np.where(x > 0, self.scale * x, negative)
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        return grad * np.where(x > 0, self.scale, y + self.scale * self.alpha)
+
+
+class CELU(Configurable):
+    """Continuously differentiable ELU: y = max(0, x) + min(0, α(e^(x/α) − 1));
+    dy/dx = 1 for x > 0, else e^(x/α) (= 1 at x = 0, so no kink). α must not be 0.
+    """
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        if alpha == 0:
+            raise ValueError("celu needs alpha != 0")
+        self.alpha = alpha
+
+    def forward(self, x: Array) -> Array:
+        return np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0.0) / self.alpha))
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        return grad * np.where(x > 0, 1.0, np.exp(np.minimum(x, 0.0) / self.alpha))
+
+
+def _softmax(x: Array) -> Array:
+    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
 
 
 class Softmax(Configurable):
@@ -50,16 +336,190 @@ class Softmax(Configurable):
     """
 
     def forward(self, x: Array) -> Array:
-        e = np.exp(x - np.max(x, axis=-1, keepdims=True))
-        return e / np.sum(e, axis=-1, keepdims=True)
+        return _softmax(x)
 
     def backward(self, x: Array, y: Array, grad: Array) -> Array:
         return y * (grad - np.sum(grad * y, axis=-1, keepdims=True))
 
 
+class Softmin(Configurable):
+    """Softmin over the last axis: y = softmax(−x).
+
+    The Jacobian is −(diag(y) − y yᵀ), so dE/dx = −y ⊙ (g − Σ_k g_k y_k) with g = dE/dy.
+    """
+
+    def forward(self, x: Array) -> Array:
+        return _softmax(-x)
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        return y * (np.sum(grad * y, axis=-1, keepdims=True) - grad)
+
+
+class LogSoftmax(Configurable):
+    """Log-softmax over the last axis: y_k = x_k − m − log Σ_j e^(x_j − m), m = max x.
+
+    The Jacobian is I − 1 softmax(x)ᵀ, so dE/dx = g − softmax(x) Σ_k g_k, with softmax(x) = eʸ.
+    """
+
+    def forward(self, x: Array) -> Array:
+        shifted = x - np.max(x, axis=-1, keepdims=True)
+        return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        return grad - np.exp(y) * np.sum(grad, axis=-1, keepdims=True)
+
+
+class Softplus(Configurable):
+    """Softplus (PyTorch semantics): y = log(1 + e^(βx)) / β for βx ≤ threshold, else x;
+    dy/dx = sigmoid(βx) for βx ≤ threshold, else 1.
+
+    Computed as logaddexp(0, βx) / β. Above the threshold the function is the identity, so the
+    derivative used there is 1 (the jump in value at the threshold is below e^−threshold).
+    """
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        self.beta = beta
+        self.threshold = threshold
+
+    def forward(self, x: Array) -> Array:
+        bx = self.beta * x
+        return np.where(bx > self.threshold, x, _softplus(bx) / self.beta)
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        bx = self.beta * x
+        return grad * np.where(bx > self.threshold, 1.0, _sigmoid(bx))
+
+
+class Softsign(Configurable):
+    """Softsign: y = x / (1 + |x|); dy/dx = 1 / (1 + |x|)²."""
+
+    def forward(self, x: Array) -> Array:
+        return x / (1.0 + np.abs(x))
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        d = 1.0 + np.abs(x)
+        return grad / (d * d)
+
+
+class Swish(Configurable):
+    """Swish: y = x·sigmoid(βx) (SiLU for β = 1); dy/dx = s + βy(1 − s) with s = sigmoid(βx)."""
+
+    def __init__(self, beta: float = 1.0) -> None:
+        self.beta = beta
+
+    def forward(self, x: Array) -> Array:
+        return x * _sigmoid(self.beta * x)
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        s = _sigmoid(self.beta * x)
+        return grad * (s + self.beta * y * (1.0 - s))
+
+
+class Mish(Configurable):
+    """Mish: y = x·tanh(softplus(x)); dy/dx = t + x(1 − t²)·sigmoid(x) with t = tanh(softplus(x)).
+
+    softplus is logaddexp(0, x), so nothing overflows.
+    """
+
+    def forward(self, x: Array) -> Array:
+        return x * np.tanh(_softplus(x))
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        t = np.tanh(_softplus(x))
+        return grad * (t + x * (1.0 - t * t) * _sigmoid(x))
+
+
+class TanhExp(Configurable):
+    """TanhExp: y = x·tanh(eˣ); dy/dx = t + x·eˣ(1 − t²) with t = tanh(eˣ).
+
+    eˣ is taken of min(x, 20): tanh(e^20) is exactly 1 in float32 and float64, so the value is
+    unchanged and nothing overflows.
+    """
+
+    def forward(self, x: Array) -> Array:
+        return x * np.tanh(np.exp(np.minimum(x, _EXP_CAP)))
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        e = np.exp(np.minimum(x, _EXP_CAP))
+        t = np.tanh(e)
+        return grad * (t + x * e * (1.0 - t * t))
+
+
+class GELU(Configurable):
+    """Gaussian error linear unit.
+
+    ``approximate="none"``: y = x·Φ(x), Φ(x) = ½(1 + erf(x/√2)); dy/dx = Φ(x) + x·φ(x),
+    φ(x) = e^(−x²/2)/√(2π). NumPy has no erf; Φ is computed in float64 from erf by its Taylor
+    series for |x/√2| < 2.5 and erfc by its continued fraction beyond (within 1.5e-15 absolute of
+    ``math.erf``, erfc within 6e-14 relative), then cast to the input's dtype.
+
+    ``approximate="tanh"``: y = ½x(1 + tanh(u)), u = √(2/π)(x + 0.044715x³);
+    dy/dx = ½(1 + tanh u) + ½x(1 − tanh²u)·√(2/π)(1 + 3·0.044715x²).
+    """
+
+    def __init__(self, approximate: str = "none") -> None:
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"gelu approximate must be 'none' or 'tanh', not {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x: Array) -> Array:
+        if self.approximate == "tanh":
+            return 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
+        return x * _normal_cdf(x).astype(x.dtype, copy=False)
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        if self.approximate == "tanh":
+            x2 = x * x
+            t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x2 * x))
+            du = _SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * x2)
+            return grad * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du)
+        x64 = np.asarray(x, dtype=np.float64)
+        density = _INV_SQRT_2PI * np.exp(-0.5 * x64 * x64)
+        return grad * (_normal_cdf(x64) + x64 * density).astype(x.dtype, copy=False)
+
+
+class HardSwish(Configurable):
+    """Hard swish: y = x·relu6(x + 3)/6; dy/dx = 0 for x ≤ −3, (2x + 3)/6 for −3 < x < 3,
+    1 for x ≥ 3.
+
+    Kinks at x = ±3: the derivative used is 0 at −3 and 1 at 3 (the outer pieces).
+    """
+
+    def forward(self, x: Array) -> Array:
+        return x * np.clip(x + 3.0, 0.0, 6.0) / 6.0
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        slope = np.where(x >= 3.0, 1.0, (2.0 * x + 3.0) / 6.0)
+        return grad * np.where(x > -3.0, slope, 0.0)
+
+
 @hookimpl
 def register_activations(register: Register) -> None:
     register(Identity, name="identity", aliases=("linear",))
-    register(ReLU, name="relu")
+    register(Step, name="step", aliases=("heaviside", "binary_step"))
+    register(BentIdentity, name="bent_identity")
+    register(HardShrink, name="hard_shrink")
+    register(SoftShrink, name="soft_shrink")
+    register(Threshold, name="threshold")
     register(Sigmoid, name="sigmoid", aliases=("logistic",))
+    register(HardSigmoid, name="hard_sigmoid")
+    register(LogSigmoid, name="log_sigmoid")
+    register(Tanh, name="tanh")
+    register(TanhShrink, name="tanh_shrink")
+    register(HardTanh, name="hard_tanh")
+    register(ReLU, name="relu")
+    register(ReLU6, name="relu6")
+    register(LeakyReLU, name="leaky_relu", aliases=("lrelu",))
+    register(ELU, name="elu")
+    register(SELU, name="selu")
+    register(CELU, name="celu")
     register(Softmax, name="softmax")
+    register(Softmin, name="softmin")
+    register(LogSoftmax, name="log_softmax")
+    register(Softplus, name="softplus")
+    register(Softsign, name="softsign")
+    register(Swish, name="swish", aliases=("silu",))
+    register(Mish, name="mish")
+    register(TanhExp, name="tanh_exp")
+    register(GELU, name="gelu")
+    register(HardSwish, name="hard_swish")
