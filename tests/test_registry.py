@@ -104,11 +104,11 @@ def test_unknown_name_names_kind_suggests_and_lists(fresh_registry: Registry) ->
     message = str(info.value)
     assert isinstance(info.value, LookupError)
     assert "unknown activation 'rleu'" in message
-    assert "Did you mean 'relu'?" in message
-    available = ", ".join(fresh_registry.available("activation"))
-    assert f"Available activations: {available}." in message
-    assert "relu, sigmoid, softmax" in available
-    assert info.value.suggestions == ["relu"]
+    assert "Did you mean 'relu'" in message
+    available = fresh_registry.available("activation")
+    assert f"Available activations: {', '.join(available)}." in message
+    assert {"relu", "sigmoid", "softmax"} <= set(available)
+    assert info.value.suggestions[0] == "relu"
 
 
 def test_unknown_name_of_another_kind_says_so(fresh_registry: Registry) -> None:
