@@ -22,6 +22,11 @@ RANDOM = [
     "he",
     "he_normal",
     "he_uniform",
+    "lecun",
+    "lecun_normal",
+    "lecun_uniform",
+    "orthogonal",
+    "truncated_normal",
 ]
 NAMES = ["zeros", "ones", *RANDOM]
 DTYPES = [np.float32, np.float64]
@@ -77,6 +82,21 @@ def he_std(shape: tuple[int, ...]) -> float:
     return math.sqrt(2 / FANS[shape][0])
 
 
+def lecun_std(shape: tuple[int, ...]) -> float:
+    return math.sqrt(1 / FANS[shape][0])
+
+
+def orthogonal_std(shape: tuple[int, ...]) -> float:
+    # Unit-norm rows (or columns) of length n = the longer side: each entry has variance 1/n.
+    return 1 / math.sqrt(max(shape[0], math.prod(shape[1:])))
+
+
+# N(0, 1) truncated to ±2: std = √(1 − 4φ(2) / (2Φ(2) − 1)).
+TRUNCATED_FACTOR = math.sqrt(
+    1 - 4 * math.exp(-2) / math.sqrt(2 * math.pi) / math.erf(2 / math.sqrt(2))
+)
+
+
 # (spec, documented standard deviation as a function of the shape, mean)
 SCALES: list[tuple[str, Any, float]] = [
     ("normal", lambda s: 0.05, 0.0),
@@ -92,7 +112,27 @@ SCALES: list[tuple[str, Any, float]] = [
     ("kaiming(distribution='uniform')", he_std, 0.0),
     ("he_normal", he_std, 0.0),
     ("he_uniform", he_std, 0.0),
+    ("lecun", lecun_std, 0.0),
+    ("lecun_uniform", lecun_std, 0.0),
+    ("orthogonal", orthogonal_std, 0.0),
+    ("orthogonal(gain=2.0)", lambda s: 2 * orthogonal_std(s), 0.0),
+    ("truncated_normal", lambda s: 0.05 * TRUNCATED_FACTOR, 0.0),
+    ("truncated_normal(std=2.0, mean=1.0)", lambda s: 2.0 * TRUNCATED_FACTOR, 1.0),
 ]
+
+
+@pytest.mark.parametrize("shape", [(50, 20), (20, 50), (6, 3, 2, 2)])
+def test_orthogonal_rows_or_columns_are_orthonormal(shape: tuple[int, ...]) -> None:
+    w = draw("orthogonal(gain=1.5)", shape).reshape(shape[0], -1)
+    small = min(w.shape)
+    gram = w.T @ w if w.shape[0] >= w.shape[1] else w @ w.T
+    np.testing.assert_allclose(gram, 1.5**2 * np.eye(small), atol=1e-12)
+
+
+def test_truncated_normal_stays_within_two_standard_deviations() -> None:
+    w = draw("truncated_normal(mean=1.0, std=0.5)", (300, 300), dtype=np.float32)
+    assert w.dtype == np.float32
+    assert w.min() >= 0.0 and w.max() <= 2.0
 
 
 @pytest.mark.parametrize(("spec", "std", "mean"), SCALES)
@@ -179,6 +219,9 @@ def test_names_aliases_and_defaults() -> None:
         ({"name": "xavier", "gain": 0.0}, "gain must be > 0"),
         ({"name": "xavier_normal", "gain": -1}, "gain must be > 0"),
         ({"name": "he", "distribution": "truncated_normal"}, "distribution must be 'normal' or"),
+        ({"name": "lecun", "distribution": "cauchy"}, "distribution must be 'normal' or"),
+        ({"name": "orthogonal", "gain": 0}, "gain must be > 0"),
+        ({"name": "truncated_normal", "std": 0}, "std must be > 0"),
     ],
 )
 def test_bad_arguments_say_what_is_wrong(spec: dict[str, Any], message: str) -> None:

@@ -221,6 +221,81 @@ class HeUniform(He):
         super().__init__("uniform")
 
 
+class Lecun(Configurable):
+    """LeCun, for SELU and tanh layers: Var(w) = 1 / fan_in.
+
+    normal: w ~ N(0, std²), std = √(1 / fan_in); uniform: w ~ U[−a, a), a = √(3 / fan_in).
+    LeCun, Bottou, Orr & Müller, "Efficient BackProp", 1998.
+    """
+
+    def __init__(self, distribution: str = "normal") -> None:
+        self.distribution = _distribution(distribution)
+
+    def __call__(self, shape: Shape, *, rng: np.random.Generator, dtype: Any) -> Array:
+        fan_in = max(fans(shape)[0], 1)  # 0 only for an empty array
+        if self.distribution == "normal":
+            return _normal(shape, rng, dtype, std=math.sqrt(1.0 / fan_in))
+        return _symmetric_uniform(shape, rng, dtype, limit=math.sqrt(3.0 / fan_in))
+
+
+class LecunNormal(Lecun):
+    """LeCun normal: w ~ N(0, std²), std = √(1 / fan_in)."""
+
+    def __init__(self) -> None:
+        super().__init__("normal")
+
+
+class LecunUniform(Lecun):
+    """LeCun uniform: w ~ U[−a, a), a = √(3 / fan_in)."""
+
+    def __init__(self) -> None:
+        super().__init__("uniform")
+
+
+class Orthogonal(Configurable):
+    """Orthogonal: w = gain·Q, Q from the QR decomposition of a standard normal matrix.
+
+    The weight is viewed as a (shape[0], ∏shape[1:]) matrix; its rows (or columns, whichever are
+    fewer) are orthonormal. Q's columns are signed by diag(R) so Q is uniformly distributed.
+    Saxe, McClelland & Ganguli, "Exact solutions to the nonlinear dynamics of learning in deep
+    linear neural networks", ICLR 2014.
+    """
+
+    def __init__(self, gain: float = 1.0) -> None:
+        self.gain = _positive("gain", gain)
+
+    def __call__(self, shape: Shape, *, rng: np.random.Generator, dtype: Any) -> Array:
+        resolved = _float_dtype(dtype)
+        if len(shape) < 2:
+            raise ValueError(f"orthogonal needs a weight with at least 2 axes, got shape {shape}")
+        rows, cols = shape[0], math.prod(shape[1:])
+        matrix = rng.standard_normal((max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(matrix)
+        q *= np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return (self.gain * q).reshape(shape).astype(resolved)
+
+
+class TruncatedNormal(Configurable):
+    """Truncated normal: w ~ N(mean, std²) restricted to mean ± 2·std (draws outside are
+    redrawn, as in Keras and TensorFlow). The sample std is about 0.88·std."""
+
+    def __init__(self, mean: float = 0.0, std: float = 0.05) -> None:
+        self.mean = _finite("mean", mean)
+        self.std = _positive("std", std)
+
+    def __call__(self, shape: Shape, *, rng: np.random.Generator, dtype: Any) -> Array:
+        z = standard_normal(shape, rng, dtype)
+        outside = np.abs(z) > 2.0
+        while outside.any():
+            z[outside] = standard_normal((int(outside.sum()),), rng, z.dtype)
+            outside = np.abs(z) > 2.0
+        z *= self.std
+        z += self.mean
+        return z
+
+
 @hookimpl
 def register_initializers(register: Register) -> None:
     register(Zeros, name="zeros")
@@ -233,3 +308,8 @@ def register_initializers(register: Register) -> None:
     register(He, name="he", aliases=("kaiming",))
     register(HeNormal, name="he_normal", aliases=("kaiming_normal",))
     register(HeUniform, name="he_uniform", aliases=("kaiming_uniform",))
+    register(Lecun, name="lecun")
+    register(LecunNormal, name="lecun_normal")
+    register(LecunUniform, name="lecun_uniform")
+    register(Orthogonal, name="orthogonal")
+    register(TruncatedNormal, name="truncated_normal")
