@@ -67,7 +67,6 @@ def trained(tmp_path: Path, tiny: Path, capsys: pytest.CaptureFixture[str]) -> P
 def test_train_writes_model_and_plot_and_prints_scores(
     tmp_path: Path, tiny: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("matplotlib")
     model, plot = tmp_path / "model.npz", tmp_path / "curves.png"
     assert main(["train", str(tiny), "--out", str(model), "--plot", str(plot)]) == 0
     out = capsys.readouterr().out
@@ -100,7 +99,6 @@ def test_train_is_reproducible_and_flags_override(
 def test_output_table_paths_are_relative_to_the_config(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("matplotlib")
     (tmp_path / "runs").mkdir()
     config = tmp_path / "c.toml"
     config.write_text(TINY + '[output]\nmodel = "runs/m.npz"\nplot = "runs/c.png"\n', "utf-8")
@@ -242,7 +240,6 @@ def test_subprocess_exit_codes(tmp_path: Path, tiny: Path) -> None:
 
 
 def test_digits_example_for_two_epochs(capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("sklearn")
     start = time.perf_counter()
     assert main(["train", str(EXAMPLES / "digits.toml"), "--epochs", "2", "--verbose", "0"]) == 0
     out = capsys.readouterr().out

@@ -166,7 +166,6 @@ def test_unknown_toy_set_suggests_and_lists() -> None:
 
 
 def test_digits() -> None:
-    pytest.importorskip("sklearn")
     data = load("digits")
     assert data.x.shape == (1797, 64) and data.x.max() == 1.0 and data.x.min() == 0.0
     assert data.classification and sorted(set(data.t.tolist())) == list(range(10))
@@ -182,7 +181,8 @@ def test_digits_without_sklearn_names_the_extra(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_split_is_sklearns_when_installed() -> None:
-    model_selection = pytest.importorskip("sklearn.model_selection")
+    from sklearn import model_selection
+
     data = datasets.spiral(n=30, seed=0)
     ours = train_test_split(data.x, data.t, test_size=0.25, random_state=0)
     theirs = model_selection.train_test_split(
