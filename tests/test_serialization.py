@@ -73,6 +73,17 @@ def test_the_config_records_qualified_names_providers_and_versions(tmp_path: Pat
     assert config["providers"] == {"plugnet": plugnet.__version__}
 
 
+def test_saved_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        trained().save(tmp_path / "model.npz")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "model.npz").stat().st_mode & 0o777 == 0o644
+
+
 def test_writes_are_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "model.npz"
     trained().save(target)

@@ -123,10 +123,17 @@ def save(net: Sequential, path: str | os.PathLike[str]) -> None:
             np.savez(handle, **payload)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; save like open() would
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 class _ModelFileError(ValueError):
