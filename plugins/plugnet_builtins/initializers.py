@@ -17,6 +17,7 @@ import numpy as np
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array, Shape
+from plugnet_builtins._checks import number
 
 DISTRIBUTIONS = ("normal", "uniform")
 
@@ -71,11 +72,10 @@ def standard_uniform(shape: Shape, rng: np.random.Generator, dtype: Any) -> Arra
 
 
 def _finite(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(value):
+    converted = number(name, value)
+    if not math.isfinite(converted):
         raise ValueError(f"{name} must be finite, got {value!r}")
-    return float(value)
+    return converted
 
 
 def _positive(name: str, value: Any) -> float:

@@ -24,32 +24,27 @@ import numpy as np
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array, Schedule
+from plugnet_builtins._checks import number as as_number
 
 # -- hyperparameter checks ---------------------------------------------------------------------
 
 
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    return float(value)
-
-
 def _positive(name: str, value: Any) -> float:
-    number = _number(name, value)
+    number = as_number(name, value)
     if not (number > 0 and math.isfinite(number)):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return number
 
 
 def _non_negative(name: str, value: Any) -> float:
-    number = _number(name, value)
+    number = as_number(name, value)
     if not (number >= 0 and math.isfinite(number)):
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     return number
 
 
 def _unit_interval(name: str, value: Any) -> float:
-    number = _number(name, value)
+    number = as_number(name, value)
     if not 0 <= number < 1:
         raise ValueError(f"{name} must be in [0, 1), got {value!r}")
     return number
