@@ -205,6 +205,7 @@ class Sequential:
             x = layer.forward(x, training=training)
         return x
 
+    # --8<-- [start:network_backward]
     def backward(self, y: Array, t: Array) -> None:
         """Fill every layer's ``grads`` for the last forward's output ``y`` and targets ``t``."""
         layers = self.layers
@@ -220,13 +221,16 @@ class Sequential:
             grad = layer.backward(grad)
         if len(layers) > 1:
             self._first_backward(grad)
+        # --8<-- [end:network_backward]
 
+    # --8<-- [start:train_step]
     def train_step(self, x: Array, t: Array) -> Array:
         """One minibatch: forward, backward, optimizer update. Returns the output."""
         y = self.forward(x, training=True)
         self.backward(y, t)
         self.optimizer.update(self.params, self.grads)
         return y
+        # --8<-- [end:train_step]
 
     def _prepare(self, x: Any, t: Any, *, build: bool) -> tuple[Array, Array]:
         """Checked inputs and targets; builds the network on first use and undoes that if the
