@@ -1,0 +1,88 @@
+"""The documentation site builds with ``mkdocs build --strict``, and what the build generates is
+there: the CLI reference for every subcommand, the learning curves of the real example, and
+the source lines the backprop page includes."""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from plugnet.cli import build_parser
+
+ROOT = Path(__file__).resolve().parents[1]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    config = str(ROOT / "mkdocs.yml")
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", config, "-d", str(out)],
+        cwd=tmp_path_factory.mktemp("cwd"),  # the build must not depend on the working directory
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "MPLBACKEND": "Agg"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stderr}"
+    assert "WARNING" not in result.stderr, result.stderr
+    return out
+
+
+def subcommand_names() -> list[str]:
+    """The subcommands of the live parser, whatever issue added them."""
+    actions = build_parser()._actions
+    return [
+        name
+        for action in actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name in action.choices
+    ]
+
+
+def page(site: Path, name: str) -> str:
+    return (site / name / "index.html").read_text(encoding="utf-8")
+
+
+def test_the_cli_reference_documents_every_subcommand(site: Path) -> None:
+    html = page(site, "cli")
+    names = subcommand_names()
+    assert {"plugins", "train", "evaluate", "predict"} <= set(names)
+    for name in names:
+        assert f"usage: plugnet {name}" in html, f"the CLI page lacks 'plugnet {name} --help'"
+
+
+def test_the_learning_curves_come_from_the_digits_example(site: Path) -> None:
+    image = site / "assets" / "digits-curves.png"
+    assert image.read_bytes().startswith(PNG_SIGNATURE)
+    html = page(site, "training")
+    assert 'src="../assets/digits-curves.png"' in html
+    assert "test accuracy: 0." in html  # what the example printed
+    assert "digits-output" not in html
+
+
+def text(markup: str) -> str:
+    """What a reader sees: tags (such as the highlighter's spans) removed, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", markup))
+
+
+def test_source_includes_are_resolved(site: Path) -> None:
+    backprop = text(page(site, "backprop"))
+    assert "np.matmul(self.x.T, delta, out=self.grads[" in backprop
+    assert "return (y - matching_target(y, t)) / y.shape[0]" in backprop
+    for name in ("backprop", "design", "training"):
+        assert "--8<--" not in text(page(site, name)), f"an unresolved include on {name}"
+
+
+def test_the_api_reference_is_rendered(site: Path) -> None:
+    assert "fit" in page(site, "api/network")
+    assert "numerical_gradient" in page(site, "api/testing")
+    assert "fused_backward" in page(site, "api")
