@@ -6,8 +6,8 @@ Everything works offline:
   from *copies* of the source trees, so setuptools' ``build/`` and ``*.egg-info`` never land in
   the repository;
 - :func:`dependency_dir` exposes plugnet's run-time dependencies (numpy, pluggy,
-  importlib_metadata, zipp) and setuptools from the running environment, by symlinking just
-  those distributions into one directory;
+  importlib_metadata, zipp, tqdm), setuptools and pytest from the running environment, by
+  symlinking just those distributions into one directory;
 - :meth:`Venv.create` makes a ``python -m venv --without-pip`` environment whose site-packages
   holds a ``.pth`` file naming that directory, so the dependencies import without being
   installed, while plugnet and the plugins are installed into the venv's own site-packages
@@ -44,8 +44,9 @@ _IGNORED = shutil.ignore_patterns(
     ".tox", ".nox", ".mypy_cache", ".ruff_cache", ".pytest_cache", "node_modules",
 )  # fmt: skip
 
-# setuptools is exposed too, so that an editable install can build with --no-build-isolation.
-EXTRA_DEPENDENCIES = ("setuptools",)
+# setuptools is exposed too, so that an editable install can build with --no-build-isolation,
+# and pytest, so that a plugin's own test suite can run in the venv.
+EXTRA_DEPENDENCIES = ("setuptools", "pytest")
 
 PROBE_MARKER = "<<<plugnet-probe>>>"
 

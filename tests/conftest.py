@@ -1,9 +1,11 @@
-"""Shared fixtures: a fresh registry with the built-ins only, and in-process plugin modules."""
+"""Shared fixtures: a fresh registry with the built-ins only, in-process plugin modules, and
+wheels and throwaway virtual environments for the real-install tests (see tests/_venv.py)."""
 
 from __future__ import annotations
 
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,3 +29,44 @@ def make_plugin(name: str, **hooks: Callable[..., Any]) -> types.ModuleType:
         function.__name__ = hook_name
         setattr(module, hook_name, hookimpl(function))
     return module
+
+
+def _venv_helpers() -> Any:
+    if __package__:
+        from . import _venv
+    else:  # the tests directory is on sys.path instead of being a package
+        import _venv  # type: ignore[no-redef]
+    return _venv
+
+
+@pytest.fixture(scope="session")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Wheels of plugnet, the example plugin and every fixture plugin, built once, offline."""
+    _venv = _venv_helpers()
+    sources = [
+        _venv.REPO_ROOT,
+        _venv.EXAMPLE_PLUGIN,
+        *sorted(p for p in _venv.FIXTURE_PLUGINS.iterdir() if (p / "pyproject.toml").exists()),
+    ]
+    built: dict[str, Path] = _venv.build_wheels(sources, tmp_path_factory.mktemp("build"))
+    return built
+
+
+@pytest.fixture(scope="session")
+def dependency_paths(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    paths: list[Path] = _venv_helpers().dependency_dir(tmp_path_factory.mktemp("deps"))
+    return paths
+
+
+@pytest.fixture(scope="session")
+def make_venv(
+    tmp_path_factory: pytest.TempPathFactory, dependency_paths: list[Path]
+) -> Iterator[Any]:
+    """``make_venv(name)``: a fresh venv that sees plugnet's dependencies, pytest and
+    setuptools, but not plugnet itself."""
+    _venv = _venv_helpers()
+
+    def make(name: str) -> Any:
+        return _venv.Venv.create(tmp_path_factory.mktemp(name) / "venv", dependency_paths)
+
+    yield make

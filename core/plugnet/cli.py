@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plugins.set_defaults(handler=_cmd_plugins)
     _add_model_commands(commands)
+    _add_kit_commands(commands)
     return parser
 
 
@@ -439,4 +440,78 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         np.savetxt(target, flat, fmt="%.8g", delimiter=",", header=header, comments="")
     if out is not None:
         print(f"wrote {len(y)} predictions to {out}")
+    return 0
+
+
+# -- plugnet check / new-plugin -----------------------------------------------------------------
+
+
+def _add_kit_commands(commands: Any) -> None:
+    from plugnet._registry import KINDS
+
+    check = commands.add_parser(
+        "check",
+        help="run the conformance suite on installed components",
+        description="Run the conformance suite (gradients by finite differences in float64, "
+        "dtypes, no input mutation, config round trip, extreme inputs, and the optimizer and "
+        "initializer checks) on installed components: all of them, or those named. Prints a "
+        "table of component × check; exits with status 1 when any check fails.",
+    )
+    check.add_argument(
+        "targets",
+        nargs="*",
+        metavar="NAME_OR_PROVIDER",
+        help="a distribution (provider) name, which selects everything it registers, or a "
+        "component name; default: every installed component",
+    )
+    check.add_argument("--kind", choices=list(KINDS), help="check only components of this kind")
+    check.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    check.set_defaults(handler=_guarded("check", _cmd_check))
+
+    new_plugin = commands.add_parser(
+        "new-plugin",
+        help="create a plugin package that installs and passes plugnet check as generated",
+        description="Create a ready plugin package: pyproject.toml with the plugnet entry "
+        "point, a module with an example activation and error function, tests that run the "
+        "conformance suite through the pytest plugin, and a README with install, test and "
+        "publish steps.",
+    )
+    new_plugin.add_argument("name", metavar="NAME", help="the distribution name, e.g. plugnet-mish")
+    new_plugin.add_argument(
+        "--dir", metavar="PATH", help="the directory to create (default: ./NAME); must not exist"
+    )
+    new_plugin.set_defaults(handler=_guarded("new-plugin", _cmd_new_plugin))
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from plugnet.testing import checks_for, select_components
+    from plugnet.testing.report import run, table
+
+    results = run(checks_for(select_components(args.targets, kind=args.kind)))
+    failed = sum(not r.passed for r in results)
+    if args.json:
+        report = {
+            "passed": len(results) - failed,
+            "failed": failed,
+            "results": [r.as_dict() for r in results],
+        }
+        print(json.dumps(report, indent=2))
+    else:
+        print(table(results))
+    return 1 if failed else 0
+
+
+def _cmd_new_plugin(args: argparse.Namespace) -> int:
+    from plugnet.scaffold import create, module_name
+
+    files = create(args.name, args.dir)
+    root = files[0].parent
+    print(f"created {root}/ for the distribution {args.name!r}:")
+    for path in files:
+        print(f"  {path.relative_to(root)}")
+    print(
+        f'\nnext:\n  cd {root}\n  pip install -e ".[test]"\n  pytest\n'
+        f"  plugnet check {args.name}\n"
+        f"then edit src/{module_name(args.name)}/__init__.py; README.md says how to publish."
+    )
     return 0

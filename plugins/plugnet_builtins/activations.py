@@ -10,6 +10,7 @@ docstring says which value ``backward`` uses.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -109,6 +110,8 @@ class Step(Configurable):
     dy/dx = 0 everywhere, the jump at 0 included: the gradient is zero everywhere.
     """
 
+    kinks = (0.0,)
+
     def forward(self, x: Array) -> Array:
         return (x > 0).astype(x.dtype)
 
@@ -132,6 +135,12 @@ class HardShrink(Configurable):
     Kinks (jumps) at x = ±λ, where y = 0 and the derivative used is 0.
     """
 
+    conformance_cases: tuple[dict[str, Any], ...] = ({"config": {}}, {"config": {"lambd": 1.0}})
+
+    @property
+    def kinks(self) -> tuple[float, ...]:
+        return (-self.lambd, self.lambd)
+
     def __init__(self, lambd: float = 0.5) -> None:
         self.lambd = lambd
 
@@ -149,6 +158,12 @@ class SoftShrink(Configurable):
     Kinks at x = ±λ, where the derivative used is 0.
     """
 
+    conformance_cases: tuple[dict[str, Any], ...] = ({"config": {}}, {"config": {"lambd": 0.25}})
+
+    @property
+    def kinks(self) -> tuple[float, ...]:
+        return (-self.lambd, self.lambd)
+
     def __init__(self, lambd: float = 0.5) -> None:
         self.lambd = lambd
 
@@ -165,6 +180,15 @@ class Threshold(Configurable):
 
     At x = threshold, y = value and the derivative used is 0.
     """
+
+    conformance_cases: tuple[dict[str, Any], ...] = (
+        {"config": {}},
+        {"config": {"threshold": 0.5, "value": -2.0}},
+    )
+
+    @property
+    def kinks(self) -> tuple[float, ...]:
+        return (self.threshold,)
 
     def __init__(self, threshold: float = 0.0, value: float = 0.0) -> None:
         self.threshold = threshold
@@ -197,6 +221,8 @@ class HardSigmoid(Configurable):
 
     Kinks at x = ±2.5, where the derivative used is 0.
     """
+
+    kinks = (-2.5, 2.5)
 
     def forward(self, x: Array) -> Array:
         return np.clip(0.2 * x + 0.5, 0.0, 1.0)
@@ -245,6 +271,15 @@ class HardTanh(Configurable):
     Kinks at min_val and max_val, where the derivative used is 0.
     """
 
+    conformance_cases: tuple[dict[str, Any], ...] = (
+        {"config": {}},
+        {"config": {"min_val": -2.0, "max_val": 0.5}},
+    )
+
+    @property
+    def kinks(self) -> tuple[float, ...]:
+        return (self.min_val, self.max_val)
+
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0) -> None:
         self.min_val = min_val
         self.max_val = max_val
@@ -259,6 +294,8 @@ class HardTanh(Configurable):
 class ReLU(Configurable):
     """Rectified linear unit: y = max(0, x); dy/dx = 1 for x > 0, else 0 (0 at the kink)."""
 
+    kinks = (0.0,)
+
     def forward(self, x: Array) -> Array:
         return np.maximum(x, 0)
 
@@ -272,6 +309,8 @@ class ReLU6(Configurable):
     Kinks at 0 and 6, where the derivative used is 0.
     """
 
+    kinks = (0.0, 6.0)
+
     def forward(self, x: Array) -> Array:
         return np.clip(x, 0.0, 6.0)
 
@@ -281,6 +320,9 @@ class ReLU6(Configurable):
 
 class LeakyReLU(Configurable):
     """Leaky ReLU: y = x for x > 0, else αx; dy/dx = 1 for x > 0, else α (α at the kink x = 0)."""
+
+    kinks = (0.0,)
+    conformance_cases: tuple[dict[str, Any], ...] = ({"config": {}}, {"config": {"alpha": 0.2}})
 
     def __init__(self, alpha: float = 0.01) -> None:
         self.alpha = alpha
@@ -300,6 +342,9 @@ class ELU(Configurable):
     exponential is taken of min(x, 0), so it never overflows.
     """
 
+    kinks = (0.0,)
+    conformance_cases: tuple[dict[str, Any], ...] = ({"config": {}}, {"config": {"alpha": 0.5}})
+
     def __init__(self, alpha: float = 1.0) -> None:
         self.alpha = alpha
 
@@ -317,6 +362,8 @@ class SELU(Configurable):
     At x = 0 the derivative used is λα (the left limit).
     """
 
+    kinks = (0.0,)
+
     scale = 1.0507009873554805
     alpha = 1.6732632423543772
 
@@ -332,6 +379,8 @@ class CELU(Configurable):
     """Continuously differentiable ELU: y = max(0, x) + min(0, α(e^(x/α) − 1));
     dy/dx = 1 for x > 0, else e^(x/α) (= 1 at x = 0, so no kink). α must not be 0.
     """
+
+    conformance_cases: tuple[dict[str, Any], ...] = ({"config": {}}, {"config": {"alpha": 2.0}})
 
     def __init__(self, alpha: float = 1.0) -> None:
         if alpha == 0:
@@ -401,6 +450,15 @@ class Softplus(Configurable):
     derivative used there is 1 (the jump in value at the threshold is below e^−threshold).
     """
 
+    conformance_cases: tuple[dict[str, Any], ...] = (
+        {"config": {}},
+        {"config": {"beta": 2.0, "threshold": 3.0}},
+    )
+
+    @property
+    def kinks(self) -> tuple[float, ...]:
+        return (self.threshold / self.beta,)
+
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         self.beta = beta
         self.threshold = threshold
@@ -417,6 +475,8 @@ class Softplus(Configurable):
 class Softsign(Configurable):
     """Softsign: y = x / (1 + |x|); dy/dx = 1 / (1 + |x|)²."""
 
+    kinks = (0.0,)  # |x| makes the second derivative jump
+
     def forward(self, x: Array) -> Array:
         return x / (1.0 + np.abs(x))
 
@@ -427,6 +487,8 @@ class Softsign(Configurable):
 
 class Swish(Configurable):
     """Swish: y = x·sigmoid(βx) (SiLU for β = 1); dy/dx = s + βy(1 − s) with s = sigmoid(βx)."""
+
+    conformance_cases: tuple[dict[str, Any], ...] = ({"config": {}}, {"config": {"beta": 1.7}})
 
     def __init__(self, beta: float = 1.0) -> None:
         self.beta = beta
@@ -482,6 +544,11 @@ class GELU(Configurable):
     dy/dx = ½(1 + tanh u) + ½x(1 − tanh²u)·√(2/π)(1 + 3·0.044715x²).
     """
 
+    conformance_cases: tuple[dict[str, Any], ...] = (
+        {"config": {}},
+        {"config": {"approximate": "tanh"}},
+    )
+
     def __init__(self, approximate: str = "none") -> None:
         if approximate not in ("none", "tanh"):
             raise ValueError(f"gelu approximate must be 'none' or 'tanh', not {approximate!r}")
@@ -508,6 +575,8 @@ class HardSwish(Configurable):
 
     Kinks at x = ±3: the derivative used is 0 at −3 and 1 at 3 (the outer pieces).
     """
+
+    kinks = (-3.0, 3.0)
 
     def forward(self, x: Array) -> Array:
         return x * np.clip(x + 3.0, 0.0, 6.0) / 6.0

@@ -13,6 +13,8 @@ inputs are never changed, and logs are of values clipped away from 0, so E and d
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from plugnet.configurable import Configurable
@@ -50,6 +52,8 @@ class CrossEntropy(Configurable):
     its gradient stay finite as y → 0. ``t`` holds one-hot rows (or any distribution).
     """
 
+    conformance_domain = "probabilities"
+
     # --8<-- [start:cross_entropy]
     def forward(self, y: Array, t: Array) -> float:
         t = matching_target(y, t)
@@ -70,6 +74,8 @@ class BinaryCrossEntropy(Configurable):
     y is clipped into [ε, 1 − ε] (ε = the dtype's machine epsilon) in both, so E and the gradient
     stay finite as y → 0 or 1. Each t_ik is a probability (usually 0 or 1).
     """
+
+    conformance_domain = "binary"
 
     def forward(self, y: Array, t: Array) -> float:
         t = matching_target(y, t)
@@ -112,6 +118,8 @@ class Huber(Configurable):
     E = (1/M) Σ h(d), h(d) = ½d² for |d| ≤ δ, else δ(|d| − ½δ);
     dE/dy = clip(d, −δ, δ) / M (continuous at |d| = δ, so no kink in the gradient)."""
 
+    conformance_cases: tuple[dict[str, Any], ...] = ({"config": {}}, {"config": {"delta": 0.3}})
+
     def __init__(self, delta: float = 1.0) -> None:
         self.delta = delta
 
@@ -133,6 +141,8 @@ class KLDivergence(Configurable):
     distributions (probabilities, not log-probabilities).
     """
 
+    conformance_domain = "probabilities"
+
     def forward(self, y: Array, t: Array) -> float:
         t = matching_target(y, t)
         positive = t > 0
@@ -153,6 +163,8 @@ class Hinge(Configurable):
     0/1 (0 means the negative class).
     """
 
+    conformance_domain = "signs"
+
     def forward(self, y: Array, t: Array) -> float:
         s = np.where(matching_target(y, t) > 0, 1.0, -1.0).astype(y.dtype, copy=False)
         return float(np.sum(np.maximum(1.0 - s * y, 0.0)) / y.shape[0])
@@ -166,6 +178,8 @@ class NLL(Configurable):
     """Negative log-likelihood of log-probabilities (use after log_softmax), averaged over the
     batch: E = −(1/N) Σ_i Σ_k t_ik y_ik where y = log p; dE/dy = −t / N. ``t`` holds one-hot rows
     (or any distribution)."""
+
+    conformance_domain = "log_probabilities"
 
     def forward(self, y: Array, t: Array) -> float:
         return float(-np.sum(matching_target(y, t) * y) / y.shape[0])

@@ -100,12 +100,18 @@ class Zeros(Configurable):
     def __call__(self, shape: Shape, *, rng: np.random.Generator, dtype: Any) -> Array:
         return np.zeros(shape, dtype=dtype)
 
+    def expected_std(self, shape: Shape) -> float:
+        return 0.0
+
 
 class Ones(Configurable):
     """All ones."""
 
     def __call__(self, shape: Shape, *, rng: np.random.Generator, dtype: Any) -> Array:
         return np.ones(shape, dtype=dtype)
+
+    def expected_std(self, shape: Shape) -> float:
+        return 0.0
 
 
 class Normal(Configurable):
@@ -120,6 +126,9 @@ class Normal(Configurable):
         w *= self.std
         w += self.mean
         return w
+
+    def expected_std(self, shape: Shape) -> float:
+        return self.std
 
 
 class Uniform(Configurable):
@@ -136,6 +145,10 @@ class Uniform(Configurable):
         w *= self.high - self.low
         w += self.low
         return w
+
+    def expected_std(self, shape: Shape) -> float:
+        """(high − low) / √12, the std of a uniform distribution."""
+        return (self.high - self.low) / math.sqrt(12.0)
 
 
 def _normal(shape: Shape, rng: np.random.Generator, dtype: Any, *, std: float) -> Array:
@@ -175,6 +188,11 @@ class Xavier(Configurable):
             return _normal(shape, rng, dtype, std=self.gain * math.sqrt(2.0 / fan_sum))
         return _symmetric_uniform(shape, rng, dtype, limit=self.gain * math.sqrt(6.0 / fan_sum))
 
+    def expected_std(self, shape: Shape) -> float:
+        """gain·√(2 / (fan_in + fan_out)) for both distributions."""
+        fan_in, fan_out = fans(shape)
+        return self.gain * math.sqrt(2.0 / max(fan_in + fan_out, 1))
+
 
 class XavierNormal(Xavier):
     """Xavier/Glorot normal: w ~ N(0, std²), std = gain·√(2 / (fan_in + fan_out))."""
@@ -206,6 +224,10 @@ class He(Configurable):
             return _normal(shape, rng, dtype, std=math.sqrt(2.0 / fan_in))
         return _symmetric_uniform(shape, rng, dtype, limit=math.sqrt(6.0 / fan_in))
 
+    def expected_std(self, shape: Shape) -> float:
+        """√(2 / fan_in) for both distributions."""
+        return math.sqrt(2.0 / fans(shape)[0])
+
 
 class HeNormal(He):
     """He/Kaiming normal: w ~ N(0, std²), std = √(2 / fan_in)."""
@@ -236,6 +258,10 @@ class Lecun(Configurable):
         if self.distribution == "normal":
             return _normal(shape, rng, dtype, std=math.sqrt(1.0 / fan_in))
         return _symmetric_uniform(shape, rng, dtype, limit=math.sqrt(3.0 / fan_in))
+
+    def expected_std(self, shape: Shape) -> float:
+        """√(1 / fan_in) for both distributions."""
+        return math.sqrt(1.0 / fans(shape)[0])
 
 
 class LecunNormal(Lecun):
@@ -276,6 +302,11 @@ class Orthogonal(Configurable):
             q = q.T
         return (self.gain * q).reshape(shape).astype(resolved)
 
+    def expected_std(self, shape: Shape) -> float:
+        """gain / √max(rows, cols): min(rows, cols) orthonormal vectors hold rows·cols entries whose
+        squares sum to min(rows, cols)."""
+        return self.gain / math.sqrt(max(shape[0], math.prod(shape[1:])))
+
 
 class TruncatedNormal(Configurable):
     """Truncated normal: w ~ N(mean, std²) restricted to mean ± 2·std (draws outside are
@@ -294,6 +325,11 @@ class TruncatedNormal(Configurable):
         z *= self.std
         z += self.mean
         return z
+
+    def expected_std(self, shape: Shape) -> float:
+        """std·√(1 − 4φ(2) / (Φ(2) − Φ(−2))) ≈ 0.8796·std, the std of N(0, std²) cut at ±2·std."""
+        density = math.exp(-2.0) / math.sqrt(2.0 * math.pi)
+        return self.std * math.sqrt(1.0 - 4.0 * density / math.erf(math.sqrt(2.0)))
 
 
 @hookimpl

@@ -41,6 +41,11 @@ class Dense(Configurable):
     dW = xᵀδ,  db = Σ_rows δ,  dx = δWᵀ.
     """
 
+    conformance_cases = (
+        {"config": {"units": 3}, "input_shape": (4,)},
+        {"config": {"units": 2, "activation": "tanh", "use_bias": False}, "input_shape": (3,)},
+    )
+
     def __init__(
         self,
         units: int,

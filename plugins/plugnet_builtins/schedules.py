@@ -48,6 +48,8 @@ class Step(Configurable):
     base_lr, the next step_size use γ·base_lr, and so on. ``torch.optim.lr_scheduler.StepLR``.
     """
 
+    conformance_cases = ({"config": {"step_size": 10}}, {"config": {"step_size": 3, "gamma": 0.5}})
+
     def __init__(self, step_size: int, gamma: float = 0.1) -> None:
         self.step_size = _steps("step_size", step_size)
         self.gamma = _positive("gamma", gamma)
@@ -62,6 +64,8 @@ class Exponential(Configurable):
 
     ``torch.optim.lr_scheduler.ExponentialLR``, stepped once per optimizer step.
     """
+
+    conformance_cases = ({"config": {"gamma": 0.99}},)
 
     def __init__(self, gamma: float) -> None:
         self.gamma = _positive("gamma", gamma)
@@ -79,6 +83,8 @@ class Cosine(Configurable):
     Loshchilov & Hutter, "SGDR: Stochastic gradient descent with warm restarts", ICLR 2017,
     without the restarts.
     """
+
+    conformance_cases = ({"config": {"t_max": 100}}, {"config": {"t_max": 50, "eta_min": 0.01}})
 
     def __init__(self, t_max: int, eta_min: float = 0.0) -> None:
         self.t_max = _steps("t_max", t_max)
@@ -99,6 +105,11 @@ class Warmup(Configurable):
     ``then`` is a schedule spec (a name such as ``"cosine(t_max=900)"``, a dict or an instance);
     ``get_config`` records it as a dict spec.
     """
+
+    conformance_cases = (
+        {"config": {"steps": 10}},
+        {"config": {"steps": 5, "then": {"name": "cosine", "t_max": 100}}},
+    )
 
     def __init__(self, steps: int, then: Any = "constant") -> None:
         import plugnet

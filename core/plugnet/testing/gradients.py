@@ -40,26 +40,99 @@ def numerical_gradient(
 
 def assert_close(
     actual: Array, expected: Array, *, what: str, rtol: float = 1e-6, atol: float = 1e-8
-) -> None:
+) -> float:
     """Raise :class:`ConformanceError` naming ``what`` and the worst error unless
-    |actual − expected| ≤ atol + rtol·|expected| everywhere."""
+    |actual − expected| ≤ atol + rtol·|expected| everywhere; else return the worst absolute
+    error."""
     actual, expected = np.asarray(actual), np.asarray(expected)
     if actual.shape != expected.shape:
         raise ConformanceError(f"{what}: shape {actual.shape}, expected {expected.shape}")
     diff = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
     bound = atol + rtol * np.abs(expected.astype(np.float64))
     if not np.all(np.isfinite(actual)):
-        where = np.unravel_index(int(np.argmax(~np.isfinite(actual))), actual.shape)
+        where = tuple(
+            int(i) for i in np.unravel_index(int(np.argmax(~np.isfinite(actual))), actual.shape)
+        )
         raise ConformanceError(f"{what}: non-finite value {actual[where]} at index {where}")
     if np.all(diff <= bound):
-        return
-    worst = np.unravel_index(int(np.argmax(diff - bound)), diff.shape)
+        return float(diff.max(initial=0.0))
+    worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(diff - bound)), diff.shape))
     relative = diff / np.maximum(np.abs(expected), np.finfo(np.float64).tiny)
     raise ConformanceError(
         f"{what}: worst absolute error {float(diff.max()):.3g}, worst relative error "
         f"{float(relative.max()):.3g} (rtol={rtol:g}, atol={atol:g}); at index {worst} got "
         f"{float(actual[worst]):.10g}, expected {float(expected[worst]):.10g}"
     )
+
+
+def check_vjp(
+    forward: Callable[[Array], Array],
+    vjp: Callable[[Array, Array], Array],
+    x: Array,
+    *,
+    what: str,
+    rng: np.random.Generator,
+    rtol: float = 1e-5,
+    atol: float = 1e-7,
+    eps: float = 1e-6,
+    full_limit: int = 64,
+    directions: int = 8,
+) -> float:
+    """Check ``vjp(x, g) = gᵀ·J(x)``, J being the Jacobian of ``forward`` at ``x`` (float64).
+
+    Small problems (input and output both at most ``full_limit`` elements) compare the whole
+    Jacobian, row by row from ``vjp`` with unit vectors g and column by column from central
+    differences. Larger ones take a random g and compare ⟨vjp(x, g), v⟩ with the directional
+    difference (⟨g, f(x + εv)⟩ − ⟨g, f(x − εv)⟩) / 2ε along random directions v.
+    Returns the worst absolute error; raises :class:`ConformanceError` naming ``what``.
+    """
+    x = np.array(x, dtype=np.float64)
+    y = np.asarray(forward(x.copy()))
+    if x.size <= full_limit and y.size <= full_limit:
+        numeric = np.empty((y.size, x.size))
+        for j in range(x.size):
+            flat_step = np.zeros(x.size)
+            flat_step[j] = eps
+            step = flat_step.reshape(x.shape)
+            up, down = forward(x + step), forward(x - step)
+            numeric[:, j] = (np.asarray(up) - np.asarray(down)).reshape(-1) / (2 * eps)
+        analytic = np.empty_like(numeric)
+        for i in range(y.size):
+            unit = np.zeros(y.size)
+            unit[i] = 1.0
+            analytic[i] = _vjp_checked(vjp, x, unit.reshape(y.shape), what).reshape(-1)
+        return assert_close(
+            analytic,
+            numeric,
+            what=f"{what} (Jacobian [output, input], flattened)",
+            rtol=rtol,
+            atol=atol,
+        )
+    g = rng.standard_normal(y.shape)
+    grad = _vjp_checked(vjp, x, g, what)
+    vs = rng.standard_normal((directions, *x.shape))
+    analytic = np.array([float(np.sum(grad * v)) for v in vs])
+    numeric = np.array(
+        [
+            (float(np.sum(g * forward(x + eps * v))) - float(np.sum(g * forward(x - eps * v))))
+            / (2 * eps)
+            for v in vs
+        ]
+    )
+    return assert_close(
+        analytic,
+        numeric,
+        what=f"{what} (along {directions} random directions)",
+        rtol=rtol,
+        atol=atol,
+    )
+
+
+def _vjp_checked(vjp: Callable[[Array, Array], Array], x: Array, g: Array, what: str) -> Array:
+    grad = np.asarray(vjp(x.copy(), g))
+    if grad.shape != x.shape:
+        raise ConformanceError(f"{what}: the gradient has shape {grad.shape}, expected {x.shape}")
+    return grad
 
 
 def _name(component: Any) -> str:

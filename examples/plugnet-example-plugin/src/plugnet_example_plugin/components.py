@@ -28,6 +28,9 @@ class SquarePlus:
     evaluated as (b/4) / (√(x² + b)/2 − x/2) so that nothing overflows.
     """
 
+    # Configurations the plugnet conformance suite checks, besides the default.
+    conformance_cases = ({"config": {}}, {"config": {"b": 1.0}}, {"config": {"b": 0.25}})
+
     def __init__(self, b: float = 4.0) -> None:
         b = float(b)
         if not (math.isfinite(b) and b > 0.0):

@@ -1,0 +1,87 @@
+"""Running the conformance suite for ``plugnet check``: results, a table and JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from plugnet.testing.conformance import CHECKS, ConformanceCheck
+from plugnet.testing.gradients import ConformanceError
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one check."""
+
+    check: ConformanceCheck
+    passed: bool
+    worst_error: float | None = None
+    message: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.check.id,
+            "kind": self.check.kind,
+            "component": self.check.label,
+            "provider": self.check.component.provider,
+            "check": self.check.check,
+            "passed": self.passed,
+            "worst_error": self.worst_error,
+            "message": self.message,
+        }
+
+
+def run(checks: Iterable[ConformanceCheck]) -> list[Result]:
+    """Run every check, recording failures instead of stopping at the first."""
+    results = []
+    for check in checks:
+        try:
+            worst = check()
+        except ConformanceError as exc:
+            results.append(Result(check, passed=False, message=str(exc)))
+        else:
+            results.append(Result(check, passed=True, worst_error=worst))
+    return results
+
+
+def table(results: Sequence[Result]) -> str:
+    """One table per kind: a row per component (and case), a column per check holding ``ok``,
+    ``FAIL`` or ``-`` (does not apply), then the worst gradient error; the failures' messages
+    follow, then a summary line."""
+    lines: list[str] = []
+    for kind, names in CHECKS.items():
+        rows: dict[str, dict[str, Result]] = {}
+        for result in results:
+            if result.check.kind == kind:
+                label = result.check.label
+                if result.check.component.provider != "plugnet":
+                    label = f"{result.check.component.provider}:{label}"
+                rows.setdefault(label, {})[result.check.check] = result
+        if not rows:
+            continue
+        header = [kind.replace("_", " "), *names, "worst error"]
+        body = []
+        for label, by_check in rows.items():
+            cells = [label]
+            for name in names:
+                outcome = by_check.get(name)
+                cells.append("-" if outcome is None else "ok" if outcome.passed else "FAIL")
+            errors = [r.worst_error for r in by_check.values() if r.worst_error is not None]
+            cells.append(f"{max(errors):.1e}" if errors else "")
+            body.append(cells)
+        widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+        for row in [header, *body]:
+            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        lines.append("")
+    failed = [r for r in results if not r.passed]
+    if failed:
+        lines.append("failures:")
+        lines += [f"  {r.check.id}: {r.message}" for r in failed]
+        lines.append("")
+    components = {(r.check.kind, r.check.label) for r in results}
+    lines.append(
+        f"{len(results)} checks of {len(components)} components: "
+        f"{len(results) - len(failed)} passed, {len(failed)} failed"
+    )
+    return "\n".join(lines)
