@@ -84,10 +84,13 @@ def check_vjp(
     Jacobian, row by row from ``vjp`` with unit vectors g and column by column from central
     differences. Larger ones take a random g and compare ⟨vjp(x, g), v⟩ with the directional
     difference (⟨g, f(x + εv)⟩ − ⟨g, f(x − εv)⟩) / 2ε along random directions v.
+    Central differences of values as large as |f| carry a rounding error of about
+    ε_machine·|f| / ``eps``, so ``atol`` is raised to 64 times that floor where it is larger.
     Returns the worst absolute error; raises :class:`ConformanceError` naming ``what``.
     """
     x = np.array(x, dtype=np.float64)
     y = np.asarray(forward(x.copy()))
+    floor = 64 * np.finfo(np.float64).eps * float(np.max(np.abs(y), initial=0.0)) / eps
     if x.size <= full_limit and y.size <= full_limit:
         numeric = np.empty((y.size, x.size))
         for j in range(x.size):
@@ -106,9 +109,10 @@ def check_vjp(
             numeric,
             what=f"{what} (Jacobian [output, input], flattened)",
             rtol=rtol,
-            atol=atol,
+            atol=max(atol, floor),
         )
     g = rng.standard_normal(y.shape)
+    floor = 64 * np.finfo(np.float64).eps * float(np.sum(np.abs(g * y))) / eps
     grad = _vjp_checked(vjp, x, g, what)
     vs = rng.standard_normal((directions, *x.shape))
     analytic = np.array([float(np.sum(grad * v)) for v in vs])
@@ -124,7 +128,7 @@ def check_vjp(
         numeric,
         what=f"{what} (along {directions} random directions)",
         rtol=rtol,
-        atol=atol,
+        atol=max(atol, floor),
     )
 
 
