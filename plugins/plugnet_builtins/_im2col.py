@@ -1,0 +1,123 @@
+"""im2col and col2im: convolution and pooling as matrix products, for NCHW arrays.
+
+A 2-D window of size (kh, kw) slides over the padded input with stride (sh, sw). Output pixel
+(p, q) sees the input rows p·sh + i and columns q·sw + j for the kernel offsets
+0 ≤ i < kh, 0 ≤ j < kw. im2col copies every window into one column of a matrix; a convolution
+is then a single matrix product. Here the columns are laid out as (C, kh, kw, N, Ho, Wo): the
+copy reads whole image rows (contiguous), the product with the weights ``w.reshape(F, -1)`` is a
+single GEMM, and col2im only loops over the kh·kw kernel offsets, never over output pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from plugnet.protocols import Array
+
+Pair = tuple[int, int]
+Padding = tuple[Pair, Pair]  # ((top, bottom), (left, right))
+
+
+def pair(value: Any, what: str, *, minimum: int = 1) -> Pair:
+    """An int or a pair of ints, as a pair; each at least ``minimum``."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(items) != 2 or not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum for v in items
+    ):
+        bound = "positive integer" if minimum == 1 else f"integer >= {minimum}"
+        raise ValueError(f"{what} must be a {bound} or a pair of them, got {value!r}")
+    return int(items[0]), int(items[1])
+
+
+def as_config(value: Any) -> Any:
+    """A JSON-native form of an int-or-pair argument: ints stay ints, pairs become lists."""
+    return list(value) if isinstance(value, (tuple, list)) else value
+
+
+def same_padding(size: int, kernel: int, stride: int) -> Pair:
+    """Padding (before, after) that gives output size ceil(size / stride), as PyTorch and Keras
+    define "same"; an odd total puts the extra row or column after (bottom, right)."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def output_size(size: int, kernel: int, stride: int, before: int, after: int) -> int:
+    """⌊(size + before + after − kernel) / stride⌋ + 1."""
+    return (size + before + after - kernel) // stride + 1
+
+
+def windows(xp: Array, kernel: Pair, stride: Pair) -> Array:
+    """A read-only view (N, C, Ho, Wo, kh, kw) of every window of the padded input ``xp``."""
+    view = sliding_window_view(xp, kernel, axis=(2, 3))
+    return view[:, :, :: stride[0], :: stride[1]]
+
+
+def im2col(xp: Array, kernel: Pair, stride: Pair, out: Array) -> Array:
+    """Copy the windows of ``xp`` (N, C, Hp, Wp) into ``out`` (C, kh, kw, N, Ho, Wo):
+    out[c, i, j, n, p, q] = xp[n, c, p·sh + i, q·sw + j]. Returns ``out``."""
+    np.copyto(out, windows(xp, kernel, stride).transpose(1, 4, 5, 0, 2, 3))
+    return out
+
+
+def offsets(kernel: Pair, stride: Pair, out_size: Pair) -> Iterator[tuple[int, int, Any]]:
+    """For each kernel offset (i, j): the slice of the padded input that offset touches,
+    rows i, i + sh, ..., and columns j, j + sw, ... (one per output pixel)."""
+    (kh, kw), (sh, sw), (ho, wo) = kernel, stride, out_size
+    for i in range(kh):
+        for j in range(kw):
+            yield i, j, (slice(i, i + sh * (ho - 1) + 1, sh), slice(j, j + sw * (wo - 1) + 1, sw))
+
+
+def col2im(cols: Array, stride: Pair, out: Array) -> Array:
+    """The adjoint of :func:`im2col`: add every column entry back where it was copied from.
+
+    ``cols`` is (C, kh, kw, N, Ho, Wo) and ``out`` (C, N, Hp, Wp) is overwritten with
+    out[c, n, p·sh + i, q·sw + j] = Σ cols[c, i, j, n, p, q] over all (i, j, p, q) that land
+    there; overlapping windows (stride < kernel) add up. One strided add per kernel offset.
+    """
+    _, kh, kw, _, ho, wo = cols.shape
+    out.fill(0)
+    for i, j, (rows, columns) in offsets((kh, kw), stride, (ho, wo)):
+        out[:, :, rows, columns] += cols[:, i, j]
+    return out
+
+
+class Workspace:
+    """Buffers reused from one step to the next while the shape and dtype stay the same, so
+    the column matrices are not allocated (and page-faulted in) again on every batch."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, Array] = {}
+
+    def get(
+        self, name: str, shape: tuple[int, ...], dtype: Any, *, fill: float | None = None
+    ) -> Array:
+        """The buffer ``name`` of ``shape`` and ``dtype``; a new one is filled with ``fill``
+        (left uninitialized when ``fill`` is None)."""
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
+            buffer = np.empty(shape, dtype=dtype)
+            if fill is not None:
+                buffer.fill(fill)
+            self._buffers[name] = buffer
+        return buffer
+
+    def pad(self, x: Array, padding: Padding, *, fill: float = 0.0) -> Array:
+        """``x`` (N, C, H, W) padded with ``fill`` in a reused buffer: the border is written once,
+        each call copies only the interior. Without padding, ``x`` itself."""
+        (top, bottom), (left, right) = padding
+        if top == bottom == left == right == 0:
+            return x
+        n, c, h, w = x.shape
+        xp = self.get(f"pad{fill}", (n, c, top + h + bottom, left + w + right), x.dtype, fill=fill)
+        xp[:, :, top : top + h, left : left + w] = x
+        return xp
+
+    def nbytes(self) -> int:
+        """Bytes held by all buffers."""
+        return sum(b.nbytes for b in self._buffers.values())

@@ -1,0 +1,217 @@
+"""2-D convolution over NCHW inputs, as one matrix product on im2col columns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import plugnet
+from plugnet.configurable import Configurable
+from plugnet.hookspecs import Register, hookimpl
+from plugnet.protocols import Array, Shape
+from plugnet_builtins._im2col import (
+    Padding,
+    Pair,
+    Workspace,
+    as_config,
+    col2im,
+    im2col,
+    output_size,
+    pair,
+    same_padding,
+)
+from plugnet_builtins.layers import _default_initializer, _positive_int
+
+
+def image_shape(input_shape: Shape, layer: str) -> tuple[int, int, int]:
+    """(C, H, W) from a per-sample shape, or a ValueError that says how to get there."""
+    if len(input_shape) != 3:
+        raise ValueError(
+            f"{layer} takes inputs of shape (channels, height, width) per sample (NCHW), got "
+            f"{tuple(input_shape)}; reshape flat inputs first, e.g. a reshape layer with "
+            f"shape = [1, 8, 8] for 8×8 grey images"
+        )
+    c, h, w = (int(d) for d in input_shape)
+    return c, h, w
+
+
+def check_padding(padding: Any) -> Any:
+    """``"valid"``, ``"same"``, an int ≥ 0 or a pair of them; anything else is a ValueError."""
+    if isinstance(padding, str):
+        if padding.lower() in ("valid", "same"):
+            return padding.lower()
+    else:
+        try:
+            return pair(padding, "padding", minimum=0)
+        except ValueError:
+            pass
+    raise ValueError(
+        f'conv2d padding must be "valid", "same", an integer >= 0 or a pair (ph, pw) of them, '
+        f"got {padding!r}"
+    )
+
+
+def resolve_padding(padding: Any, size: Pair, kernel: Pair, stride: Pair) -> Padding:
+    """((top, bottom), (left, right)) for an input of (H, W)."""
+    if padding == "valid":
+        return (0, 0), (0, 0)
+    if padding == "same":
+        return (
+            same_padding(size[0], kernel[0], stride[0]),
+            same_padding(size[1], kernel[1], stride[1]),
+        )
+    ph, pw = pair(padding, "padding", minimum=0)
+    return (ph, ph), (pw, pw)
+
+
+class Conv2D(Configurable):
+    """2-D convolution over (N, C, H, W) inputs: u = w ⋆ x + b, y = f(u).
+
+    u[n, f, p, q] = b[f] + Σ_c Σ_i Σ_j w[f, c, i, j] · xp[n, c, p·sh + i, q·sw + j]
+
+    where xp is x padded. ``w`` has shape (filters, in_channels, kh, kw) and ``b`` (filters,),
+    as in PyTorch. It is a cross-correlation (the kernel is not flipped), as in every framework.
+
+    As matrices, with X = im2col(xp) of shape (C·kh·kw, N·Ho·Wo) and W = w.reshape(F, C·kh·kw):
+    U = W X + b. Backward, with Δ = dE/dU: dW = Δ Xᵀ, db = Σ_columns Δ, dX = Wᵀ Δ and
+    dx = col2im(dX), which adds up overlapping windows for any stride.
+
+    ``padding``: "valid" (none), "same" (output size ⌈H / stride⌉, the odd extra row and column
+    at the bottom and right, as in PyTorch and TensorFlow), an int, or a pair (ph, pw).
+    """
+
+    conformance_cases = (
+        {"config": {"filters": 3, "kernel_size": 3}, "input_shape": (2, 5, 5)},
+        {"config": {"filters": 3, "kernel_size": 3, "padding": "same"}, "input_shape": (2, 5, 5)},
+        {
+            "config": {"filters": 2, "kernel_size": 3, "stride": 2, "padding": "same"},
+            "input_shape": (2, 6, 5),
+        },
+        {
+            "config": {"filters": 2, "kernel_size": (2, 3), "stride": 2, "padding": 1},
+            "input_shape": (2, 6, 7),
+        },
+        {"config": {"filters": 2, "kernel_size": 2, "padding": "same"}, "input_shape": (1, 4, 5)},
+        {
+            "config": {"filters": 2, "kernel_size": (3, 2), "stride": (1, 2), "activation": "tanh"},
+            "input_shape": (2, 5, 6),
+        },
+        {
+            "config": {"filters": 2, "kernel_size": 3, "stride": 2, "use_bias": False},
+            "input_shape": (1, 7, 7),
+        },
+    )
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: str | int | tuple[int, int] = "valid",
+        activation: Any = "identity",
+        initializer: Any = None,
+        use_bias: bool = True,
+    ) -> None:
+        self.filters = _positive_int(filters, "conv2d filters")
+        self.kernel = pair(kernel_size, "conv2d kernel_size")
+        self.strides = pair(stride, "conv2d stride")
+        self.kernel_size = as_config(kernel_size)
+        self.stride = as_config(stride)
+        check_padding(padding)
+        self.padding = padding.lower() if isinstance(padding, str) else as_config(padding)
+        self.activation = plugnet.activation(activation)
+        self.initializer = plugnet.initializer(
+            _default_initializer(self.activation) if initializer is None else initializer
+        )
+        self.use_bias = bool(use_bias)
+        self.params: dict[str, Array] = {}
+        self.grads: dict[str, Array] = {}
+        self.workspace = Workspace()
+
+    def get_config(self) -> dict[str, Any]:
+        registry = plugnet.registry()
+        return {
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "stride": self.stride,
+            "padding": self.padding,
+            "activation": registry.spec_of(self.activation),
+            "initializer": registry.spec_of(self.initializer),
+            "use_bias": self.use_bias,
+        }
+
+    def build(self, input_shape: Shape, *, rng: np.random.Generator, dtype: np.dtype[Any]) -> Shape:
+        c, h, w = image_shape(input_shape, "conv2d")
+        (kh, kw), (sh, sw) = self.kernel, self.strides
+        self.pads = resolve_padding(self.padding, (h, w), self.kernel, self.strides)
+        (top, bottom), (left, right) = self.pads
+        if kh > top + h + bottom or kw > left + w + right:
+            raise ValueError(
+                f"conv2d kernel {self.kernel} is larger than its padded input "
+                f"({top + h + bottom}, {left + w + right}); use a smaller kernel_size or more "
+                f"padding"
+            )
+        self.out_size = (output_size(h, kh, sh, top, bottom), output_size(w, kw, sw, left, right))
+        self.params = {"w": self.initializer((self.filters, c, kh, kw), rng=rng, dtype=dtype)}
+        if self.use_bias:
+            self.params["b"] = np.zeros(self.filters, dtype=dtype)
+        self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
+        return (self.filters, *self.out_size)
+
+    def forward(self, x: Array, *, training: bool = False) -> Array:
+        n, c, _, _ = x.shape
+        (kh, kw), (ho, wo), f = self.kernel, self.out_size, self.filters
+        self.x_shape = x.shape
+        self.xp = self.workspace.pad(x, self.pads)
+        cols = self.workspace.get("cols", (c, kh, kw, n, ho, wo), x.dtype)
+        X = im2col(self.xp, self.kernel, self.strides, out=cols).reshape(c * kh * kw, n * ho * wo)
+        self.cols_hold_x = True  # backward reuses the cols buffer for dX afterwards
+        W = self.params["w"].reshape(f, -1)
+        U = self.workspace.get("u", (f, n * ho * wo), np.result_type(W, X))
+        np.matmul(W, X, out=U)
+        u = np.empty((n, f, ho, wo), dtype=U.dtype)  # (F, N, Ho, Wo) → NCHW, adding b on the way
+        U_nchw = U.reshape(f, n, ho, wo).transpose(1, 0, 2, 3)
+        if self.use_bias:
+            np.add(U_nchw, self.params["b"].reshape(f, 1, 1), out=u)
+        else:
+            np.copyto(u, U_nchw)
+        self.u = u
+        self.y = self.activation.forward(u)
+        return self.y
+
+    def backward(self, grad: Array, *, need_input_grad: bool = True) -> Array | None:
+        delta = self.activation.backward(self.u, self.y, grad)
+        return self.backward_linear(delta, need_input_grad=need_input_grad)
+
+    def backward_linear(self, delta: Array, *, need_input_grad: bool = True) -> Array | None:
+        """Given δ = dE/du (N, F, Ho, Wo): dW = Δ Xᵀ, db = Σ Δ, and dx = col2im(Wᵀ Δ)."""
+        n, c, h, w = self.x_shape
+        (kh, kw), (ho, wo), f = self.kernel, self.out_size, self.filters
+        cols = self.workspace.get("cols", (c, kh, kw, n, ho, wo), self.xp.dtype)
+        if not self.cols_hold_x:  # a second backward after one forward: build X again
+            im2col(self.xp, self.kernel, self.strides, out=cols)
+        X = cols.reshape(c * kh * kw, n * ho * wo)
+        D = self.workspace.get("delta", (f, n, ho, wo), delta.dtype)
+        np.copyto(D, delta.transpose(1, 0, 2, 3))
+        Delta = D.reshape(f, n * ho * wo)
+        np.matmul(Delta, X.T, out=self.grads["w"].reshape(f, -1))
+        if self.use_bias:
+            np.sum(Delta, axis=1, out=self.grads["b"])
+        if not need_input_grad:
+            return None
+        W = self.params["w"].reshape(f, -1)
+        if cols.dtype == np.result_type(W, Delta):
+            dX = np.matmul(W.T, Delta, out=X)  # X is spent: reuse its memory for dX
+            self.cols_hold_x = False
+        else:
+            dX = W.T @ Delta
+        dxp = self.workspace.get("dxp", (c, n, *self.xp.shape[2:]), dX.dtype)
+        col2im(dX.reshape(c, kh, kw, n, ho, wo), self.strides, out=dxp)
+        (top, _), (left, _) = self.pads
+        return np.ascontiguousarray(dxp[:, :, top : top + h, left : left + w].transpose(1, 0, 2, 3))
+
+
+@hookimpl
+def register_layers(register: Register) -> None:
+    register(Conv2D, name="conv2d", aliases=("conv", "convolution2d"))
