@@ -1,0 +1,93 @@
+"""batch_norm: batch statistics in training, running statistics in evaluation, the momentum
+convention, gradients by finite differences, float32 stability and errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from plugnet.testing.gradients import check_layer_gradients
+from plugnet_builtins.normalization import BatchNorm
+
+F64 = np.dtype(np.float64)
+
+
+def built(shape: tuple[int, ...], dtype: Any = F64, **config: Any) -> BatchNorm:
+    layer = BatchNorm(**config)
+    layer.build(shape, rng=np.random.default_rng(0), dtype=np.dtype(dtype))
+    rng = np.random.default_rng(1)
+    for key in ("gamma", "beta"):  # away from 1 and 0, so that a mix-up shows
+        layer.params[key][...] = rng.uniform(0.5, 1.5, layer.params[key].shape)
+    return layer
+
+
+@pytest.mark.parametrize(("shape", "axes"), [((3,), (0,)), ((2, 4, 5), (0, 2, 3))])
+def test_training_normalizes_each_channel_with_batch_statistics(shape: Any, axes: Any) -> None:
+    layer = built(shape, momentum=0.8)
+    x = np.random.default_rng(2).normal(3.0, 2.0, (16, *shape))
+    y = layer.forward(x, training=True)
+    stat = (1, shape[0]) + (1,) * (len(shape) - 1)
+    gamma, beta = layer.params["gamma"].reshape(stat), layer.params["beta"].reshape(stat)
+    x_hat = (y - beta) / gamma
+    np.testing.assert_allclose(x_hat.mean(axis=axes), 0.0, atol=1e-12)
+    np.testing.assert_allclose(x_hat.var(axis=axes), 1.0, rtol=1e-4)  # 1 − eps/σ²
+    mean, var = x.mean(axis=axes), x.var(axis=axes)  # the biased variance
+    np.testing.assert_allclose(layer.buffers["running_mean"], 0.8 * 0.0 + 0.2 * mean)
+    np.testing.assert_allclose(layer.buffers["running_var"], 0.8 * 1.0 + 0.2 * var)
+
+
+def test_evaluation_uses_the_running_statistics_and_leaves_them_alone() -> None:
+    layer = built((2, 3, 3))
+    layer.buffers["running_mean"][...] = [1.0, -2.0]
+    layer.buffers["running_var"][...] = [4.0, 0.25]
+    x = np.random.default_rng(3).standard_normal((5, 2, 3, 3))
+    y = layer.forward(x, training=False)
+    m, v = np.array([1.0, -2.0]).reshape(1, 2, 1, 1), np.array([4.0, 0.25]).reshape(1, 2, 1, 1)
+    g, b = layer.params["gamma"].reshape(1, 2, 1, 1), layer.params["beta"].reshape(1, 2, 1, 1)
+    np.testing.assert_allclose(y, g * (x - m) / np.sqrt(v + 1e-5) + b)
+    np.testing.assert_array_equal(layer.buffers["running_mean"], [1.0, -2.0])
+
+
+def test_running_buffers_are_updated_in_place() -> None:
+    layer = built((3,))
+    arrays = dict(layer.buffers)
+    layer.forward(np.random.default_rng(4).standard_normal((8, 3)), training=True)
+    assert all(layer.buffers[key] is arrays[key] for key in arrays)
+
+
+@pytest.mark.parametrize("case", BatchNorm.conformance_cases, ids=str)
+@pytest.mark.parametrize("training", [True, False])
+def test_gradients(case: dict[str, Any], training: bool) -> None:
+    layer = built(case["input_shape"], **case["config"])
+    layer.buffers["running_mean"][...] = 0.3
+    layer.buffers["running_var"][...] = 2.0
+    x = np.random.default_rng(5).normal(1.0, 2.0, (4, *case["input_shape"]))
+    check_layer_gradients(layer, x, training=training)
+
+
+def test_float32_with_huge_inputs_stays_finite() -> None:
+    layer = built((2, 3, 3), dtype=np.float32)
+    x = np.random.default_rng(6).uniform(-1e4, 1e4, (8, 2, 3, 3)).astype(np.float32)
+    x[:, 0] += 3e4  # a large mean: the two-pass variance keeps its precision
+    with np.errstate(all="raise"):
+        y = layer.forward(x, training=True)
+        dx = layer.backward(np.ones_like(y))
+    assert y.dtype == dx.dtype == np.float32
+    assert np.all(np.isfinite(y)) and np.all(np.isfinite(dx))
+    x_hat = (y - layer.params["beta"].reshape(1, 2, 1, 1)) / layer.params["gamma"].reshape(
+        1, 2, 1, 1
+    )
+    np.testing.assert_allclose(x_hat.std(axis=(0, 2, 3)), 1.0, rtol=1e-3)
+
+
+def test_errors() -> None:
+    with pytest.raises(ValueError, match=r"\(features,\) or \(channels, height, width\)"):
+        BatchNorm().build((4, 4), rng=np.random.default_rng(0), dtype=F64)
+    with pytest.raises(ValueError, match="momentum must be in"):
+        BatchNorm(momentum=1.5)
+    with pytest.raises(ValueError, match="eps must be positive"):
+        BatchNorm(eps=0)
+    with pytest.raises(ValueError, match="must be a number"):
+        BatchNorm(momentum="fast")  # type: ignore[arg-type]
