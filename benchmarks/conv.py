@@ -1,0 +1,187 @@
+"""conv2d and max_pool2d forward + backward: plugnet against PyTorch CPU, in one process.
+
+    python benchmarks/conv.py [--repeats 15]
+
+conv2d: input (64, 16, 32, 32) float32, 32 filters 3×3, stride 1, "same" padding; one step is
+forward, then backward with dE/dx (as for any layer but the first), the weight and bias
+gradients. A second plugnet line skips dE/dx, as the first layer of a network does.
+max_pool2d: input (64, 32, 32, 32) float32, 2×2 windows, stride 2.
+
+PyTorch runs with its default thread count and again with as many threads as NumPy's BLAS
+gets here (the machine's cores unless OPENBLAS_NUM_THREADS/OMP_NUM_THREADS say otherwise).
+Times are medians of interleaved repeats after a warm-up. Memory: the bytes of conv2d's reused
+im2col buffers, and the tracemalloc peak of one conv2d step (everything NumPy allocates).
+
+Target: conv2d ≤ 2 × PyTorch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+import tracemalloc
+from collections.abc import Callable
+
+import numpy as np
+
+import plugnet
+
+N, C, H, W, F, K = 64, 16, 32, 32, 32, 3
+POOL_SHAPE = (64, 32, 32, 32)
+
+
+def conv_step(
+    x: np.ndarray, g: np.ndarray, *, input_grad: bool = True
+) -> tuple[Callable[[], None], object]:
+    layer = plugnet.layer({"type": "conv2d", "filters": F, "kernel_size": K, "padding": "same"})
+    layer.build(x.shape[1:], rng=np.random.default_rng(0), dtype=np.dtype(np.float32))
+
+    def step() -> None:
+        layer.forward(x, training=True)
+        layer.backward(g, need_input_grad=input_grad)
+
+    return step, layer
+
+
+def pool_step(x: np.ndarray) -> Callable[[], None]:
+    layer = plugnet.layer("max_pool2d(pool_size=2)")
+    out = layer.build(x.shape[1:], rng=np.random.default_rng(0), dtype=np.dtype(np.float32))
+    g = np.random.default_rng(1).standard_normal((x.shape[0], *out), dtype=np.float32)
+
+    def step() -> None:
+        layer.forward(x, training=True)
+        layer.backward(g)
+
+    return step
+
+
+def torch_steps(
+    x: np.ndarray, g: np.ndarray, weights: np.ndarray, pool_x: np.ndarray
+) -> tuple[Callable[[], None], Callable[[], None]] | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    xt = torch.from_numpy(x).requires_grad_()
+    wt = torch.from_numpy(weights.copy()).requires_grad_()
+    bt = torch.zeros(F, requires_grad=True)
+    gt = torch.from_numpy(g)
+    pt = torch.from_numpy(pool_x).requires_grad_()
+    pg = torch.randn(pool_x.shape[0], pool_x.shape[1], pool_x.shape[2] // 2, pool_x.shape[3] // 2)
+
+    def conv() -> None:
+        xt.grad = wt.grad = bt.grad = None
+        torch.nn.functional.conv2d(xt, wt, bt, padding="same").backward(gt)
+
+    def pool() -> None:
+        pt.grad = None
+        torch.nn.functional.max_pool2d(pt, 2).backward(pg)
+
+    return conv, pool
+
+
+def run_times(runs: dict[str, Callable[[], None]], repeats: int) -> dict[str, list[float]]:
+    """Seconds per repeat of each run, interleaving the runs so that drift hits each alike."""
+    for run in runs.values():
+        run()
+        run()  # warm-up: buffers, BLAS threads
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def blas_threads() -> int:
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        if os.environ.get(variable, "").isdigit():
+            return int(os.environ[variable])
+    return os.cpu_count() or 1
+
+
+def report(title: str, rows: list[tuple[str, list[float]]], base: list[float] | None) -> None:
+    print(title)
+    print(f"  {'':<34} {'median':>9} {'min':>9}")
+    for name, values in rows:
+        median, best = statistics.median(values), min(values)
+        ratio = ""
+        if base is not None:
+            ratio = f"  {median / statistics.median(base):5.2f} / {best / min(base):5.2f} × torch"
+        print(f"  {name:<34} {median * 1e3:6.1f} ms {best * 1e3:6.1f} ms{ratio}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=25)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((N, C, H, W), dtype=np.float32)
+    g = rng.standard_normal((N, F, H, W), dtype=np.float32)
+    pool_x = rng.standard_normal(POOL_SHAPE, dtype=np.float32)
+    conv, layer = conv_step(x, g)
+    conv_first, _ = conv_step(x, g, input_grad=False)
+    runs = {
+        "plugnet conv2d": conv,
+        "plugnet conv2d, no dx": conv_first,
+        "plugnet max_pool2d": pool_step(pool_x),
+    }
+    threads = blas_threads()
+    torch_runs = torch_steps(x, g, layer.params["w"], pool_x)  # type: ignore[attr-defined]
+    torch_conv: list[tuple[str, list[float]]] = []
+    torch_pool: list[tuple[str, list[float]]] = []
+    if torch_runs is not None:
+        import torch
+
+        default_threads = torch.get_num_threads()
+        runs["torch conv2d"], runs["torch max_pool2d"] = torch_runs
+        times = run_times(runs, args.repeats)
+        label = f"torch {torch.__version__}, {default_threads} threads"
+        torch_conv.append((label, times["torch conv2d"]))
+        torch_pool.append((label, times["torch max_pool2d"]))
+        if default_threads != threads:
+            torch.set_num_threads(threads)
+            same = run_times(
+                dict(zip(("conv", "pool"), torch_runs, strict=True)) | {"plugnet": conv},
+                args.repeats,
+            )
+            torch.set_num_threads(default_threads)
+            torch_conv.append((f"torch, {threads} threads", same["conv"]))
+            torch_pool.append((f"torch, {threads} threads", same["pool"]))
+    else:
+        times = run_times(runs, args.repeats)
+    print(
+        f"forward + backward, float32, {args.repeats} interleaved repeats, "
+        f"NumPy BLAS threads: {threads}"
+    )
+    base = times.get("torch conv2d")
+    report(
+        f"conv2d: x {(N, C, H, W)}, {F} filters {K}×{K}, stride 1, same padding",
+        [("plugnet", times["plugnet conv2d"]), ("plugnet, no dx (first layer)",
+         times["plugnet conv2d, no dx"]), *torch_conv],
+        base,
+    )  # fmt: skip
+    report(
+        f"max_pool2d: x {POOL_SHAPE}, 2×2, stride 2",
+        [("plugnet", times["plugnet max_pool2d"]), *torch_pool],
+        times.get("torch max_pool2d"),
+    )
+    if torch_runs is None:
+        print("(pytorch not installed: pip install torch to compare)")
+    workspace = layer.workspace.nbytes()  # type: ignore[attr-defined]
+    cols = C * K * K * N * H * W * 4
+    conv()
+    tracemalloc.start()
+    conv()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(f"conv2d im2col column matrix: {cols / 2**20:.1f} MiB (one, reused for dX)")
+    print(f"conv2d reused buffers in all: {workspace / 2**20:.1f} MiB")
+    print(f"conv2d one step, tracemalloc peak of new allocations: {peak / 2**20:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
