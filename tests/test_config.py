@@ -74,6 +74,25 @@ def test_wrong_layer_units_has_the_key_path() -> None:
     assert str(error_of(text)) == "model.layers[1].units: expected a positive integer, got 'ten'"
 
 
+def test_pair_arguments_are_left_to_the_layer() -> None:
+    conv = """
+[data]
+source = "xor"
+[model]
+error = "square"
+layers = [
+  { type = "reshape", shape = [1, 2, 1] },
+  { type = "conv2d", filters = 2, kernel_size = [2, 1], stride = [2, 1] },
+  { type = "flatten" },
+  { type = "dense", units = 2 },
+]
+"""
+    net = loads_config(conv).model.build()
+    assert net.predict(np.zeros((3, 2))).shape == (3, 2)
+    message = str(error_of(conv.replace("stride = [2, 1]", "stride = [2, 0]")))
+    assert message.startswith("model.layers[1]: ") and "stride" in message
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

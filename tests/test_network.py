@@ -287,3 +287,39 @@ def test_unknown_component_names_fail_at_construction() -> None:
         small_net(optimizer="adamm")
     with pytest.raises(plugnet.UnknownComponentError, match="unknown activation 'rellu'"):
         Sequential([{"type": "dense", "units": 2, "activation": "rellu"}], error="square")
+
+
+def test_backward_stops_at_the_first_layer_with_parameters() -> None:
+    """A reshape in front of a conv2d gets no backward call, and the conv2d computes no dE/dx;
+    the parameter gradients are those of the same network fed pre-shaped inputs."""
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((6, 16)), rng.integers(0, 3, 6)
+    layers = [
+        {"type": "conv2d", "filters": 2, "kernel_size": 3, "activation": "tanh"},
+        {"type": "flatten"},
+        {"type": "dense", "units": 3, "activation": "softmax"},
+    ]
+    reshaped = plugnet.Sequential(
+        [{"type": "reshape", "shape": [1, 4, 4]}, *layers], error="cross_entropy", dtype="float64"
+    )
+    direct = plugnet.Sequential(layers, error="cross_entropy", dtype="float64")
+    calls: list[object] = []
+    reshape, conv = reshaped.layers[0], reshaped.layers[1]
+    original = conv.backward
+
+    def spy(grad: np.ndarray, *, need_input_grad: bool = True) -> np.ndarray | None:
+        calls.append(need_input_grad)
+        return original(grad, need_input_grad=need_input_grad)  # type: ignore[call-arg]
+
+    reshape.backward = lambda grad: calls.append("reshape")  # type: ignore[method-assign]
+    conv.backward = spy  # type: ignore[method-assign]
+    reshaped.build((16,))
+    direct.build((1, 4, 4))
+    for name, value in reshaped.params.items():
+        direct.params[name][...] = value
+    targets = np.eye(3)[t]
+    reshaped.backward(reshaped.forward(x, training=True), targets)
+    direct.backward(direct.forward(x.reshape(6, 1, 4, 4), training=True), targets)
+    assert calls == [False]
+    for name, grad in reshaped.grads.items():
+        np.testing.assert_allclose(grad, direct.grads[name], rtol=1e-12, atol=1e-15)

@@ -543,7 +543,8 @@ def _check_arguments(
             _positive_int(where, value)
         elif isinstance(default, bool):
             _bool(where, value)
-        elif isinstance(default, (int, float)):
+        elif isinstance(default, (int, float)) and not isinstance(value, list):
+            # A list is left to the component, which may take a pair (conv2d's stride = [2, 1]).
             _number(where, value, "a number")
 
 

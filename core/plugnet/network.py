@@ -159,13 +159,22 @@ class Sequential:
         last = self.layers[-1]
         output_activation = getattr(last, "activation", None)
         linear = getattr(last, "backward_linear", None)
+        # Backward stops at the first layer with parameters: nothing before it has gradients to
+        # compute, and its own dE/dx is never used (a reshape or flatten in front changes nothing).
+        self._stop = next(
+            (i for i, layer in enumerate(self.layers) if layer.params), len(self.layers)
+        )
+        last_is_stop = self._stop == len(self.layers) - 1
         self._fused = None
         self._output_linear: Callable[..., Any] | None = None
         if output_activation is not None and callable(linear):
             self._fused = plugnet.fused_backward(output_activation, self.error)
             if self._fused is not None:
-                self._output_linear = self._skip_input_grad(linear, is_first=len(self.layers) == 1)
-        self._first_backward = self._skip_input_grad(self.layers[0].backward, is_first=True)
+                self._output_linear = self._skip_input_grad(linear, is_first=last_is_stop)
+        if self._stop < len(self.layers):
+            self._stop_backward = self._skip_input_grad(
+                self.layers[self._stop].backward, is_first=True
+            )
 
     @staticmethod
     def _skip_input_grad(method: Callable[..., Any], *, is_first: bool) -> Callable[..., Any]:
@@ -207,20 +216,27 @@ class Sequential:
 
     # --8<-- [start:network_backward]
     def backward(self, y: Array, t: Array) -> None:
-        """Fill every layer's ``grads`` for the last forward's output ``y`` and targets ``t``."""
-        layers = self.layers
+        """Fill every layer's ``grads`` for the last forward's output ``y`` and targets ``t``.
+
+        Backward runs from the output down to the first layer with parameters, which is asked
+        not to compute its dE/dx; the parameter-free layers in front of it are skipped.
+        """
+        layers, stop, last = self.layers, self._stop, len(self.layers) - 1
+        if stop > last:
+            return  # no parameters anywhere
         if self._output_linear is not None:
             assert self._fused is not None
             grad = self._output_linear(self._fused.backward(y, t))
-        elif len(layers) == 1:
-            self._first_backward(self.error.backward(y, t))
+            if stop == last:
+                return
+        elif stop == last:
+            self._stop_backward(self.error.backward(y, t))
             return
         else:
             grad = layers[-1].backward(self.error.backward(y, t))
-        for layer in layers[-2:0:-1]:
+        for layer in layers[last - 1 : stop : -1]:
             grad = layer.backward(grad)
-        if len(layers) > 1:
-            self._first_backward(grad)
+        self._stop_backward(grad)
         # --8<-- [end:network_backward]
 
     # --8<-- [start:train_step]
