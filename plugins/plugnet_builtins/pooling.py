@@ -31,6 +31,13 @@ class _Pool2D(Configurable):
 
     name = "pool2d"
     fill = 0.0  # the value of the padding
+    # Non-overlapping, overlapping and padded windows, for the conformance suite.
+    conformance_cases = (
+        {"config": {"pool_size": 2}, "input_shape": (2, 4, 6)},
+        {"config": {"pool_size": 3, "stride": 1}, "input_shape": (2, 5, 5)},
+        {"config": {"pool_size": 3, "stride": 2, "padding": 1}, "input_shape": (1, 5, 6)},
+        {"config": {"pool_size": (2, 3), "stride": (1, 2)}, "input_shape": (2, 4, 7)},
+    )
 
     def __init__(
         self,
@@ -98,12 +105,6 @@ class MaxPool2D(_Pool2D):
 
     name = "max_pool2d"
     fill = -np.inf
-    conformance_cases = (
-        {"config": {"pool_size": 2}, "input_shape": (2, 4, 6)},
-        {"config": {"pool_size": 3, "stride": 1}, "input_shape": (2, 5, 5)},
-        {"config": {"pool_size": 3, "stride": 2, "padding": 1}, "input_shape": (1, 5, 6)},
-        {"config": {"pool_size": (2, 3), "stride": (1, 2)}, "input_shape": (2, 4, 7)},
-    )
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
         cols = self._columns(x)
@@ -129,12 +130,6 @@ class AvgPool2D(_Pool2D):
     """
 
     name = "avg_pool2d"
-    conformance_cases = (
-        {"config": {"pool_size": 2}, "input_shape": (2, 4, 6)},
-        {"config": {"pool_size": 3, "stride": 1}, "input_shape": (2, 5, 5)},
-        {"config": {"pool_size": 3, "stride": 2, "padding": 1}, "input_shape": (1, 5, 6)},
-        {"config": {"pool_size": (2, 3), "stride": (1, 2)}, "input_shape": (2, 4, 7)},
-    )
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
         cols = self._columns(x)
