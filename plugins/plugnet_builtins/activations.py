@@ -129,7 +129,21 @@ class BentIdentity(Configurable):
         return grad * (0.5 * x / np.hypot(x, 1.0) + 1.0)
 
 
-class HardShrink(Configurable):
+class _Shrinkage(Configurable):
+    """What hard and soft shrinkage share: λ, the kinks at ±λ and dy/dx = [|x| > λ]."""
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        self.lambd = lambd
+
+    @property
+    def kinks(self) -> tuple[float, ...]:
+        return (-self.lambd, self.lambd)
+
+    def backward(self, x: Array, y: Array, grad: Array) -> Array:
+        return grad * (np.abs(x) > self.lambd)
+
+
+class HardShrink(_Shrinkage):
     """Hard shrinkage: y = x for |x| > λ, else 0; dy/dx = 1 for |x| > λ, else 0.
 
     Kinks (jumps) at x = ±λ, where y = 0 and the derivative used is 0.
@@ -137,21 +151,11 @@ class HardShrink(Configurable):
 
     conformance_cases: tuple[dict[str, Any], ...] = ({"config": {}}, {"config": {"lambd": 1.0}})
 
-    @property
-    def kinks(self) -> tuple[float, ...]:
-        return (-self.lambd, self.lambd)
-
-    def __init__(self, lambd: float = 0.5) -> None:
-        self.lambd = lambd
-
     def forward(self, x: Array) -> Array:
         return x * (np.abs(x) > self.lambd)
 
-    def backward(self, x: Array, y: Array, grad: Array) -> Array:
-        return grad * (np.abs(x) > self.lambd)
 
-
-class SoftShrink(Configurable):
+class SoftShrink(_Shrinkage):
     """Soft shrinkage: y = x − λ for x > λ, x + λ for x < −λ, else 0 (= sign(x)·max(|x| − λ, 0));
     dy/dx = 1 for |x| > λ, else 0.
 
@@ -160,18 +164,8 @@ class SoftShrink(Configurable):
 
     conformance_cases: tuple[dict[str, Any], ...] = ({"config": {}}, {"config": {"lambd": 0.25}})
 
-    @property
-    def kinks(self) -> tuple[float, ...]:
-        return (-self.lambd, self.lambd)
-
-    def __init__(self, lambd: float = 0.5) -> None:
-        self.lambd = lambd
-
     def forward(self, x: Array) -> Array:
         return np.sign(x) * np.maximum(np.abs(x) - self.lambd, 0.0)
-
-    def backward(self, x: Array, y: Array, grad: Array) -> Array:
-        return grad * (np.abs(x) > self.lambd)
 
 
 class Threshold(Configurable):
