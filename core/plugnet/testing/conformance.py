@@ -409,11 +409,13 @@ def _input_shape(subject: Subject) -> Shape:
     return tuple(subject.case.input_shape or DEFAULT_LAYER_INPUT)
 
 
-def _built(subject: Subject, dtype: np.dtype[Any], seed: int = SEED) -> tuple[Any, Shape, Any]:
-    """A fresh layer built for the case's input shape; returns it, its per-sample output shape
-    and a ``forward(x, training)`` that replays the same random draws (dropout masks) on every
-    call by restoring the build Generator's state first."""
-    layer = subject.fresh()
+def _built(
+    subject: Subject, dtype: np.dtype[Any], seed: int = SEED, layer: Any = None
+) -> tuple[Any, Shape, Any]:
+    """``layer`` (default: a fresh one) built for the case's input shape; returns it, its
+    per-sample output shape and a ``forward(x, training)`` that replays the same random draws
+    (dropout masks) on every call by restoring the build Generator's state first."""
+    layer = subject.fresh() if layer is None else layer
     rng = np.random.default_rng(seed)
     output_shape = layer.build(_input_shape(subject), rng=rng, dtype=dtype)
     state = rng.bit_generator.state
@@ -543,18 +545,16 @@ def _layer_mutation(subject: Subject) -> None:
 def _layer_config(subject: Subject) -> None:
     layer, _, forward = _built(subject, np.dtype(np.float64))
     _json_config(layer)
-    rebuilt = _rebuild(subject, layer)
-    rng = np.random.default_rng(SEED)
-    rebuilt.build(_input_shape(subject), rng=rng, dtype=np.dtype(np.float64))
-    state = rng.bit_generator.state
+    rebuilt, _, rebuilt_forward = _built(
+        subject, np.dtype(np.float64), layer=_rebuild(subject, layer)
+    )
     for key in layer.params:
         _expect_identical(layer.params[key], rebuilt.params.get(key), f"params[{key!r}]")
     x = _layer_inputs(subject)
     for training in (True, False):
-        rng.bit_generator.state = state
         _expect_identical(
             forward(x, training),
-            rebuilt.forward(x, training=training),
+            rebuilt_forward(x, training),
             f"forward outputs (training={training}) of the original and the rebuilt layer",
         )
 
@@ -1068,12 +1068,10 @@ def check_provider(distribution: str) -> None:
             f"no loaded provider is named {distribution!r}; the loaded providers are {known}. "
             f"Is the distribution installed, and does `plugnet plugins` list it as loaded?"
         )
-    failures = []
-    for item in checks_for(select_components([distribution])):
-        try:
-            item()
-        except ConformanceError as exc:
-            failures.append(str(exc))
+    from plugnet.testing.report import run
+
+    results = run(checks_for(select_components([distribution])))
+    failures = [result.message for result in results if not result.passed]
     if failures:
         raise ConformanceError(
             f"{len(failures)} conformance check(s) of {distribution!r} failed:\n"
