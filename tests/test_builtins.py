@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
 import pytest
 
@@ -16,20 +12,14 @@ from plugnet.testing import (
     check_error_gradient,
     check_fused_against_chain,
 )
+from plugnet.testing.inputs import no_numpy_warnings
 
 SEED_ACTIVATIONS = ["relu", "sigmoid", "softmax"]
 SEED_ERRORS = ["square", "cross_entropy"]
-# Every built-in, from the registry (tests/test_catalogue_*.py check each one in full).
+# Every built-in, from the registry (tests/test_conformance.py checks each one in full).
 ACTIVATIONS = [c.name for c in plugnet.registry().components("activation") if c.builtin]
 ERRORS = [c.name for c in plugnet.registry().components("error_function") if c.builtin]
 DTYPES = [np.float32, np.float64]
-
-
-@contextmanager
-def no_numpy_warnings() -> Iterator[None]:
-    with warnings.catch_warnings(), np.errstate(divide="raise", over="raise", invalid="raise"):
-        warnings.simplefilter("error")
-        yield
 
 
 def away_from_kinks(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
