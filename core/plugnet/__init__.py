@@ -12,6 +12,8 @@ from plugnet._version import __version__
 from plugnet.errors import (
     AmbiguousComponentError,
     MissingProviderError,
+    ModelFileError,
+    NonFiniteLossError,
     PluginError,
     PluginWarning,
     SpecError,
@@ -42,6 +44,8 @@ __all__ = [
     "EarlyStopping",
     "History",
     "MissingProviderError",
+    "ModelFileError",
+    "NonFiniteLossError",
     "PluginError",
     "PluginWarning",
     "Sequential",

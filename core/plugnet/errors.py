@@ -73,3 +73,24 @@ class MissingProviderError(LookupError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class ModelFileError(ValueError):
+    """A model file cannot be loaded: not a plugnet file, truncated, corrupt, tampered with, or
+    declaring sizes it does not hold. ``path`` is the file; the message starts with it."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training stopped because the loss became NaN or infinite. ``epoch`` and ``batch`` say where
+    (0-based), and ``history`` holds the epochs completed before it."""
+
+    def __init__(self, message: str, *, epoch: int, batch: int, history: object = None) -> None:
+        self.epoch = epoch
+        self.batch = batch
+        self.history = history
+        super().__init__(message)
