@@ -23,20 +23,47 @@ def as_inputs(x: Any, dtype: np.dtype[Any], *, name: str = "x") -> Array:
         )
     if array.shape[0] == 0 or array.size == 0:
         raise ValueError(f"{name} is empty (shape {array.shape}); give at least one sample")
-    _check_finite(array, name)
-    return array.astype(dtype, copy=False)
+    return cast_finite(array, dtype, name)
 
 
-def _check_finite(array: Array, name: str) -> None:
+def cast_finite(array: Array, dtype: np.dtype[Any], name: str) -> Array:
+    """``array`` in ``dtype``, refusing NaN and infinity, including values that only become
+    infinite in the cast (1e300 in float32)."""
+    check_finite(array, name)
+    with np.errstate(over="ignore"):  # an overflow in the cast is reported below, by index
+        cast = array.astype(dtype, copy=False)
+    if cast is not array and not _all_finite(cast):
+        index = _first_nonfinite(cast)
+        raise ValueError(
+            f"{name} holds {array[index].item()!r} at index {index}, which is too large for "
+            f"{dtype.name} (largest {np.finfo(dtype).max:.4g}); scale {name} or use "
+            f"dtype='float64'"
+        )
+    return cast
+
+
+def _all_finite(array: Array) -> bool:
     # A NaN or inf makes the sum non-finite; the sum allocates nothing, unlike isfinite(array).
     # Only when the sum is not finite (which huge finite values can cause too) look closer.
-    if array.dtype.kind != "f" or np.isfinite(np.sum(array, dtype=np.float64)):
-        return
-    if not np.isfinite(array).all():
-        bad = np.argwhere(~np.isfinite(array))
+    if array.dtype.kind != "f":
+        return True
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(array, dtype=np.float64)):
+            return True
+    return bool(np.isfinite(array).all())
+
+
+def _first_nonfinite(array: Array) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+
+
+def check_finite(array: Array, name: str) -> None:
+    """Raise a ValueError naming ``name`` if a floating-point ``array`` holds NaN or infinity."""
+    if not _all_finite(array):
+        count = int(np.count_nonzero(~np.isfinite(array)))
         raise ValueError(
-            f"{name} holds {len(bad)} NaN or infinite values (the first at index "
-            f"{tuple(int(i) for i in bad[0])}); clean or impute them before training"
+            f"{name} holds {count} NaN or infinite values (the first at index "
+            f"{_first_nonfinite(array)}); clean or impute them before training"
         )
 
 
@@ -52,10 +79,11 @@ def as_targets(t: Any, output_shape: Shape, dtype: np.dtype[Any], *, samples: in
     if array.ndim == 0 or array.shape[0] != samples:
         length = "a scalar" if array.ndim == 0 else f"{array.shape[0]} samples"
         raise ValueError(f"x has {samples} samples but t has {length}; they must match")
-    _check_finite(array, "t")
+    check_finite(array, "t")
     if array.ndim == 1 and output_shape == (1,):
         array = array.reshape(-1, 1)
-    elif array.ndim == 1 and len(output_shape) == 1 and array.dtype.kind in "iu":
+    elif array.ndim == 1 and len(output_shape) == 1 and output_shape[0] > 1:
+        array = _class_labels(array)
         classes = output_shape[0]
         if array.min() < 0 or array.max() >= classes:
             raise ValueError(
@@ -63,7 +91,7 @@ def as_targets(t: Any, output_shape: Shape, dtype: np.dtype[Any], *, samples: in
                 f"{classes} outputs, so labels must lie in 0..{classes - 1}"
             )
         one_hot = np.zeros((samples, classes), dtype=dtype)
-        one_hot[np.arange(samples), array] = 1
+        one_hot[np.arange(samples), array.astype(np.intp)] = 1
         return one_hot
     if array.shape[1:] != tuple(output_shape):
         raise ValueError(
@@ -71,7 +99,22 @@ def as_targets(t: Any, output_shape: Shape, dtype: np.dtype[Any], *, samples: in
             f"{', '.join(map(str, output_shape))}); give targets of that shape"
             + (", or integer class labels of shape (N,)" if len(output_shape) == 1 else "")
         )
-    return array.astype(dtype, copy=False)
+    return cast_finite(array, dtype, "t")
+
+
+def _class_labels(t: Array) -> Array:
+    """Class labels; floats are accepted when every one is a whole number (``y.astype(float)``,
+    or labels read from a CSV file)."""
+    if t.dtype.kind == "f":
+        fractional = t != np.round(t)
+        if fractional.any():
+            index = int(np.argmax(fractional))
+            raise ValueError(
+                f"t has shape {t.shape}, which for a network with several outputs means class "
+                f"labels, but t[{index}] = {t[index].item()!r} is not a whole number. Give integer "
+                f"labels, or targets of shape (N, outputs)"
+            )
+    return t
 
 
 def are_classes(t: Array) -> bool:

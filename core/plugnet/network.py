@@ -85,6 +85,10 @@ class Sequential:
 
         if isinstance(layers, (str, Mapping)) or not layers:
             raise ValueError("layers must be a non-empty list of layer specs or instances")
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+        ):
+            raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
         self.dtype = as_dtype(dtype)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
@@ -105,6 +109,7 @@ class Sequential:
         self.input_shape: Shape | None = None
         self.output_shapes: list[Shape] = []
         self.stop_training = False
+        self.history: History | None = None  # the last fit's, also when it was interrupted
 
     # -- structure ----------------------------------------------------------------------------
 

@@ -46,6 +46,12 @@ class ProgressBar(Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
         self._bar.set_postfix_str(format_metrics(logs), refresh=True)
         self._bar.close()
+        self._bar = None
+
+    def on_train_end(self, logs: dict[str, object]) -> None:
+        if self._bar is not None:  # training ended inside an epoch: an error or Ctrl-C
+            self._bar.close()
+            self._bar = None
 
 
 class EpochLogger(Callback):

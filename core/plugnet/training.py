@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from plugnet.arrays import are_classes, correct_predictions
+from plugnet.domains import domain_of, output_problem
+from plugnet.errors import NonFiniteLossError
 from plugnet.history import History
 from plugnet.progress import progress_callbacks
 
@@ -16,13 +23,105 @@ if TYPE_CHECKING:
     from plugnet.network import Sequential
     from plugnet.protocols import Array
 
+# More epochs than anyone can wait for is a typo; "until a callback stops it" is a large count.
+MAX_EPOCHS = 10**9
+# How many samples the output check before the first update looks at.
+CHECK_SAMPLES = 256
+_CALLBACK_METHODS = ("on_train_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end",
+                     "on_train_end")  # fmt: skip
+
 
 def _check_settings(epochs: Any, batch_size: Any, validation_split: Any) -> None:
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if not isinstance(validation_split, (int, float)) or not 0.0 <= validation_split < 1.0:
+    if epochs > MAX_EPOCHS:
+        raise ValueError(
+            f"epochs must be at most {MAX_EPOCHS:,}, got {epochs!r}; to train until a callback "
+            f"such as EarlyStopping ends it, give a large count such as 10**6"
+        )
+    if (
+        isinstance(validation_split, bool)
+        or not isinstance(validation_split, (int, float))
+        or not 0.0 <= validation_split < 1.0
+    ):
         raise ValueError(f"validation_split must be a fraction in [0, 1), got {validation_split!r}")
+
+
+def _check_callbacks(callbacks: Any) -> list[Callback]:
+    if not isinstance(callbacks, (list, tuple)):
+        raise ValueError(
+            f"callbacks must be a list of callbacks, got a {type(callbacks).__name__}; write "
+            f"callbacks=[{type(callbacks).__name__}(...)] for one"
+        )
+    for callback in callbacks:
+        missing = [m for m in _CALLBACK_METHODS if not callable(getattr(callback, m, None))]
+        if missing:
+            raise ValueError(
+                f"callbacks holds a {type(callback).__name__}, which is not a callback (it lacks "
+                f"{', '.join(missing)}); subclass plugnet.Callback"
+            )
+    return list(callbacks)
+
+
+def _check_output(net: Sequential, x: Array, t: Array) -> None:
+    """Refuse an output layer that cannot feed the error function, before any update."""
+    domain = domain_of(net.error)
+    if domain == "real":
+        return
+    y = net.forward(x, training=False)
+    problem = output_problem(domain, y, t)
+    if problem is not None:
+        error = type(net.error).__name__
+        raise ValueError(
+            f"the output layer {net.layer_names[-1]!r} cannot feed the error function {error}: "
+            f"{problem}."
+        )
+
+
+class _StepGuard:
+    """Holds Ctrl-C back while a training step runs, so that every layer's parameters and the
+    optimizer's state always reflect the same number of steps; the KeyboardInterrupt comes as
+    soon as the step is complete. Only the main thread receives SIGINT, and a handler other
+    than Python's default is left alone."""
+
+    def __init__(self) -> None:
+        self.in_step = False
+        self.pending = False
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        if not self.in_step:
+            raise KeyboardInterrupt
+        self.pending = True
+
+    @contextmanager
+    def installed(self) -> Iterator[_StepGuard]:
+        ours = (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        )
+        if ours:
+            signal.signal(signal.SIGINT, self.handle)
+        try:
+            yield self
+        finally:
+            if ours:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _nonfinite_loss(
+    net: Sequential, loss: float, epoch: int, epochs: int, batch: int, history: History
+) -> NonFiniteLossError:
+    lr = getattr(net.optimizer, "lr", None)
+    rate = f" (lr={lr:g})" if isinstance(lr, (int, float)) else ""
+    return NonFiniteLossError(
+        f"the loss became {loss} in epoch {epoch + 1}/{epochs}, batch {batch + 1}: training "
+        f"diverged. Try a smaller learning rate{rate}, scale the inputs, or check the data; "
+        f"the error's .history holds the {len(history.epoch)} epochs completed before it",
+        epoch=epoch,
+        batch=batch,
+        history=history,
+    )
 
 
 def fit(
@@ -40,6 +139,7 @@ def fit(
 ) -> History:
     """Minibatch training; see :meth:`plugnet.network.Sequential.fit`."""
     _check_settings(epochs, batch_size, validation_split)
+    callbacks = _check_callbacks(callbacks)
     if validation_data is not None and validation_split:
         raise ValueError("give validation_data or validation_split, not both")
     if validation_data is not None and (
@@ -63,45 +163,62 @@ def fit(
     n = inputs.shape[0]
     batches = -(-n // batch_size)
     history = History()
-    listeners = [history, *callbacks, *progress_callbacks(verbose, epochs, batches)]
+    net.history = history
+    progress = progress_callbacks(verbose, epochs, batches)
+    listeners = [history, *callbacks, *progress]
     for callback in listeners:
         callback.network = net
+    _check_output(net, inputs[:CHECK_SAMPLES], targets[:CHECK_SAMPLES])
     net.stop_training = False
     classes = are_classes(targets)
     error, rng = net.error, net.rng
     batch_logs: dict[str, float] = {}
 
-    for callback in listeners:
-        callback.on_train_begin({"epochs": epochs, "samples": n, "batches": batches})
-    for epoch in range(epochs):
-        for callback in listeners:
-            callback.on_epoch_begin(epoch)
-        order = rng.permutation(n) if shuffle else None
-        loss_sum, correct = 0.0, 0
-        for batch, start in enumerate(range(0, n, batch_size)):
-            if order is None:
-                xb, tb = inputs[start : start + batch_size], targets[start : start + batch_size]
-            else:
-                index = order[start : start + batch_size]
-                xb, tb = inputs[index], targets[index]
-            y = net.train_step(xb, tb)
-            loss_sum += error.forward(y, tb) * len(tb)
-            if classes:
-                correct += correct_predictions(y, tb)
-            seen = min(start + batch_size, n)
-            batch_logs["loss"] = loss_sum / seen
-            if classes:
-                batch_logs["accuracy"] = correct / seen
+    with _StepGuard().installed() as guard:
+        try:
             for callback in listeners:
-                callback.on_batch_end(batch, batch_logs)
-        logs = dict(batch_logs)
-        if validation is not None:
-            scores = net._evaluate_prepared(*validation, batch_size=max(batch_size, 1024))
-            logs.update({f"val_{k}": v for k, v in scores.items()})
-        for callback in listeners:
-            callback.on_epoch_end(epoch, logs)
-        if net.stop_training:
-            break
+                callback.on_train_begin({"epochs": epochs, "samples": n, "batches": batches})
+            for epoch in range(epochs):
+                for callback in listeners:
+                    callback.on_epoch_begin(epoch)
+                order = rng.permutation(n) if shuffle else None
+                loss_sum, correct = 0.0, 0
+                for batch, start in enumerate(range(0, n, batch_size)):
+                    if order is None:
+                        xb = inputs[start : start + batch_size]
+                        tb = targets[start : start + batch_size]
+                    else:
+                        index = order[start : start + batch_size]
+                        xb, tb = inputs[index], targets[index]
+                    guard.in_step = True
+                    y = net.train_step(xb, tb)
+                    guard.in_step = False
+                    if guard.pending:
+                        raise KeyboardInterrupt
+                    loss = error.forward(y, tb)
+                    if not math.isfinite(loss):
+                        raise _nonfinite_loss(net, loss, epoch, epochs, batch, history)
+                    loss_sum += loss * len(tb)
+                    if classes:
+                        correct += correct_predictions(y, tb)
+                    seen = min(start + batch_size, n)
+                    batch_logs["loss"] = loss_sum / seen
+                    if classes:
+                        batch_logs["accuracy"] = correct / seen
+                    for callback in listeners:
+                        callback.on_batch_end(batch, batch_logs)
+                logs = dict(batch_logs)
+                if validation is not None:
+                    scores = net._evaluate_prepared(*validation, batch_size=max(batch_size, 1024))
+                    logs.update({f"val_{k}": v for k, v in scores.items()})
+                for callback in listeners:
+                    callback.on_epoch_end(epoch, logs)
+                if net.stop_training:
+                    break
+        except BaseException:
+            for callback in progress:  # leave the terminal tidy; user callbacks hear nothing
+                callback.on_train_end({})
+            raise
     for callback in listeners:
         callback.on_train_end({})
     return history

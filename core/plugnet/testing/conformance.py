@@ -12,7 +12,7 @@ Optional declarations a component can make (all plain class attributes or method
   input shape. Default: the default configuration, and input shape ``(4,)`` for layers.
 - ``kinks`` (activations): the x where the derivative jumps; gradients are checked away from them.
 - ``conformance_domain`` (error functions): where y and t live, one of
-  :data:`plugnet.testing.inputs.DOMAINS`; default ``"real"``.
+  :data:`plugnet.domains.DOMAINS`; default ``"real"``.
 - ``expected_std(shape)`` (initializers): the documented standard deviation, checked on large
   samples.
 """
@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from plugnet.domains import domain_of
 from plugnet.protocols import Array, Shape
 from plugnet.testing.gradients import ConformanceError, assert_close, check_vjp
 from plugnet.testing.inputs import (
     away_from_kinks,
-    check_domain,
     error_pair,
     extreme_error_pair,
     extreme_inputs,
@@ -251,16 +251,12 @@ def _activation_extremes(subject: Subject) -> None:
 # -- error functions ----------------------------------------------------------------------------
 
 
-def _domain(error: Any) -> str:
-    return check_domain(getattr(error, "conformance_domain", "real"), type(error).__name__)
-
-
 def _error_gradient(subject: Subject) -> float:
     error = subject.fresh()
     rng = np.random.default_rng(SEED)
     worst = 0.0
     for rows in (1, 5):
-        y, t = error_pair(_domain(error), (rows, 4), rng)
+        y, t = error_pair(domain_of(error), (rows, 4), rng)
 
         def value(p: Array, t: Array = t) -> Array:
             return np.array(error.forward(p, t))
@@ -283,7 +279,7 @@ def _error_gradient(subject: Subject) -> float:
 
 def _error_dtype(subject: Subject) -> None:
     error = subject.fresh()
-    y64, t64 = error_pair(_domain(error), (5, 3), np.random.default_rng(SEED))
+    y64, t64 = error_pair(domain_of(error), (5, 3), np.random.default_rng(SEED))
     for dtype in DTYPES:
         y, t = y64.astype(dtype), t64.astype(dtype)
         value = error.forward(y, t)
@@ -297,7 +293,7 @@ def _error_dtype(subject: Subject) -> None:
 
 def _error_mutation(subject: Subject) -> None:
     error = subject.fresh()
-    y, t = error_pair(_domain(error), (5, 3), np.random.default_rng(SEED))
+    y, t = error_pair(domain_of(error), (5, 3), np.random.default_rng(SEED))
     y_before, t_before = y.copy(), t.copy()
     error.forward(y, t)
     _unchanged(y_before, y, "forward's input y")
@@ -311,7 +307,7 @@ def _error_config(subject: Subject) -> None:
     error = subject.fresh()
     _json_config(error)
     rebuilt = _rebuild(subject, error)
-    y, t = error_pair(_domain(error), (5, 3), np.random.default_rng(SEED))
+    y, t = error_pair(domain_of(error), (5, 3), np.random.default_rng(SEED))
     if error.forward(y, t) != rebuilt.forward(y, t):
         raise ConformanceError("forward values of the original and the rebuilt component differ")
     _expect_identical(error.backward(y, t), rebuilt.backward(y, t), "backward outputs")
@@ -319,7 +315,7 @@ def _error_config(subject: Subject) -> None:
 
 def _error_extremes(subject: Subject) -> None:
     error = subject.fresh()
-    y64, t64 = extreme_error_pair(_domain(error))
+    y64, t64 = extreme_error_pair(domain_of(error))
     for dtype in DTYPES:
         y, t = y64.astype(dtype), t64.astype(dtype)
         value = _quietly(f"forward on extreme {dtype} inputs", error.forward, y, t)
@@ -337,7 +333,7 @@ def _fused_inputs(subject: Subject, rows: int = 5) -> tuple[Any, Any, Array, Arr
     activation, error = subject.pair
     rng = np.random.default_rng(SEED)
     a = away_from_kinks((rows, 4), _kinks(activation), rng)
-    _, t = error_pair(_domain(error), (rows, 4), rng)
+    _, t = error_pair(domain_of(error), (rows, 4), rng)
     return activation, error, a, t
 
 
@@ -393,7 +389,7 @@ def _fused_config(subject: Subject) -> None:
 def _fused_extremes(subject: Subject) -> None:
     fused = subject.fresh()
     activation, error, _, _ = _fused_inputs(subject)
-    _, t64 = extreme_error_pair(_domain(error))
+    _, t64 = extreme_error_pair(domain_of(error))
     rng = np.random.default_rng(SEED)
     for dtype in DTYPES:
         a = extreme_inputs(t64.shape, rng, dtype)

@@ -12,16 +12,6 @@ import numpy as np
 
 from plugnet.protocols import Array, Shape
 
-# What an error function's ``conformance_domain`` may say about its outputs y and targets t.
-DOMAINS: dict[str, str] = {
-    "real": "y and t any real numbers (regression)",
-    "probabilities": "rows of y and t are probability distributions (y > 0)",
-    "log_probabilities": "rows of y are log-probabilities, rows of t probability distributions",
-    "binary": "y in (0, 1), t in {0, 1}",
-    "signs": "y real, t in {-1, +1}",
-    "positive": "y > 0 and t ≥ 0 (rates, counts)",
-}
-
 KINK_MARGIN = 0.05
 
 # Inputs as large as ±1e4, plus the values where naive formulas overflow.
@@ -60,16 +50,6 @@ def extreme_inputs(shape: Shape, rng: np.random.Generator, dtype: Any) -> Array:
 def _softmax_rows(z: Array) -> Array:
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
-
-
-def check_domain(domain: Any, owner: str) -> str:
-    """``domain`` if it is one of :data:`DOMAINS`, else a ValueError saying what is allowed."""
-    if domain not in DOMAINS:
-        raise ValueError(
-            f"{owner} declares conformance_domain = {domain!r}; it must be one of "
-            f"{', '.join(map(repr, DOMAINS))}"
-        )
-    return str(domain)
 
 
 def error_pair(domain: str, shape: Shape, rng: np.random.Generator) -> tuple[Array, Array]:
