@@ -267,10 +267,14 @@ class Sequential:
             targets = as_targets(t, self.output_shape, self.dtype, samples=inputs.shape[0])
         except ValueError:
             if newly_built:
-                self.input_shape, self.output_shapes = None, []
-                self.rng.bit_generator.state = rng_state
+                self._unbuild(rng_state)
             raise
         return inputs, targets
+
+    def _unbuild(self, rng_state: dict[str, Any]) -> None:
+        """Undo a first build that a failed call made, down to the Generator's state."""
+        self.input_shape, self.output_shapes = None, []
+        self.rng.bit_generator.state = rng_state
 
     def _check_input_shape(self, x: Array) -> None:
         if self.input_shape is not None and x.shape[1:] != self.input_shape:

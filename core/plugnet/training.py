@@ -146,6 +146,7 @@ def fit(
         not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2
     ):
         raise ValueError("validation_data must be a pair (x_val, t_val)")
+    first_build, rng_state = not net.built, net.rng.bit_generator.state
     inputs, targets = net._prepare(x, t, build=True)
     validation: tuple[Array, Array] | None = None
     if validation_data is not None:
@@ -168,7 +169,12 @@ def fit(
     listeners = [history, *callbacks, *progress]
     for callback in listeners:
         callback.network = net
-    _check_output(net, inputs[:CHECK_SAMPLES], targets[:CHECK_SAMPLES])
+    try:
+        _check_output(net, inputs[:CHECK_SAMPLES], targets[:CHECK_SAMPLES])
+    except ValueError:
+        if first_build:
+            net._unbuild(rng_state)
+        raise
     net.stop_training = False
     classes = are_classes(targets)
     error, rng = net.error, net.rng
@@ -190,12 +196,15 @@ def fit(
                     else:
                         index = order[start : start + batch_size]
                         xb, tb = inputs[index], targets[index]
-                    guard.in_step = True
-                    y = net.train_step(xb, tb)
-                    guard.in_step = False
-                    if guard.pending:
-                        raise KeyboardInterrupt
-                    loss = error.forward(y, tb)
+                    # Overflow in a diverging step is reported once, as the non-finite loss
+                    # it always leads to, instead of as a stream of NumPy warnings.
+                    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                        guard.in_step = True
+                        y = net.train_step(xb, tb)
+                        guard.in_step = False
+                        if guard.pending:
+                            raise KeyboardInterrupt
+                        loss = error.forward(y, tb)
                     if not math.isfinite(loss):
                         raise _nonfinite_loss(net, loss, epoch, epochs, batch, history)
                     loss_sum += loss * len(tb)
