@@ -229,3 +229,16 @@ def test_split_into_train_validation_and_test() -> None:
     assert (len(parts.train), len(parts.validation), len(parts.test)) == (72, 18, 30)
     none = split(datasets.sine(n=20), test_size=0, validation_split=0)
     assert none.test is None and none.validation is None and len(none.train) == 20
+
+
+def test_a_split_that_cannot_be_made_is_refused_in_our_words() -> None:
+    data = datasets.xor()  # four points, two classes
+    with pytest.raises(ValueError, match="1 test and 3 training samples, fewer than the 2 classes"):
+        train_test_split(data.x, data.t, test_size=0.25)  # scikit-learn would say it otherwise
+    assert datasets.split_problem(4, 0.5, data.t) is None
+    assert datasets.split_problem(4, 0.25, None) is None
+    assert datasets.split_problem(3, 0.5, np.array([0, 0, 1])) == (
+        "class 1 has only 1 sample; stratifying needs at least 2 per class "
+        "(turn stratification off)"
+    )
+    assert "leaves no training or no test samples" in str(datasets.split_problem(1, 0.5))

@@ -12,6 +12,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal, NoReturn
 
 import pluggy
@@ -24,7 +25,15 @@ from plugnet.errors import (
     SpecError,
     UnknownComponentError,
 )
-from plugnet.specs import ParsedSpec, normalize, parse_mapping, parse_string
+from plugnet.specs import (
+    ArgumentCheck,
+    ParsedSpec,
+    argument_checks,
+    normalize,
+    parse_mapping,
+    parse_string,
+    preview,
+)
 
 BUILTIN_PROVIDER = "plugnet"
 
@@ -89,37 +98,58 @@ class Component:
         doc = inspect.getdoc(self.factory) or ""
         return doc.strip().splitlines()[0] if doc.strip() else ""
 
+    # Signature and annotations are read on first use, not at registration, and then kept.
+    @cached_property
+    def _signature(self) -> inspect.Signature | None:
+        try:
+            return inspect.signature(self.factory)
+        except (TypeError, ValueError):
+            return None
+
+    @cached_property
+    def _argument_checks(self) -> dict[str, ArgumentCheck]:
+        return argument_checks(self.factory)
+
     def parameters(self) -> dict[str, Any]:
         """The factory's keyword parameters and their defaults (``inspect.Parameter.empty``)."""
-        try:
-            signature = inspect.signature(self.factory)
-        except (TypeError, ValueError):
+        if self._signature is None:
             return {}
         return {
             p.name: p.default
-            for p in signature.parameters.values()
+            for p in self._signature.parameters.values()
             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         }
 
-    def create(self, **kwargs: Any) -> Any:
-        """Build an instance, checking the arguments and the protocol."""
+    def argument_problem(self, name: str, value: Any) -> str | None:
+        """Why ``value`` does not fit the annotation of parameter ``name`` (``"alpha must be a
+        number (annotated float), got 'x'"``), or None when it fits or is not checked."""
+        check = self._argument_checks.get(name)
+        return None if check is None else check.problem(name, value)
+
+    def create(self, /, **kwargs: Any) -> Any:
+        """Build an instance, checking the arguments against the signature and its simple
+        annotations (see :func:`plugnet.specs.argument_checks`), and the instance against the
+        protocol. ``self`` is positional-only, so a spec may pass an argument named "self"
+        (which the factory then refuses)."""
         label = f"{self.kind.replace('_', ' ')} {self.qualified_name!r}"
-        try:
-            signature: inspect.Signature | None = inspect.signature(self.factory)
-        except (TypeError, ValueError):
-            signature = None
-        if signature is not None:
+        if self._signature is not None:
             try:
-                signature.bind(**kwargs)
+                self._signature.bind(**kwargs)
             except TypeError as exc:
                 accepted = ", ".join(self.parameters()) or "no arguments"
                 raise SpecError(
-                    f"{label} cannot take {kwargs}: {exc}. It accepts: {accepted}."
+                    f"{label} cannot take {preview(kwargs)}: {exc}. It accepts: {accepted}."
                 ) from None
         try:
             instance = self.factory(**kwargs)
-        except (TypeError, ValueError) as exc:
-            raise SpecError(f"cannot build {label} with {kwargs}: {exc}") from exc
+        except (TypeError, ValueError, ArithmeticError) as exc:  # ArithmeticError: huge numbers
+            raise SpecError(f"cannot build {label} with {preview(kwargs)}: {exc}") from exc
+        # After the factory, so that a component's own, more specific message comes first; the
+        # annotations catch what it let through (which would otherwise fail on first use).
+        for name, value in kwargs.items():
+            problem = self.argument_problem(name, value)
+            if problem is not None:
+                raise SpecError(f"cannot build {label}: {problem}.")
         missing = _missing_members(instance, KINDS[self.kind])
         if missing:
             raise PluginError(
@@ -474,10 +504,11 @@ class Registry:
         else:
             missing = _missing_members(spec, info)
             if missing:
+                article = "an" if kind[0] in "aeiou" else "a"
                 raise SpecError(
-                    f"expected a {kind.replace('_', ' ')} name, a dict spec or an instance that "
-                    f"satisfies {info.protocol.__name__}; got {spec!r}, which lacks "
-                    f"{', '.join(missing)}."
+                    f"expected {article} {kind.replace('_', ' ')} name, a dict spec or an "
+                    f"instance that satisfies {info.protocol.__name__}; got {preview(spec)}, "
+                    f"which lacks {', '.join(missing)}."
                 )
             return spec
         component = self._lookup(info.name, parsed)

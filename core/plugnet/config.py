@@ -6,13 +6,18 @@ with the key path, e.g. ``model.layers[1].units: expected a positive integer, go
 Component names are resolved through the registry up front, so a misspelled activation is
 reported with suggestions before anything runs. Nothing in a config is ever evaluated.
 
+A config is at most :data:`MAX_CONFIG_SIZE` bytes (characters, for text), and its arrays and
+inline tables nest at most :data:`MAX_CONFIG_DEPTH` deep; both are checked before the TOML is
+parsed, so a hostile file costs time linear in its size.
+
 Schema (every key except ``data.source``, ``model.error`` and ``model.layers`` is optional)::
 
     [data]
     source = "digits"          # a built-in set (digits, xor, spiral, sine) or a path to a .npz
                                # or .csv file, relative to this config file
     label_column = "label"     # .csv only: the label column (default "label", else the last)
-    test_size = 0.25           # fraction held out for the final test score (0 = no test part)
+    test_size = 0.25           # fraction held out for the final test score (0 = no test part);
+                               # left out, 0.25 unless the set is too small to split that way
     validation_split = 0.0     # fraction of the training part used for validation each epoch
     random_state = 0           # seeds the splits and the built-in sets' generators
     stratify = true            # keep class proportions in the splits (class targets only)
@@ -53,6 +58,7 @@ import difflib
 import inspect
 import math
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,11 +67,16 @@ from typing import TYPE_CHECKING, Any
 
 from plugnet import datasets
 from plugnet.errors import SpecError
+from plugnet.specs import preview
 
 if TYPE_CHECKING:
     from plugnet.callbacks import Callback
     from plugnet.network import Sequential
 
+#: The largest config accepted: bytes of a file, characters of a text.
+MAX_CONFIG_SIZE = 256 * 1024
+#: How deeply arrays and inline tables may nest (``a = [[[1]]]`` is 3 deep).
+MAX_CONFIG_DEPTH = 32
 SECTIONS = ("data", "model", "training", "output")
 DATA_KEYS = (
     "source",
@@ -110,6 +121,10 @@ class DataConfig:
     stratify: bool = True
     options: dict[str, Any] = field(default_factory=dict)
     base_dir: Path = Path()
+    #: Whether the config gave ``test_size``; the default gives way on a set too small for it.
+    test_size_given: bool = False
+    #: The config file, named in the errors of :meth:`split`.
+    config_file: Path | None = None
 
     @property
     def is_file(self) -> bool:
@@ -126,13 +141,37 @@ class DataConfig:
         )
 
     def split(self, data: datasets.Dataset) -> datasets.Splits:
-        return datasets.split(
-            data,
-            test_size=self.test_size,
-            validation_split=self.validation_split,
-            random_state=self.random_state,
-            stratify=self.stratify,
-        )
+        """Train, validation and test parts. A split that cannot be made is a
+        :class:`ConfigError` naming ``data.test_size`` or ``data.validation_split``; when
+        ``test_size`` was left out and the default 0.25 cannot be made (the four points of xor),
+        there is no test part."""
+        test_size = self.test_size
+        if not self.test_size_given and data.t is not None:
+            groups = datasets.strata(data.t) if self.stratify else None
+            if datasets.split_problem(len(data), test_size, groups) is not None:
+                test_size = 0.0
+        options: dict[str, Any] = {"random_state": self.random_state, "stratify": self.stratify}
+        try:
+            outer = datasets.split(data, test_size=test_size, **options)
+        except ValueError as exc:
+            raise self._split_error("test_size", exc, data) from None
+        if not self.validation_split:
+            return outer
+        try:
+            inner = datasets.split(outer.train, test_size=self.validation_split, **options)
+        except ValueError as exc:
+            raise self._split_error("validation_split", exc, outer.train) from None
+        return datasets.Splits(inner.train, inner.test, outer.test)
+
+    def _split_error(self, key: str, exc: ValueError, data: datasets.Dataset) -> ConfigError:
+        fixes = [f"set data.{key} = 0 to train on all {len(data)} samples"]
+        if self.stratify and data.t is not None and datasets.strata(data.t) is not None:
+            fixes.append("set data.stratify = false")
+        if not self.is_file and "n" in datasets.TOY_OPTIONS[self.source]:
+            fixes.append("raise data.n")
+        hint = f"{', '.join(fixes[:-1])} or {fixes[-1]}" if len(fixes) > 1 else fixes[0]
+        problem = f"{exc}. {hint[0].upper()}{hint[1:]}."
+        return ConfigError(f"data.{key}", problem, file=self.config_file)
 
 
 @dataclass(frozen=True)
@@ -196,27 +235,93 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     if not file.is_file():
         what = "is a directory" if file.is_dir() else "no such config file"
         raise FileNotFoundError(f"{file}: {what}")
+    with file.open("rb") as handle:
+        raw = handle.read(MAX_CONFIG_SIZE + 1)
     try:
-        with file.open("rb") as handle:
-            document = tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("", f"not valid TOML: {exc}", file=file) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError("", f"not UTF-8 text: {exc}", file=file) from None
-    try:
-        config = parse_config(document, base_dir=file.parent)
+        if len(raw) > MAX_CONFIG_SIZE:
+            raise ConfigError("", f"larger than {_SIZE_LIMIT}; a config is a short TOML file")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError("", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        config = parse_config(_parse_toml(text), base_dir=file.parent)
     except ConfigError as exc:
         raise ConfigError(exc.key, exc.problem, file=file) from None
-    return dataclasses.replace(config, path=file)
+    data = dataclasses.replace(config.data, config_file=file)
+    return dataclasses.replace(config, data=data, path=file)
 
 
 def loads_config(text: str, *, base_dir: str | os.PathLike[str] = ".") -> Config:
     """Validate a config given as TOML text."""
+    if len(text) > MAX_CONFIG_SIZE:
+        raise ConfigError("", f"larger than {_SIZE_LIMIT}; a config is a short TOML text")
+    return parse_config(_parse_toml(text), base_dir=base_dir)
+
+
+_SIZE_LIMIT = f"{MAX_CONFIG_SIZE // 1024} KiB (plugnet.config.MAX_CONFIG_SIZE)"
+# Strings (multi-line first) and comments, which may hold brackets that do not nest; and the
+# brackets of arrays, inline tables and table headers. Every alternative is linear, and written
+# as "unrolled loops" (a character class repeated between escapes), which the re module matches
+# without keeping a backtracking entry per character.
+_TOML_TOKEN = re.compile(
+    r"""
+    (?P<skip>\"\"\"[^"\\]*(?:(?:\\.|"(?!""))[^"\\]*)*\"\"\"
+      | '''[^']*(?:'(?!'')[^']*)*'''
+      | "[^"\\\n]*(?:\\.[^"\\\n]*)*"
+      | '[^'\n]*'
+      | \#[^\n]*)
+  | (?P<open>[\[{])
+  | (?P<close>[\]}])
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def _parse_toml(text: str) -> dict[str, Any]:
+    _check_depth(text)
     try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        return tomllib.loads(text)
+    except ValueError as exc:  # TOMLDecodeError, or an integer too long to convert
         raise ConfigError("", f"not valid TOML: {exc}") from None
-    return parse_config(document, base_dir=base_dir)
+    except RecursionError:  # nesting that _check_depth missed (it can misread invalid TOML)
+        raise ConfigError("", _TOO_DEEP) from None
+
+
+def _check_depth(text: str) -> None:
+    """Refuse arrays and inline tables nested deeper than MAX_CONFIG_DEPTH before tomllib, which
+    recurses once per level, sees them; the error names the line and its key."""
+    depth = outer = 0
+    for match in _TOML_TOKEN.finditer(text):
+        if match.lastgroup == "open":
+            if depth == 0:
+                outer = match.start()
+            depth += 1
+            if depth > MAX_CONFIG_DEPTH:
+                line = text.count("\n", 0, match.start()) + 1
+                raise ConfigError(_key_at(text, outer), f"line {line}: {_TOO_DEEP}")
+        elif match.lastgroup == "close":
+            depth = max(depth - 1, 0)
+
+
+def _key_at(text: str, position: int) -> str:
+    """The key path of the value that starts at ``position``: its table and key, for messages."""
+    line_start = text.rfind("\n", 0, position) + 1
+    key = text[line_start:position].partition("=")[0].strip()
+    headers = _TABLE_HEADER.findall(text, 0, line_start)
+    table = headers[-1].strip() if headers else ""
+    return _clip(".".join(part for part in (table, key) if part))
+
+
+_TABLE_HEADER = re.compile(r"^[ \t]*\[\[?([^\[\]\n]*)\]", re.MULTILINE)
+_TOO_DEEP = (
+    f"arrays and inline tables nest more than {MAX_CONFIG_DEPTH} deep "
+    f"(plugnet.config.MAX_CONFIG_DEPTH)"
+)
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    """``text``, cut short for a message when it is longer than ``limit``."""
+    return text if len(text) <= limit else f"{text[: limit - 40]}... ({len(text)} characters)"
 
 
 def parse_config(document: Mapping[str, Any], *, base_dir: str | os.PathLike[str] = ".") -> Config:
@@ -239,7 +344,7 @@ def _join(path: str, key: str) -> str:
 
 def _describe(value: Any) -> str:
     if isinstance(value, (str, bool, int, float)):
-        return repr(value)
+        return preview(value)
     if isinstance(value, list):
         return f"an array of {len(value)}" if value else "an empty array"
     if isinstance(value, Mapping):
@@ -248,6 +353,8 @@ def _describe(value: Any) -> str:
 
 
 def _suggest(key: str, known: Sequence[str]) -> str:
+    if len(key) > 80:  # no known key is this long, and difflib's time grows with it
+        return ""
     close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
     return f" Did you mean {close[0]!r}?" if close else ""
 
@@ -264,7 +371,7 @@ class _Table:
         for key in data:
             if key not in known:
                 raise ConfigError(
-                    _join(path, key),
+                    _join(path, _clip(key)),
                     f"unknown key.{_suggest(key, known)} Keys of {what}: {', '.join(known)}",
                 )
 
@@ -366,10 +473,10 @@ def _parse_data(table: _Table | None, base: Path) -> DataConfig:
     is_file = datasets.is_file_source(source)
     if is_file:
         path = Path(source) if Path(source).is_absolute() else base / source
-        if not path.is_file():
-            raise ConfigError(table.key("source"), f"no such data file: {path}")
+        if not datasets.file_exists(path):
+            raise ConfigError(table.key("source"), f"no such data file: {_clip(str(path))}")
     elif source.lower() not in datasets.TOY_SETS:
-        if (base / source).is_file():
+        if datasets.file_exists(base / source):
             raise ConfigError(
                 table.key("source"),
                 f"unsupported data file type {Path(source).suffix or '(no suffix)'!r}; "
@@ -405,6 +512,7 @@ def _parse_data(table: _Table | None, base: Path) -> DataConfig:
         stratify=table.get("stratify", _bool, True),
         options=options,
         base_dir=base,
+        test_size_given=table.has("test_size"),
     )
 
 
@@ -585,7 +693,12 @@ def _parse_output(table: _Table | None, base: Path) -> OutputConfig:
         value = table.get(key, _string, None)
         if value is None:
             return None
-        given = Path(value).expanduser()
+        try:
+            given = Path(value).expanduser()
+        except RuntimeError as exc:  # "~user" for no such user, or no home directory
+            raise ConfigError(
+                table.key(key), f"cannot expand '~' in {_clip(value)!r}: {exc}"
+            ) from None
         return given if given.is_absolute() else base / given
 
     return OutputConfig(model=path("model"), plot=path("plot"))

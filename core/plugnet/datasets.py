@@ -167,10 +167,12 @@ def toy(name: str, *, seed: int = 0, **options: Any) -> Dataset:
 
 
 def _unknown_source(name: str) -> str:
-    close = difflib.get_close_matches(name.strip().lower(), TOY_SETS, n=1)
+    # A name far longer than any set's is no misspelling (and would cost difflib time).
+    close = difflib.get_close_matches(name.strip().lower(), TOY_SETS, n=1) if len(name) < 80 else []
     hint = f" Did you mean {close[0]!r}?" if close else ""
+    shown = repr(name) if len(name) < 200 else f"{name[:160]!r}... ({len(name)} characters)"
     return (
-        f"unknown data source {name!r}: it is not a built-in data set and not a .npz or .csv "
+        f"unknown data source {shown}: it is not a built-in data set and not a .npz or .csv "
         f"file.{hint} Built-in sets: {', '.join(TOY_SETS)}."
     )
 
@@ -224,7 +226,18 @@ def load_csv(
     column of that name is all inputs."""
     file = _existing(path)
     with file.open(newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.reader(handle))
+        reader = csv.reader(handle)
+        try:
+            rows = list(reader)
+        except csv.Error as exc:  # e.g. a field over csv.field_size_limit() characters
+            raise ValueError(
+                f"{file}: line {reader.line_num}: not a readable CSV file ({exc})"
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start} of a block); "
+                f"a data file must be a numeric CSV"
+            ) from None
     while rows and not any(cell.strip() for cell in rows[-1]):
         rows.pop()
     if not rows:
@@ -278,9 +291,18 @@ def _numbers(file: Path, header: list[str], rows: list[list[str]]) -> Array:
     return np.array([[float(cell) for cell in row] for row in rows], dtype=np.float64)
 
 
+def file_exists(path: Path) -> bool:
+    """``path.is_file()``, except that a path the file system refuses (a name too long) is no
+    file rather than an OSError."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def _existing(path: str | os.PathLike[str]) -> Path:
     file = Path(path)
-    if not file.is_file():
+    if not file_exists(file):
         what = "is a directory, not a data file" if file.is_dir() else "no such data file"
         raise FileNotFoundError(f"{file}: {what}")
     return file
@@ -299,7 +321,7 @@ def load(
     from ``base_dir`` when given). ``options`` (n, noise, classes) go to a built-in set."""
     text = os.fspath(source)
     if not is_file_source(text):
-        if Path(text).is_file():
+        if file_exists(Path(text)):
             raise ValueError(
                 f"{text}: unsupported data file type {Path(text).suffix or '(no suffix)'!r}; "
                 f"use {' or '.join(FILE_SUFFIXES)}"
@@ -336,6 +358,30 @@ def _check_fraction(name: str, value: Any) -> float:
     return float(value)
 
 
+def split_problem(n: int, test_size: float, groups: Array | None = None) -> str | None:
+    """Why holding out ``test_size`` of ``n`` samples (stratified by the classes ``groups``,
+    when given) is impossible, or None: as scikit-learn, each part needs a sample, and with
+    strata, each class two samples and each part one sample per class."""
+    n_test = math.ceil(test_size * n)
+    n_train = n - n_test
+    if n_train < 1 or n_test < 1:
+        return f"test_size={test_size} of {n} samples leaves no training or no test samples"
+    if groups is None:
+        return None
+    classes, counts = np.unique(groups, return_counts=True)
+    if counts.min() < 2:
+        return (
+            f"class {classes[counts.argmin()].item()!r} has only {counts.min()} sample; "
+            f"stratifying needs at least 2 per class (turn stratification off)"
+        )
+    if n_test < len(classes) or n_train < len(classes):
+        return (
+            f"test_size={test_size} of {n} samples gives {n_test} test and {n_train} training "
+            f"samples, fewer than the {len(classes)} classes; stratifying needs one of each"
+        )
+    return None
+
+
 def train_test_split(
     x: Array,
     t: Array,
@@ -356,6 +402,9 @@ def train_test_split(
     if x.shape[0] != t.shape[0]:
         raise ValueError(f"x has {x.shape[0]} samples but t has {t.shape[0]}; they must match")
     groups = strata(t) if stratify else None
+    problem = split_problem(x.shape[0], test_size, groups)
+    if problem is not None:  # said here, in our terms, rather than by scikit-learn
+        raise ValueError(problem)
     try:
         from sklearn.model_selection import train_test_split as sklearn_split
     except ImportError:
@@ -371,27 +420,15 @@ def numpy_split_indices(
     """Train and test indices: ⌈test_size·n⌉ test samples drawn at random, per class in
     proportion to the class sizes when ``groups`` is given (largest remainders round)."""
     test_size = _check_fraction("test_size", test_size)
+    problem = split_problem(n, test_size, groups)
+    if problem is not None:
+        raise ValueError(problem)
     n_test = math.ceil(test_size * n)
-    n_train = n - n_test
-    if n_train < 1 or n_test < 1:
-        raise ValueError(
-            f"test_size={test_size} of {n} samples leaves no training or no test samples"
-        )
     rng = np.random.default_rng(random_state)
     if groups is None:
         order = rng.permutation(n)
         return np.sort(order[n_test:]), np.sort(order[:n_test])
     classes, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
-    if counts.min() < 2:
-        raise ValueError(
-            f"class {classes[counts.argmin()]!r} has only {counts.min()} sample; stratifying needs "
-            f"at least 2 per class (turn stratification off)"
-        )
-    if n_test < len(classes) or n_train < len(classes):
-        raise ValueError(
-            f"test_size={test_size} of {n} samples gives {n_test} test and {n_train} training "
-            f"samples, fewer than the {len(classes)} classes; stratifying needs one of each"
-        )
     exact = counts * n_test / n
     take = np.floor(exact).astype(int)
     for index in np.argsort(-(exact - take), kind="stable")[: n_test - int(take.sum())]:
