@@ -210,10 +210,22 @@ def test_the_smallest_configs_train(
     summary: str,
 ) -> None:
     text = f'[data]\nsource = "{source}"\n[model]\nerror = "{error}"\n'
-    text += f'layers = [{{ type = "dense", units = {units} }}]\n'
+    activation = "softmax" if error == "cross_entropy" else "identity"
+    text += f'layers = [{{ type = "dense", units = {units}, activation = "{activation}" }}]\n'
     status, out, err = train(tmp_path, text, capsys)
     assert (status, err) == (0, "")
     assert out.startswith(summary) and "train loss: " in out
+
+
+def test_a_config_feeding_logits_to_cross_entropy_fails_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = '[data]\nsource = "xor"\n[model]\nerror = "cross_entropy"\n'
+    text += 'layers = [{ type = "dense", units = 2 }]\n'
+    status, out, err = train(tmp_path, text, capsys)
+    assert status == 2
+    assert err.count("\n") == 1 and "cannot feed the error function" in err
+    assert "activation='softmax'" in err
 
 
 @pytest.mark.parametrize(
