@@ -27,16 +27,21 @@ def as_inputs(x: Any, dtype: np.dtype[Any], *, name: str = "x") -> Array:
     return array.astype(dtype, copy=False)
 
 
-def _check_finite(array: Array, name: str) -> None:
+def _check_finite(
+    array: Array, name: str, *, advice: str = "clean or impute them before training"
+) -> None:
     # A NaN or inf makes the sum non-finite; the sum allocates nothing, unlike isfinite(array).
     # Only when the sum is not finite (which huge finite values can cause too) look closer.
-    if array.dtype.kind != "f" or np.isfinite(np.sum(array, dtype=np.float64)):
+    if array.dtype.kind != "f":
         return
+    with np.errstate(over="ignore"):
+        if np.isfinite(np.sum(array, dtype=np.float64)):
+            return
     if not np.isfinite(array).all():
         bad = np.argwhere(~np.isfinite(array))
         raise ValueError(
             f"{name} holds {len(bad)} NaN or infinite values (the first at index "
-            f"{tuple(int(i) for i in bad[0])}); clean or impute them before training"
+            f"{tuple(int(i) for i in bad[0])}); {advice}"
         )
 
 
