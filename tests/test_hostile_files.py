@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import struct
 import time
 import tracemalloc
 import zipfile
@@ -24,7 +25,13 @@ from hypothesis import strategies as st
 import plugnet
 from plugnet.cli import main
 from plugnet.network import Sequential
-from plugnet.serialization import CONFIG_KEY, MAX_CONFIG_BYTES, collect_arrays, model_config
+from plugnet.serialization import (
+    CONFIG_KEY,
+    MAX_CONFIG_BYTES,
+    MAX_MEMBERS,
+    collect_arrays,
+    model_config,
+)
 from tests._zipcraft import Member, members_of, npy, npy_header, with_member, write_zip
 
 X = np.random.default_rng(0).standard_normal((40, 5))
@@ -265,6 +272,19 @@ def test_the_members_may_not_declare_more_than_the_file_holds(
     refused(path, "overlap", r"declare more bytes in all than the file holds|more than the file")
 
 
+def test_too_many_members(folder: Path, members: list[Member]) -> None:
+    """zipfile builds an object per entry (eight times the entry's bytes, and slowly), so the
+    entries are counted first, however many the end record declares."""
+    path = folder / "many.npz"
+    extra = [Member(f"m{i}.npy", b"") for i in range(4 * MAX_MEMBERS)]
+    write_zip(path, [*members, *extra])
+    refused(path, "many members", rf"the archive has {len(members) + len(extra)} members")
+    content = bytearray(path.read_bytes())
+    content[-12:-10] = (5).to_bytes(2, "little")  # the end record now says 5
+    path.write_bytes(bytes(content))
+    refused(path, "many members, 5 declared", rf"has more than {MAX_MEMBERS} members")
+
+
 def test_a_config_that_is_too_large(folder: Path, members: list[Member]) -> None:
     path = folder / "large-config.npz"
     padding = " " * (MAX_CONFIG_BYTES + 1)
@@ -460,14 +480,35 @@ def property_settings(examples: int) -> Any:
     )
 
 
+def header_regions(path: Path) -> list[tuple[int, int]]:
+    """Where each member's .npy header lies in the file: (start, end) byte positions."""
+    content = path.read_bytes()
+    regions = []
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            name, extra = struct.unpack_from("<HH", content, info.header_offset + 26)
+            start = info.header_offset + 30 + name + extra
+            with archive.open(info) as stream:
+                np.lib.format.read_magic(stream)
+                np.lib.format.read_array_header_1_0(stream)
+                regions.append((start, start + stream.tell()))
+    return regions
+
+
 @property_settings(150)
 @given(data=st.data())
 def test_flipped_bytes_give_the_same_model_or_an_error(
     data: st.DataObject, folder: Path, genuine: Path, original: Sequential
 ) -> None:
     damaged = bytearray(genuine.read_bytes())
+    headers = header_regions(genuine)
     for _ in range(data.draw(st.integers(1, 3), label="flips")):
-        position = data.draw(st.integers(0, len(damaged) - 1), label="position")
+        # Half the flips land in a .npy header, which is parsed before the CRC is checked.
+        if data.draw(st.booleans(), label="in a header"):
+            start, end = data.draw(st.sampled_from(headers), label="header")
+            position = data.draw(st.integers(start, end - 1), label="position")
+        else:
+            position = data.draw(st.integers(0, len(damaged) - 1), label="position")
         damaged[position] ^= data.draw(st.integers(1, 255), label="mask")
     path = folder / "flipped.npz"
     path.write_bytes(bytes(damaged))
@@ -572,3 +613,15 @@ def test_rewritten_configs_give_a_model_or_a_public_error(
     path = folder / "rewritten.npz"
     write_zip(path, with_member(members, CONFIG, data=config_member(text)))
     judge(path, "config rewrite", original, rewritten=True)
+
+
+def test_a_zip64_archive_loads(
+    folder: Path, original: Sequential, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files over 4 GiB end with ZIP64 records; zipfile writes them for more than N members."""
+    monkeypatch.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 4)
+    path = folder / "zip64.npz"
+    original.save(path)
+    assert path.read_bytes()[-98:-94] == b"PK\x06\x06"  # the ZIP64 end record is there
+    loaded, _ = attempt(path, "zip64")
+    assert isinstance(loaded, Sequential) and identity(loaded) == identity(original)

@@ -14,6 +14,7 @@ to draw more numbers than the file's arrays hold. Every way a file can be wrong 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
@@ -28,7 +29,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
 import numpy as np
 
@@ -46,7 +47,7 @@ CONFIG_KEY = "__config__"
 MAX_CONFIG_BYTES = 4 * 2**20  # the JSON config; 10,000 arrays and layers take about 2 MiB
 MAX_CONFIG_DEPTH = 64  # nesting of the JSON config; a genuine one nests about 8 deep
 MAX_INT_DIGITS = 40  # an integer in the config; 2**128 (the RNG state) has 39 digits
-MAX_MEMBERS = 100_000  # members in the archive
+MAX_MEMBERS = 10_000  # members (arrays); each costs about 0.15 ms to check
 MAX_RANK = 8  # axes of the per-sample input shape
 MAX_DIM = 2**31 - 1  # one axis of the input shape
 DRAW_ALLOWANCE = 2**16  # numbers the trial build may draw beyond twice the file's arrays
@@ -193,9 +194,9 @@ def save(net: Sequential, path: str | os.PathLike[str], *, allow_nonfinite: bool
     _remove_stale_temporaries(target)
     temporary, descriptor = _create_temporary(target)
     try:
-        if target.exists():
-            _chmod(descriptor, temporary, stat.S_IMODE(target.stat().st_mode) & 0o777)
         with os.fdopen(descriptor, "wb") as handle:
+            if target.exists():
+                _chmod(handle.fileno(), temporary, stat.S_IMODE(target.stat().st_mode) & 0o777)
             np.savez(handle, **payload)
             handle.flush()
             os.fsync(handle.fileno())
@@ -250,6 +251,11 @@ def _create_temporary(target: Path) -> tuple[Path, int]:
                 descriptor = os.open(temporary, flags, 0o666)
             except FileExistsError:
                 continue
+            except OSError as exc:
+                raise type(exc)(
+                    f"cannot save {target}: cannot create a file in {target.parent} "
+                    f"({exc.strerror or exc})"
+                ) from None
             _writing.add(name)
         return temporary, descriptor
 
@@ -332,12 +338,15 @@ class _Header:
 
 def _read(path: Path) -> tuple[dict[str, Any], dict[str, Array]]:
     """The validated config and the arrays of a model file."""
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a directory, not a model file")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file")
     with path.open("rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         if handle.read(4) != b"PK\x03\x04":
             raise ModelFileError(path, "not a plugnet model file (not an .npz archive)")
+        _check_directory(path, handle, size)
         handle.seek(0)
         try:
             archive = zipfile.ZipFile(handle)
@@ -347,9 +356,61 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, Array]]:
             return _read_archive(path, archive, size)
 
 
+_END = struct.Struct("<IHHHHIIH")  # the end of central directory record
+_END64_LOCATOR = struct.Struct("<IIQI")
+_END64 = struct.Struct("<IQHHIIQQQQ")
+_ENTRY_SIZE = 46  # a central directory entry before its name, extra field and comment
+
+
+def _check_directory(path: Path, handle: IO[bytes], size: int) -> None:
+    """Count the archive's entries, at most ``MAX_MEMBERS + 1`` of them, before zipfile parses
+    them all: it builds an object for each (eight times the bytes they take) and only then could
+    the count be checked. The central directory must sit where plugnet (NumPy) writes it: right
+    before the end record, which ends the file (plugnet writes no archive comment)."""
+
+    def corrupt(problem: str) -> NoReturn:
+        raise ModelFileError(
+            path, f"cannot read the file, it is truncated or corrupt ({problem})"
+        ) from None
+
+    if size < _END.size:
+        corrupt("it is too short for a zip archive")
+    end = size - _END.size
+    handle.seek(end)
+    signature, _, _, _, count, directory_size, offset, comment = _END.unpack(handle.read(_END.size))
+    if signature != 0x06054B50 or comment:
+        corrupt("the file does not end with a zip end-of-archive record")
+    # A ZIP64 locator before the end record (as zipfile reads it) means a ZIP64 end record.
+    if end >= _END64_LOCATOR.size + _END64.size:
+        handle.seek(end - _END64_LOCATOR.size)
+        if _END64_LOCATOR.unpack(handle.read(_END64_LOCATOR.size))[0] == 0x07064B50:
+            end -= _END64_LOCATOR.size + _END64.size
+            handle.seek(end)
+            fields = _END64.unpack(handle.read(_END64.size))
+            if fields[0] != 0x06064B50:
+                corrupt("its ZIP64 end record is missing")
+            count, directory_size, offset = fields[7:10]
+    if count > MAX_MEMBERS:
+        raise ModelFileError(path, f"the archive has {count} members, more than a model holds")
+    if offset + directory_size != end:
+        corrupt("its central directory is not where its end record says")
+    entries, position = 0, offset
+    while position < end:
+        entries += 1
+        if entries > MAX_MEMBERS:
+            raise ModelFileError(path, f"the archive has more than {MAX_MEMBERS} members")
+        handle.seek(position)
+        entry = handle.read(_ENTRY_SIZE)
+        if len(entry) < _ENTRY_SIZE or entry[:4] != b"PK\x01\x02":
+            corrupt("its central directory is damaged")
+        name, extra, note = struct.unpack_from("<HHH", entry, 28)
+        position += _ENTRY_SIZE + name + extra + note
+
+
 def _corrupt(path: Path, exc: BaseException) -> NoReturn:
     raise ModelFileError(
-        path, f"cannot read the file, it is truncated or corrupt ({type(exc).__name__}: {exc})"
+        path,
+        f"cannot read the file, it is truncated or corrupt ({type(exc).__name__}: {_clip(exc)})",
     ) from None
 
 
@@ -360,8 +421,6 @@ def _read_archive(
         raise ModelFileError(path, problem) from None
 
     infos = archive.infolist()
-    if len(infos) > MAX_MEMBERS:
-        fail(f"the archive has {len(infos)} members, more than a model file holds")
     members: dict[str, zipfile.ZipInfo] = {}
     for info in infos:
         name = info.filename
@@ -384,96 +443,101 @@ def _read_archive(
     keys = {name.removesuffix(".npy"): info for name, info in members.items()}
     if CONFIG_KEY not in keys:
         fail("not a plugnet model file (it has no config)")
-    headers = {key: _header(path, archive, info) for key, info in keys.items()}
-    raw = headers.pop(CONFIG_KEY)
-    if raw.dtype != np.uint8 or len(raw.shape) != 1:
-        fail("the config entry is not JSON bytes; the file is damaged or forged")
-    if raw.nbytes > MAX_CONFIG_BYTES:
-        fail(f"the config is {raw.nbytes} bytes, more than the {MAX_CONFIG_BYTES} a model has")
-    config = _parse_config(path, _data(path, archive, raw).tobytes())
+    with _member(path, archive, keys.pop(CONFIG_KEY)) as (raw, stream):
+        if raw.dtype != np.uint8 or len(raw.shape) != 1:
+            fail("the config entry is not JSON bytes; the file is damaged or forged")
+        if raw.nbytes > MAX_CONFIG_BYTES:
+            fail(f"the config is {raw.nbytes} bytes, more than the {MAX_CONFIG_BYTES} a model has")
+        config = _parse_config(path, _data(path, stream, raw).tobytes())
     expected = config["arrays"]
-    if set(headers) != set(expected):
-        extra, missing = sorted(set(headers) - set(expected)), sorted(set(expected) - set(headers))
+    if set(keys) != set(expected):
+        extra, missing = sorted(set(keys) - set(expected)), sorted(set(expected) - set(keys))
         fail(f"the arrays do not match the config (extra {extra}, missing {missing})")
-    for key, header in sorted(headers.items()):
-        meta = expected[key]
-        if list(header.shape) != meta["shape"] or header.dtype.str != meta["dtype"]:
-            fail(
-                f"array {key!r} has shape {header.shape} and dtype {header.dtype}, but the config "
-                f"records {tuple(meta['shape'])} and {meta['dtype']}; the file was altered"
-            )
     arrays = {}
-    for key, header in sorted(headers.items()):
-        array = _data(path, archive, header)
+    for key, info in sorted(keys.items()):
+        meta = expected[key]
+        with _member(path, archive, info) as (header, stream):
+            if list(header.shape) != meta["shape"] or header.dtype.str != meta["dtype"]:
+                fail(
+                    f"array {key!r} has shape {header.shape} and dtype {header.dtype}, but the "
+                    f"config records {tuple(meta['shape'])} and {meta['dtype']}; the file was "
+                    f"altered"
+                )
+            array = _data(path, stream, header)
         digest = hashlib.sha256(array.data if array.flags.c_contiguous else array.tobytes())
-        if digest.hexdigest() != expected[key]["sha256"]:
+        if digest.hexdigest() != meta["sha256"]:
             fail(f"array {key!r} does not match its checksum; the file was altered")
         arrays[key] = array
     return config, arrays
 
 
-def _header(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Header:
-    """Parse a member's ``.npy`` header and check that it declares exactly the member's size."""
+@contextlib.contextmanager
+def _member(
+    path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo
+) -> Iterator[tuple[_Header, IO[bytes]]]:
+    """Open a member and parse its ``.npy`` header, checking that the header declares exactly
+    the member's size and a dtype plugnet writes; yields the header and the stream at its data."""
     name = info.filename
     read = {
         (1, 0): np.lib.format.read_array_header_1_0,
         (2, 0): np.lib.format.read_array_header_2_0,
     }
     try:
-        with archive.open(info) as stream:
+        stream = archive.open(info)
+    except _ZIP_ERRORS as exc:
+        _corrupt(path, exc)
+    with stream:
+        try:
             version = np.lib.format.read_magic(stream)
             if version not in read:
                 raise ModelFileError(path, f"member {name!r} has .npy format {version}")
             shape, fortran, dtype = read[version](stream)
-            offset = stream.tell()
-    except ModelFileError:
-        raise
-    except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError) as exc:
-        raise ModelFileError(
-            path, f"member {name!r} is not a NumPy array plugnet wrote ({exc})"
-        ) from None
-    except _ZIP_ERRORS as exc:
-        _corrupt(path, exc)
-    if dtype.hasobject or dtype.kind not in "biuf" or dtype.fields or dtype.subdtype:
-        raise ModelFileError(
-            path,
-            f"the file holds data plugnet will not load: member {name!r} has dtype {dtype}"
-            + (" (Python objects)" if dtype.hasobject else "")
-            + "; model files hold only numbers",
-        )
-    if any(d < 0 for d in shape):
-        raise ModelFileError(path, f"member {name!r} declares the negative shape {shape}")
-    header = _Header(info, shape, fortran, dtype, offset)
-    if header.offset + header.nbytes != info.file_size:
-        raise ModelFileError(
-            path,
-            f"member {name!r} declares shape {shape} of {dtype} ({header.nbytes} bytes), but "
-            f"holds {info.file_size} bytes with its header; the file is truncated or altered",
-        )
-    return header
+        except ModelFileError:
+            raise
+        except (zipfile.BadZipFile, OSError) as exc:  # reading the member (its CRC, say)
+            _corrupt(path, exc)
+        except Exception as exc:  # NumPy's header parser raises what its tokenizer and ast do
+            raise ModelFileError(
+                path, f"member {name!r} is not a NumPy array plugnet wrote ({_clip(exc)})"
+            ) from None
+        if dtype.hasobject or dtype.kind not in "biuf" or dtype.fields or dtype.subdtype:
+            raise ModelFileError(
+                path,
+                f"the file holds data plugnet will not load: member {name!r} has dtype {dtype}"
+                + (" (Python objects)" if dtype.hasobject else "")
+                + "; model files hold only numbers",
+            )
+        if any(d < 0 for d in shape):
+            raise ModelFileError(path, f"member {name!r} declares the negative shape {shape}")
+        header = _Header(info, shape, fortran, dtype, stream.tell())
+        if header.offset + header.nbytes != info.file_size:
+            raise ModelFileError(
+                path,
+                f"member {name!r} declares shape {shape} of {dtype} ({header.nbytes} bytes), "
+                f"but holds {info.file_size} bytes with its header; the file is truncated or "
+                f"altered",
+            )
+        yield header, stream
 
 
-def _data(path: Path, archive: zipfile.ZipFile, header: _Header) -> Array:
-    """Read a member's array in chunks into an array of the declared size (checked before)."""
+def _data(path: Path, stream: IO[bytes], header: _Header) -> Array:
+    """Read the rest of a member, in chunks, into an array of its declared (checked) size."""
     flat = np.empty(header.count, dtype=header.dtype)
     view = flat.view(np.uint8)
+    position = 0
     try:
-        with archive.open(header.info) as stream:
-            skipped = stream.read(header.offset)
-            position = 0
-            while position < header.nbytes and len(skipped) == header.offset:
-                chunk = stream.read(min(_CHUNK, header.nbytes - position))
-                if not chunk:
-                    break
-                view[position : position + len(chunk)] = np.frombuffer(chunk, np.uint8)
-                position += len(chunk)
-            # Reading to the member's end makes zipfile check its CRC-32.
-            if len(skipped) != header.offset or position != header.nbytes or stream.read(1):
-                raise ModelFileError(path, f"member {header.info.filename!r} is truncated")
-    except ModelFileError:
-        raise
+        while position < header.nbytes:
+            chunk = stream.read(min(_CHUNK, header.nbytes - position))
+            if not chunk:
+                break
+            view[position : position + len(chunk)] = np.frombuffer(chunk, np.uint8)
+            position += len(chunk)
+        # Reading to the member's end makes zipfile check its CRC-32.
+        truncated = position != header.nbytes or stream.read(1)
     except _ZIP_ERRORS as exc:
         _corrupt(path, exc)
+    if truncated:
+        raise ModelFileError(path, f"member {header.info.filename!r} is truncated")
     if header.fortran:
         return flat.reshape(header.shape[::-1]).T
     return flat.reshape(header.shape)
@@ -501,10 +565,11 @@ def _parse_config(path: Path, raw: bytes) -> dict[str, Any]:
         fail(f"the config holds {text}, which plugnet never writes (not a finite number)")
 
     def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result = dict(pairs)
-        if len(result) != len(pairs):
-            seen = [k for i, (k, _) in enumerate(pairs) if k in dict(pairs[:i])]
-            fail(f"the config repeats the key {seen[0]!r}; the file was altered")
+        result: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in result:
+                fail(f"the config repeats the key {key!r}; the file was altered")
+            result[key] = value
         return result
 
     try:
@@ -520,7 +585,7 @@ def _parse_config(path: Path, raw: bytes) -> dict[str, Any]:
     try:
         config = decoder.decode(text)
     except json.JSONDecodeError as exc:
-        fail(f"the config is not valid JSON ({exc})")
+        fail(f"the config is not valid JSON ({_clip(exc)})")
     except RecursionError:
         fail(f"the config nests deeper than the {MAX_CONFIG_DEPTH} levels a model config has")
     if _depth(config) > MAX_CONFIG_DEPTH:
@@ -643,6 +708,13 @@ def _shorten(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _clip(exc: BaseException, limit: int = 400) -> str:
+    """Another exception's message on one line, cut to ``limit`` characters: it may quote a
+    whole (hostile) config."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 # -- rebuilding --------------------------------------------------------------------------------
 
 # What a component's factory or build raises when a config is not one it accepts.
@@ -668,10 +740,12 @@ def _build_component(path: Path, kind: str, record: dict[str, Any], providers: A
                 f"distribution {provider!r}{saved}, which is not installed. Install it with: "
                 f"pip install {provider}"
             ) from exc
-        raise ModelFileError(path, f"the {label} {name!r} cannot be rebuilt: {exc}") from None
+        raise ModelFileError(
+            path, f"the {label} {name!r} cannot be rebuilt: {_clip(exc)}"
+        ) from None
     except _REFUSALS as exc:
         raise ModelFileError(
-            path, f"the {label} {name!r} refuses its saved config {_shorten(config)}: {exc}"
+            path, f"the {label} {name!r} refuses its saved config {_shorten(config)}: {_clip(exc)}"
         ) from None
 
 
@@ -693,7 +767,9 @@ def load(path: str | os.PathLike[str]) -> Sequential:
             layers, error=error, optimizer=optimizer, seed=config["seed"], dtype=config["dtype"]
         )
     except _REFUSALS as exc:
-        raise ModelFileError(source, f"the saved network cannot be assembled: {exc}") from None
+        raise ModelFileError(
+            source, f"the saved network cannot be assembled: {_clip(exc)}"
+        ) from None
     net.layer_names = list(config["layer_names"])
     input_shape = tuple(config["input_shape"])
     _trial_build(source, net, input_shape, arrays)
@@ -794,7 +870,8 @@ def _trial_build(
         ) from None
     except _REFUSALS as exc:
         raise ModelFileError(
-            path, f"the saved network cannot be built for input shape {input_shape}: {exc}"
+            path,
+            f"the saved network cannot be built for input shape {input_shape}: {_clip(exc)}",
         ) from None
     finally:
         net.rng = own
@@ -830,7 +907,9 @@ def _restore(path: Path, net: Sequential, arrays: Mapping[str, Array]) -> None:
         try:
             set_state({k.removeprefix("optimizer/"): arrays[k] for k in optimizer_keys})
         except _REFUSALS as exc:
-            raise ModelFileError(path, f"the saved optimizer state is invalid: {exc}") from None
+            raise ModelFileError(
+                path, f"the saved optimizer state is invalid: {_clip(exc)}"
+            ) from None
     for key, value in expected.items():
         if not key.startswith("optimizer/"):
             value[...] = arrays[key]
