@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import plugnet
+from plugnet._registry import Registry
 from plugnet.network import Sequential
-from plugnet.serialization import CONFIG_KEY
+from plugnet.serialization import CONFIG_KEY, collect_arrays
+from tests.conftest import make_plugin
 
 X = np.random.default_rng(0).standard_normal((60, 5))
 T = np.random.default_rng(1).integers(0, 3, 60)
@@ -234,3 +237,150 @@ def test_an_unbuilt_network_cannot_be_saved(tmp_path: Path) -> None:
     net = Sequential([{"type": "dense", "units": 2}], error="square")
     with pytest.raises(ValueError, match="not built yet"):
         net.save(tmp_path / "model.npz")
+
+
+# -- saving: the file system -----------------------------------------------------------------
+
+
+def test_saving_over_a_file_keeps_its_permission_bits(saved: Path) -> None:
+    import os
+
+    os.chmod(saved, 0o600)
+    trained("sgd").save(saved)
+    assert saved.stat().st_mode & 0o777 == 0o600
+    os.chmod(saved, 0o664)
+    trained("sgd").save(saved)
+    assert saved.stat().st_mode & 0o777 == 0o664
+
+
+def test_a_new_file_gets_the_umask_without_the_umask_being_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    net = trained()
+    mask = os.umask(0o027)
+    try:
+
+        def forbidden(mask: int) -> int:
+            raise AssertionError("save changed the process-wide umask")
+
+        monkeypatch.setattr(os, "umask", forbidden)
+        net.save(tmp_path / "model.npz")
+    finally:
+        monkeypatch.undo()
+        os.umask(mask)
+    assert (tmp_path / "model.npz").stat().st_mode & 0o777 == 0o640
+
+
+def test_saving_to_a_symlink_replaces_the_file_it_points_to(tmp_path: Path) -> None:
+    real = tmp_path / "store" / "model.npz"
+    real.parent.mkdir()
+    trained("sgd").save(real)
+    link = tmp_path / "latest.npz"
+    link.symlink_to(real)
+    net = trained()
+    net.save(link)
+    assert link.is_symlink() and link.resolve() == real
+    np.testing.assert_array_equal(plugnet.load(real).predict(X), net.predict(X))
+    assert sorted(p.name for p in real.parent.iterdir()) == ["model.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.npz", "store"]
+
+
+def test_saving_into_a_missing_directory_names_it(tmp_path: Path) -> None:
+    target = tmp_path / "no-such-dir" / "model.npz"
+    with pytest.raises(FileNotFoundError) as info:
+        trained().save(target)
+    message = str(info.value)
+    assert f"the directory {tmp_path / 'no-such-dir'} does not exist" in message
+    assert "plugnet-tmp" not in message and not (tmp_path / "no-such-dir").exists()
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(NotADirectoryError, match=r"a-file is not a directory"):
+        trained().save(tmp_path / "a-file" / "model.npz")
+    with pytest.raises(IsADirectoryError, match=r"it is a directory"):
+        trained().save(tmp_path)
+
+
+@pytest.mark.parametrize("where", ["params", "buffers", "optimizer"])
+def test_non_finite_values_are_saved_only_when_allowed(tmp_path: Path, where: str) -> None:
+    net = Sequential(
+        [{"type": "dense", "units": 4, "name": "hidden"}, {"type": "batch_norm", "name": "bn"}],
+        error="square",
+        optimizer="adam",
+        seed=0,
+    )
+    net.fit(X, np.zeros((60, 4)), epochs=1, verbose=0)
+    if where == "params":
+        net.params["hidden.w"][1, 2] = np.nan
+    elif where == "buffers":
+        net["bn"].buffers["running_var"][0] = np.inf  # type: ignore[attr-defined]
+    else:
+        net.optimizer._state["hidden.b"][0][3] = -np.inf  # type: ignore[attr-defined]
+    target = tmp_path / "model.npz"
+    with pytest.raises(ValueError, match=rf"cannot save {target}: {where}/.* holds 1 NaN or inf"):
+        net.save(target)
+    with pytest.raises(ValueError, match=r"pass allow_nonfinite=True to save it anyway"):
+        net.save(target)
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    net.save(target, allow_nonfinite=True)
+    loaded = plugnet.load(target)
+    for key, value in collect_arrays(net).items():
+        np.testing.assert_array_equal(collect_arrays(loaded)[key], value)
+
+
+def test_saving_and_loading_built_in_models_never_load_third_party_plugins(
+    tmp_path: Path, fresh_registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broken plugin (here one that exits the process when loaded) cannot lose a save."""
+    from plugnet import discovery
+
+    loaded_plugins: list[Registry] = []
+
+    def broken_plugin(registry: Registry) -> None:
+        loaded_plugins.append(registry)
+        raise SystemExit("a plugin exited the process")
+
+    fresh_registry.defer(broken_plugin)
+    monkeypatch.setattr(discovery, "_registry", fresh_registry)
+    net = Sequential(
+        [{"type": "dense", "units": 8, "activation": "tanh"}, {"type": "dense", "units": 3}],
+        error="square",
+        optimizer="adam(lr=0.01, schedule='cosine(t_max=10)')",
+        seed=1,
+    )
+    net.fit(X, np.eye(3)[T], epochs=1, verbose=0)
+    net.save(tmp_path / "model.npz")
+    loaded = plugnet.load(tmp_path / "model.npz")
+    np.testing.assert_array_equal(loaded.predict(X), net.predict(X))
+    assert loaded.evaluate(X, np.eye(3)[T]) == net.evaluate(X, np.eye(3)[T])
+    assert config_of(tmp_path / "model.npz")["providers"] == {"plugnet": plugnet.__version__}
+    assert loaded_plugins == []
+
+
+def test_nested_specs_record_their_providers_version(
+    tmp_path: Path, fresh_registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plugnet import discovery
+    from plugnet.configurable import Configurable
+
+    class Cube(Configurable):
+        def forward(self, x: np.ndarray) -> np.ndarray:
+            return x**3
+
+        def backward(self, x: np.ndarray, y: np.ndarray, grad: np.ndarray) -> np.ndarray:
+            return 3 * x**2 * grad
+
+    def register_activations(register: Callable[..., None]) -> None:
+        register(Cube, name="cube")
+
+    monkeypatch.setattr(discovery, "_registry", fresh_registry)
+    plugnet.register_plugin(
+        make_plugin("cubes", register_activations=register_activations), "cubes", "1.4.2"
+    )
+    net = Sequential([{"type": "dense", "units": 3, "activation": "cube"}], error="square")
+    net.fit(X, np.eye(3)[T], epochs=1, verbose=0)
+    net.save(tmp_path / "model.npz")
+    config = config_of(tmp_path / "model.npz")
+    assert config["providers"] == {"plugnet": plugnet.__version__, "cubes": "1.4.2"}
+    loaded = plugnet.load(tmp_path / "model.npz")
+    np.testing.assert_array_equal(loaded.predict(X), net.predict(X))

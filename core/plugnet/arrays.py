@@ -57,13 +57,15 @@ def _first_nonfinite(array: Array) -> tuple[int, ...]:
     return tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
 
 
-def check_finite(array: Array, name: str) -> None:
+def check_finite(
+    array: Array, name: str, *, advice: str = "clean or impute them before training"
+) -> None:
     """Raise a ValueError naming ``name`` if a floating-point ``array`` holds NaN or infinity."""
     if not _all_finite(array):
         count = int(np.count_nonzero(~np.isfinite(array)))
         raise ValueError(
             f"{name} holds {count} NaN or infinite values (the first at index "
-            f"{_first_nonfinite(array)}); clean or impute them before training"
+            f"{_first_nonfinite(array)}); {advice}"
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -345,8 +346,12 @@ class Sequential:
 
     # -- persistence ----------------------------------------------------------------------------
 
-    def save(self, path: str) -> None:
-        """Write weights, optimizer state and config to one ``.npz`` file, atomically."""
+    def save(self, path: str | os.PathLike[str], *, allow_nonfinite: bool = False) -> None:
+        """Write weights, optimizer state and config to one ``.npz`` file, atomically.
+
+        A symlink is followed and an existing file keeps its permissions. NaN or infinite
+        weights, buffers or optimizer state are refused unless ``allow_nonfinite=True``.
+        """
         from plugnet.serialization import save
 
-        save(self, path)
+        save(self, path, allow_nonfinite=allow_nonfinite)
