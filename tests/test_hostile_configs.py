@@ -222,7 +222,7 @@ def test_a_config_feeding_logits_to_cross_entropy_fails_in_one_line(
 ) -> None:
     text = '[data]\nsource = "xor"\n[model]\nerror = "cross_entropy"\n'
     text += 'layers = [{ type = "dense", units = 2 }]\n'
-    status, out, err = train(tmp_path, text, capsys)
+    status, _out, err = train(tmp_path, text, capsys)
     assert status == 2
     assert err.count("\n") == 1 and "cannot feed the error function" in err
     assert "activation='softmax'" in err
