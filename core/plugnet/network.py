@@ -272,7 +272,7 @@ class Sequential:
             raise
         return inputs, targets
 
-    def _unbuild(self, rng_state: dict[str, Any]) -> None:
+    def _unbuild(self, rng_state: Mapping[str, Any]) -> None:
         """Undo a first build that a failed call made, down to the Generator's state."""
         self.input_shape, self.output_shapes = None, []
         self.rng.bit_generator.state = rng_state
