@@ -173,6 +173,29 @@ def test_malformed_arguments(spec: str, message: str) -> None:
         plugnet.activation(spec)
 
 
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("relu(a=1)+(2)", "a '\\)' or '#' ends the arguments before the spec ends"),
+        ("relu(a=1) #)", "ends the arguments before the spec ends"),
+        ("relu(a={**b})", r"uses '\*\*'; write each item out"),
+        ("relu(a=1 b=2)", "unexpected 'b'; separate the arguments with commas"),
+        ("relu(a=1,\n b=[1\n 2])", r"unexpected '2' in a \[...\]"),
+        ("relu(a=1, 2)", "has a positional argument"),
+        ("relu(a=0x)", "'0x' is not a valid number"),
+        ("relu(a=[" + "[" * 300 + ")", f"nest more than {MAX_SPEC_DEPTH} brackets deep"),
+        # Python's parser gives up on these (MemoryError, RecursionError) or, in a later
+        # version, may parse them; either way a SpecError comes back at once.
+        ("relu(a=" + "[1," * 1300 + ")", f"nest too deeply|nest more than {MAX_SPEC_DEPTH}"),
+        ("relu(a=" + "-" * 4000 + "1)", "nest too deeply|not a literal"),
+    ],
+)
+def test_python_s_syntax_errors_are_told_in_the_words_of_a_spec(spec: str, message: str) -> None:
+    assert len(spec) <= MAX_SPEC_LENGTH
+    with time_limit(), pytest.raises(SpecError, match=message):
+        parse_string(spec)
+
+
 def test_unicode_in_strings_and_argument_names() -> None:
     assert parse_string("warmup(steps=2, then='☃')").kwargs == {"steps": 2, "then": "☃"}
     assert parse_string("relu(ä=1)").kwargs == {"ä": 1}  # an identifier; relu refuses it

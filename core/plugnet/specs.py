@@ -1,9 +1,9 @@
 """Component specs: ``"leaky_relu(alpha=0.1)"``, ``{"name": ..., **kwargs}`` or an instance.
 
 Arguments are literals only: numbers, strings, True/False/None, and lists, tuples and dicts of
-them. Nothing is ever evaluated. Parsing takes time linear in the spec's length: a spec string is
-at most :data:`MAX_SPEC_LENGTH` characters, its literals nest at most :data:`MAX_SPEC_DEPTH`
-brackets deep, and the parser keeps its own stack (it never recurses on the input).
+them. Nothing is ever evaluated: the arguments are read by :func:`ast.parse` and only literal
+nodes are accepted. A spec string is at most :data:`MAX_SPEC_LENGTH` characters, which keeps the
+parse fast and bounded, and its literals nest at most :data:`MAX_SPEC_DEPTH` brackets deep.
 
 :func:`argument_checks` reads what a factory's annotations admit, so that a spec whose value does
 not fit (``leaky_relu(alpha='x')``) is refused when it is resolved rather than on first use.
@@ -23,7 +23,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, Union
+from typing import Any, Literal, Union
 
 from plugnet.errors import SpecError
 
@@ -99,261 +99,187 @@ def parse_string(spec: str) -> ParsedSpec:
         or (colon and not _PROVIDER_RE.fullmatch(provider))
     ):
         raise SpecError(f"cannot parse spec {spec!r}. {_SPEC_HELP}")
-    kwargs = _ArgumentParser(spec, rest[:-1]).parse() if paren else {}
+    kwargs = _parse_arguments(spec, rest[:-1]) if paren else {}
     return ParsedSpec(name, provider if colon else None, kwargs)
 
 
-# -- the arguments: a tokenizer and a parser with its own stack ---------------------------------
+# -- the arguments: Python's own parser, then a walk that admits literals only ------------------
 
-# Each alternative consumes at least one character and none can match a prefix of another's
-# input in more than one way, so tokenizing is linear; strings and digits are "unrolled loops"
-# (a character class repeated between escapes or underscores), which the re module matches
-# without a backtracking entry per character. `other` catches everything else.
-_TOKEN_RE = re.compile(
-    r"""
-    (?P<space>[ \t\n\r\f\v]+)
-  | (?P<string>[rRuU]?(?:
-        '''[^'\\]*(?:(?:\\.|'(?!''))[^'\\]*)*'''
-      | \"\"\"[^"\\]*(?:(?:\\.|"(?!""))[^"\\]*)*\"\"\"
-      | '[^'\\\n]*(?:\\.[^'\\\n]*)*'
-      | "[^"\\\n]*(?:\\.[^"\\\n]*)*"))
-  | (?P<number>0[xX]_?[0-9a-fA-F]+(?:_[0-9a-fA-F]+)* | 0[oO]_?[0-7]+(?:_[0-7]+)*
-      | 0[bB]_?[01]+(?:_[01]+)*
-      | (?:[0-9]+(?:_[0-9]+)*(?:\.(?:[0-9]+(?:_[0-9]+)*)?)? | \.[0-9]+(?:_[0-9]+)*)
-        (?:[eE][-+]?[0-9]+(?:_[0-9]+)*)?)
-  | (?P<name>[^\W\d]\w*)
-  | (?P<op>\*\*|[-+*/%@<>=!&|^~.:,()\[\]{}])
-  | (?P<other>.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
 _CLOSERS = {"(": ")", "[": "]", "{": "}"}
-_CONSTANTS = {"True": True, "False": False, "None": None}
-_STARTS = ("(", "[", "{", "-", "+", "*", "~")  # tokens that begin a (positional) expression
-_OPERATORS = frozenset("-+*/%@<>=!&|^~.")
-_NO_KEY = object()
+_CONSTANT_TYPES = (str, int, float, bool, type(None))  # not bytes, complex or Ellipsis
+_PARSE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError)
+_NEWLINE = re.compile(r"\r\n?|\n")  # the line ends Python's tokenizer counts
+_NEVER_CLOSED = re.compile(r"'(.)' was never closed")
+_BAD_NUMBER = re.compile(r"leading zeros|invalid (?:decimal|hexadecimal|octal|binary|digit)")
+_KEYWORD_ARGUMENT = re.compile(r"(\w+)\s*=(?!=)")
+_WORD = re.compile(r"[\w.]+")
+_TOO_DEEP = (
+    f"its arguments nest more than {MAX_SPEC_DEPTH} brackets deep (plugnet.specs.MAX_SPEC_DEPTH)"
+)
 
 
-class _Token(NamedTuple):
-    kind: str
-    text: str
-    start: int
-    end: int
+def _parse_arguments(spec: str, args: str) -> dict[str, Any]:
+    """The keyword arguments in ``args``, read by ``ast.parse`` as the call ``_(args)``. The
+    length limit, checked before, keeps the parse fast; Python refuses brackets more than 200
+    deep itself, and MAX_SPEC_DEPTH is enforced while walking."""
+    source = f"_({args})"
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError as exc:
+        raise _syntax_error(spec, source, exc) from None
+    except ValueError as exc:
+        raise _unparsable(spec, str(exc)) from None
+    except (RecursionError, MemoryError):  # thousands of nested operators, e.g. ---...1
+        raise _unparsable(spec, "they nest too deeply for Python's parser") from None
+    call, lines = tree.body, _NEWLINE.split(source)
+    # A comment or a ')' inside the arguments could end the call early: `relu(a=1)+(2)`. The
+    # end is (line, UTF-8 offset), as ast counts it.
+    end = (len(lines), len(lines[-1].encode()))
+    if not (isinstance(call, ast.Call) and (call.end_lineno, call.end_col_offset) == end):
+        raise _unparsable(spec, "a ')' or '#' ends the arguments before the spec ends")
+    if any(item.arg is None for item in call.keywords):
+        raise SpecError(f"spec {spec!r} uses '**'; write each argument out. {_SPEC_HELP}")
+    if call.args:
+        raise _positional(spec)
+    kwargs: dict[str, Any] = {}
+    for item in call.keywords:
+        key = item.arg
+        assert key is not None  # '**' was refused above
+        if key in kwargs:  # a SyntaxError only when compiled, which ast.parse does not do
+            raise SpecError(f"spec {spec!r} gives the argument {key!r} twice. {_SPEC_HELP}")
+        kwargs[key] = _literal(spec, source, key, item.value)
+    return kwargs
 
 
-class _Unparsable(Exception):
-    """The arguments are not in the literal grammar; ``reason`` says where."""
+def _literal(spec: str, source: str, key: str, value: ast.expr) -> Any:
+    """The value of argument ``key`` when ``value`` is a literal; recursion is bounded by
+    MAX_SPEC_DEPTH."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class _Container:
-    """A list, tuple or dict being read: its items so far and, in a dict, a key awaiting its
-    value."""
-
-    def __init__(self, opener: str) -> None:
-        self.opener = opener
-        self.items: list[Any] = []
-        self.key: Any = _NO_KEY
-        self.commas = 0
-
-    def close(self) -> Any:
-        if self.opener == "[":
-            return self.items
-        if self.opener == "{":
-            return dict(self.items)
-        # (x) is x; (x,) and () are tuples
-        return tuple(self.items) if self.commas or not self.items else self.items[0]
-
-
-class _ArgumentParser:
-    """``key=literal, ...`` read from tokens; an explicit stack holds the open containers."""
-
-    def __init__(self, spec: str, args: str) -> None:
-        self.spec, self.args = spec, args
-        self.tokens: list[_Token] = []
-        for match in _TOKEN_RE.finditer(args):
-            kind, text = match.lastgroup or "other", match.group()
-            if kind == "other" and text in "'\"":
-                # Stop at once: rescanning from every later quote would be quadratic.
-                raise self.unparsable(
-                    f"the string at {args[match.start() :][:20]!r} is never closed"
-                )
-            if kind != "space":
-                self.tokens.append(_Token(kind, text, match.start(), match.end()))
-
-    def parse(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {}
-        tokens, i = self.tokens, 0
-        while i < len(tokens):
-            token = tokens[i]
-            if token.text == "**":
-                raise SpecError(
-                    f"spec {self.spec!r} uses '**'; write each argument out. {_SPEC_HELP}"
-                )
-            if token.kind == "name" and self.text(i + 1) == "=" and self.text(i + 2) != "=":
-                key = token.text
-                if not key.isidentifier() or keyword.iskeyword(key):
-                    raise self.unparsable(f"{key!r} cannot be an argument name")
-                if key in kwargs:
-                    raise SpecError(
-                        f"spec {self.spec!r} gives the argument {key!r} twice. {_SPEC_HELP}"
+    def walk(node: ast.expr, depth: int) -> Any:
+        if isinstance(node, ast.Constant) and type(node.value) in _CONSTANT_TYPES:
+            return node.value
+        if (
+            isinstance(node, ast.UnaryOp)
+            and isinstance(node.op, (ast.USub, ast.UAdd))
+            and isinstance(node.operand, ast.Constant)
+            and isinstance(number := node.operand.value, (int, float))
+            and not isinstance(number, bool)
+        ):
+            return -number if isinstance(node.op, ast.USub) else number
+        if isinstance(node, (ast.List, ast.Tuple, ast.Dict)) and depth >= MAX_SPEC_DEPTH:
+            raise _refused(spec, _TOO_DEEP)
+        if isinstance(node, ast.List):
+            return [walk(item, depth + 1) for item in node.elts]
+        if isinstance(node, ast.Tuple):
+            return tuple(walk(item, depth + 1) for item in node.elts)
+        if isinstance(node, ast.Dict):
+            items: dict[Any, Any] = {}
+            for key_node, item in zip(node.keys, node.values, strict=True):
+                if key_node is None:
+                    raise SpecError(f"spec {spec!r} uses '**'; write each item out. {_SPEC_HELP}")
+                dict_key = walk(key_node, depth + 1)
+                if type(dict_key) not in _CONSTANT_TYPES:
+                    raise _refused(
+                        spec,
+                        f"the dict key {preview(dict_key)} is not a string, a number, "
+                        f"True, False or None",
                     )
-                start = i + 2
-                try:
-                    kwargs[key], i = self.value(start)
-                    if self.text(i) not in (",", None):
-                        raise _Unparsable(f"unexpected {self.text(i)!r} after the value of {key!r}")
-                except _Unparsable as exc:
-                    raise self.bad_value(key, start, exc.reason) from None
-                i += 1  # the comma
-            elif token.kind in ("name", "number", "string") or token.text in _STARTS:
-                raise SpecError(
-                    f"spec {self.spec!r} has a positional argument; name each one, "
-                    f"as in 'leaky_relu(alpha=0.1)'. {_SPEC_HELP}"
-                )
-            else:
-                raise self.unparsable(f"unexpected {token.text!r}")
-        return kwargs
-
-    def text(self, i: int) -> str | None:
-        return self.tokens[i].text if i < len(self.tokens) else None
-
-    def unparsable(self, reason: str) -> SpecError:
-        return SpecError(
-            f"cannot parse the arguments of spec {self.spec!r}: {reason}. {_SPEC_HELP}"
+                items[dict_key] = walk(item, depth + 1)
+            return items
+        if isinstance(node, ast.Set):
+            raise _refused(spec, f"argument {key!r} holds a set; sets are not supported")
+        segment = ast.get_source_segment(source, value) or ""
+        raise SpecError(
+            f"argument {key!r} of spec {spec!r} is {preview(segment)}, which is not a "
+            f"literal ({_LITERALS}). {_SPEC_HELP}"
         )
 
-    def refused(self, problem: str) -> SpecError:
-        return SpecError(f"spec {self.spec!r}: {problem}. {_SPEC_HELP}")
+    return walk(value, 0)
 
-    def value(self, i: int) -> tuple[Any, int]:
-        """The literal starting at token ``i`` and the index after it."""
-        stack: list[_Container] = []
-        while True:
-            opener = self.text(i)
-            if opener is not None and opener in _CLOSERS:
-                if len(stack) >= MAX_SPEC_DEPTH:
-                    raise self.refused(
-                        f"its arguments nest more than {MAX_SPEC_DEPTH} brackets deep "
-                        f"(plugnet.specs.MAX_SPEC_DEPTH)"
-                    )
-                stack.append(_Container(opener))
-                i += 1
-                if self.text(i) != _CLOSERS[opener]:
-                    continue
-                value, i = stack.pop().close(), i + 1
-            else:
-                value, i = self.scalar(i)
-            # Hand the value to the containers it completes, innermost first.
-            while stack:
-                top = stack[-1]
-                if top.opener == "{" and top.key is _NO_KEY:
-                    if value is not None and not isinstance(value, (str, int, float)):
-                        raise self.refused(
-                            f"the dict key {preview(value)} is not a string, a number, "
-                            f"True, False or None"
-                        )
-                    if self.text(i) != ":":
-                        raise _Unparsable("expected ':' after a dict key (sets are not supported)")
-                    top.key, i = value, i + 1
-                    break
-                if top.opener == "{":
-                    top.items.append((top.key, value))
-                    top.key = _NO_KEY
-                else:
-                    top.items.append(value)
-                closer = _CLOSERS[top.opener]
-                if self.text(i) == ",":
-                    top.commas += 1
-                    i += 1
-                    if self.text(i) != closer:
-                        break
-                elif self.text(i) != closer:
-                    found = self.text(i)
-                    raise _Unparsable(
-                        f"{top.opener!r} is never closed"
-                        if found is None
-                        else f"unexpected {found!r} in a {top.opener}...{closer}"
-                    )
-                value, i = stack.pop().close(), i + 1
-            else:
-                return value, i
 
-    def scalar(self, i: int) -> tuple[Any, int]:
-        token = self.tokens[i] if i < len(self.tokens) else None
-        if token is None:
-            raise _Unparsable("a value is missing")
-        if token.kind == "string":  # adjacent strings concatenate, as in Python
-            parts = []
-            while i < len(self.tokens) and self.tokens[i].kind == "string":
-                parts.append(self.string(self.tokens[i].text))
-                i += 1
-            return "".join(parts), i
-        if token.kind == "number":
-            return self.number(token.text), i + 1
-        if token.text in ("-", "+") and i + 1 < len(self.tokens):
-            following = self.tokens[i + 1]
-            if following.kind == "number":
-                number = self.number(following.text)
-                return (-number if token.text == "-" else number), i + 2
-        if token.text in _CONSTANTS:
-            return _CONSTANTS[token.text], i + 1
-        raise _Unparsable(f"unexpected {token.text!r}")
+def _unparsable(spec: str, reason: str) -> SpecError:
+    stop = "" if reason.endswith(("?", ".")) else "."  # Python's messages may end in one
+    return SpecError(f"cannot parse the arguments of spec {spec!r}: {reason}{stop} {_SPEC_HELP}")
 
-    def string(self, text: str) -> str:
-        raw = text[0] in "rR"
-        body = text[1:] if text[0] in "rRuU" else text
-        quotes = 3 if body[:3] in ("'''", '"""') else 1
-        if raw or "\\" not in body:
-            return body[quotes:-quotes]  # nothing to unescape
-        try:  # one string token: a constant, nothing is evaluated
-            value = ast.literal_eval(text)
-        except (SyntaxError, ValueError) as exc:
-            raise self.refused(f"{preview(text)} is not a valid string ({exc})") from None
-        assert isinstance(value, str)
-        return value
 
-    def number(self, text: str) -> int | float:
-        try:
-            if text[:2].lower() in ("0x", "0o", "0b") or not any(c in text for c in ".eE"):
-                return int(text, 0)
-            return float(text)
-        except ValueError as exc:  # 010, or more digits than int() converts
-            raise self.refused(f"{preview(text)} is not a valid number ({exc})") from None
+def _refused(spec: str, problem: str) -> SpecError:
+    return SpecError(f"spec {spec!r}: {problem}. {_SPEC_HELP}")
 
-    def bad_value(self, key: str, start: int, reason: str) -> SpecError:
-        """'Not a literal' when the value is an expression (a name, a call, arithmetic),
-        else the syntax error itself."""
-        depth, end, balanced = 0, start, True
-        while end < len(self.tokens):
-            token = self.tokens[end]
-            if token.text == "," and depth == 0:
-                break
-            if token.kind == "other":
-                balanced = False
-            depth += (token.text in _CLOSERS) - (token.text in _CLOSERS.values())
-            if depth < 0:
-                balanced = False
-                break
-            end += 1
-        segment = self.tokens[start:end]
-        expression = any(
-            (t.kind == "name" and t.text not in _CONSTANTS) or t.text in _OPERATORS for t in segment
-        )
-        complete = bool(segment) and (
-            segment[-1].kind in ("name", "number", "string")
-            or segment[-1].text in _CLOSERS.values()
-        )
-        if balanced and depth == 0 and expression and complete:
-            source = self.args[segment[0].start : segment[-1].end]
-            return SpecError(
-                f"argument {key!r} of spec {self.spec!r} is {source!r}, which is not a "
-                f"literal ({_LITERALS}). {_SPEC_HELP}"
-            )
-        return self.unparsable(reason)
+
+def _positional(spec: str) -> SpecError:
+    return SpecError(
+        f"spec {spec!r} has a positional argument; name each one, "
+        f"as in 'leaky_relu(alpha=0.1)'. {_SPEC_HELP}"
+    )
+
+
+def _index(source: str, line: int | None, offset: int | None) -> int | None:
+    """The index in ``source`` of a SyntaxError's line and offset (both from 1), if given."""
+    if not line or not offset or offset < 1:
+        return None
+    starts = [0, *(match.end() for match in _NEWLINE.finditer(source))]
+    return min(starts[min(line, len(starts)) - 1] + offset - 1, len(source))
+
+
+def _syntax_error(spec: str, source: str, error: SyntaxError) -> SpecError:
+    """Python's SyntaxError about ``source`` in the words of a spec's grammar."""
+    message = error.msg
+    at = _index(source, error.lineno, error.offset)
+    if message == "too many nested parentheses":
+        return _refused(spec, _TOO_DEEP)
+    if message.startswith(("positional argument follows", "iterable argument unpacking")):
+        return _positional(spec)
+    if never_closed := _NEVER_CLOSED.fullmatch(message):
+        return _unparsable(spec, f"{never_closed[1]!r} is never closed")
+    if at is None:
+        return _unparsable(spec, message)
+    if message.startswith("unterminated"):
+        return _unparsable(spec, f"the string at {source[at:-1][:20]!r} is never closed")
+    if _BAD_NUMBER.match(message):
+        start = at  # Python points into the number, or just past it
+        while start and (source[start - 1].isalnum() or source[start - 1] in "_."):
+            start -= 1
+        number = _WORD.match(source, start)
+        shown = preview(number[0] if number else source[at : at + 1])
+        return _refused(spec, f"{shown} is not a valid number ({message})")
+    if message.startswith("(unicode error) "):
+        detail = message.removeprefix("(unicode error) ")
+        return _refused(spec, f"one of its strings is not a valid string ({detail})")
+    name = _KEYWORD_ARGUMENT.match(source, at)
+    if name and keyword.iskeyword(name[1]):  # class=1, True=1
+        return _unparsable(spec, f"{name[1]!r} cannot be an argument name")
+    end = _index(source, error.end_lineno, error.end_offset)
+    if message == "invalid syntax. Perhaps you forgot a comma?" and end is not None and end > at:
+        return _unparsable(spec, _missing_comma(source, at, end))
+    if message != "invalid syntax":
+        return _unparsable(spec, message)
+    if at == len(source) - 1:  # the ')' closing `_(`: the text ends where a value should be
+        return _unparsable(spec, "a value is missing")
+    return _unparsable(spec, f"unexpected {source[at : max(end or 0, at + 1)]!r}")
+
+
+def _missing_comma(source: str, start: int, end: int) -> str:
+    """Python marks two values with no comma between them; parsed alone they fail at the second
+    one, and the text before them fails at the innermost bracket left open."""
+    pair, unexpected = source[start:end], source[start:end]
+    try:  # on one line, with each character where it was, so that Python's offsets index pair
+        ast.parse(re.sub(r"[\r\n]", " ", pair), mode="eval")
+    except SyntaxError as exc:
+        at = _index(pair, exc.lineno, exc.offset)
+        stop = _index(pair, exc.end_lineno, exc.end_offset)
+        if at is not None:
+            unexpected = pair[at : max(stop or 0, at + 1)]
+    except _PARSE_ERRORS:
+        pass
+    try:
+        ast.parse(source[:start], mode="eval")
+    except SyntaxError as exc:
+        opener = _NEVER_CLOSED.fullmatch(exc.msg)
+        if opener and _index(source, exc.lineno, exc.offset) != 1:  # 1: the call's own '('
+            return f"unexpected {unexpected!r} in a {opener[1]}...{_CLOSERS[opener[1]]}"
+    except _PARSE_ERRORS:
+        pass
+    return f"unexpected {unexpected!r}; separate the arguments with commas"
 
 
 def parse_mapping(spec: Mapping[str, Any]) -> ParsedSpec:
