@@ -4,6 +4,7 @@ covers a plugin that fails under PLUGNET_STRICT_PLUGINS=1 and one interrupted wh
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import plugnet
-from plugnet.cli import BROKEN_PIPE, INTERRUPTED, build_parser
+from plugnet.cli import BROKEN_PIPE, INTERRUPTED, _guarded, build_parser
 
 PLUGNET = [sys.executable, "-m", "plugnet"]
 POSIX_ONLY = pytest.mark.skipif(os.name == "nt", reason="POSIX pipes and signals")
@@ -44,6 +45,22 @@ def test_the_exit_statuses_are_documented_in_the_help() -> None:
     assert f"{INTERRUPTED} when interrupted (Ctrl-C)" in text
     assert f"{BROKEN_PIPE} when the program reading the output stops early" in text
     assert (INTERRUPTED, BROKEN_PIPE) == (128 + 2, 128 + 13)  # 128 + SIGINT, 128 + SIGPIPE
+
+
+def test_a_plugin_error_of_several_lines_is_printed_as_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def run(args: argparse.Namespace) -> int:
+        raise plugnet.PluginError(
+            "plugnet plugin 'bad' failed to load: PluginValidationError: Plugin 'bad:Bad'\n"
+            "hookimpl definition: register_activations(registr)\n"
+        )
+
+    assert _guarded("train", run)(argparse.Namespace()) == 2
+    assert capsys.readouterr().err == (
+        "plugnet train: error: plugnet plugin 'bad' failed to load: PluginValidationError: "
+        "Plugin 'bad:Bad'; hookimpl definition: register_activations(registr)\n"
+    )
 
 
 @POSIX_ONLY

@@ -320,7 +320,11 @@ def _guarded(command: str, run: Callable[[argparse.Namespace], int]) -> Callable
             return run(args)
         except BrokenPipeError:
             raise
-        except (ValueError, LookupError, OSError, PluginError) as exc:
+        except PluginError as exc:  # pluggy's validation errors span several lines
+            message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+            print(f"plugnet {command}: error: {message}", file=sys.stderr)
+            return 2
+        except (ValueError, LookupError, OSError) as exc:
             print(f"plugnet {command}: error: {exc}", file=sys.stderr)
             return 2
         except ImportError as exc:
