@@ -443,7 +443,10 @@ out["same_registry"] = plugnet.registry() is plugnet.registry()
     for name in ("no_backward", "bad_protocol_fine"):
         assert acts[name]["type"] == "UnknownComponentError", name
     unknown_provider = acts["plugnet-bad-protocol:bad_protocol_fine"]["message"]
-    assert "no installed provider is named 'plugnet-bad-protocol'" in unknown_provider
+    # It is installed but failed, and the message says so rather than "not installed".
+    assert "(provider 'plugnet-bad-protocol' failed to load)" in unknown_provider
+    assert "3 plugins failed to load: " in unknown_provider
+    assert "no installed provider" not in unknown_provider
     assert out["errors"]["bad_hook_never"]["type"] == "UnknownComponentError"
     assert out["errors"]["log_cosh"]["ok"]
     assert out["errors"]["square"]["ok"]
