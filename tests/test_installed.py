@@ -36,13 +36,20 @@ BAD_HOOK = "plugnet-bad-hook"
 BAD_PROTOCOL = "plugnet-bad-protocol"
 FIXTURES = (BROKEN, TAKES_RELU, CLASH_A, CLASH_B, BAD_HOOK, BAD_PROTOCOL)
 THIRD_PARTY = (EXAMPLE, *FIXTURES)
+# Installed only by tests/test_installed_faults.py, each into venvs of its own.
+FAULTY = (
+    "plugnet-exits-at-import",
+    "plugnet-base-exception",
+    "plugnet-eager",
+    "plugnet-interrupts",
+)
 
 
 # -- fixtures -----------------------------------------------------------------------------------
 
 
 def test_every_plugin_source_has_a_wheel(wheels: dict[str, Path]) -> None:
-    assert set(wheels) == {"plugnet", *THIRD_PARTY}
+    assert set(wheels) == {"plugnet", *THIRD_PARTY, *FAULTY}
 
 
 @pytest.fixture(scope="module")
@@ -436,7 +443,10 @@ out["same_registry"] = plugnet.registry() is plugnet.registry()
     for name in ("no_backward", "bad_protocol_fine"):
         assert acts[name]["type"] == "UnknownComponentError", name
     unknown_provider = acts["plugnet-bad-protocol:bad_protocol_fine"]["message"]
-    assert "no installed provider is named 'plugnet-bad-protocol'" in unknown_provider
+    # It is installed but failed, and the message says so rather than "not installed".
+    assert "(provider 'plugnet-bad-protocol' failed to load)" in unknown_provider
+    assert "3 plugins failed to load: " in unknown_provider
+    assert "no installed provider" not in unknown_provider
     assert out["errors"]["bad_hook_never"]["type"] == "UnknownComponentError"
     assert out["errors"]["log_cosh"]["ok"]
     assert out["errors"]["square"]["ok"]

@@ -9,6 +9,8 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +26,8 @@ from plugnet import (
     SpecError,
     UnknownComponentError,
 )
-from plugnet._registry import Registry
+from plugnet._registry import KINDS, Registry
+from plugnet.discovery import build_registry
 from plugnet_builtins.activations import ReLU, Softmax
 from tests.conftest import make_plugin
 
@@ -289,6 +292,236 @@ def test_a_third_party_fused_pair_is_found_through_the_registry(fresh_registry: 
     assert fresh_registry.fused_backward("relu", "square") is None
     assert fresh_registry.fused_backward(Wave(), square) is not None  # known class
     assert "wave+plugnet:square" in fresh_registry.available("fused_backward")
+
+
+# -- faults while loading: BaseExceptions, interrupts, and what an unknown name says ------------
+
+
+class Abort(BaseException):
+    """A BaseException that is not an Exception, as a plugin might define."""
+
+
+def raising_plugin(error: BaseException) -> Any:
+    def register_activations(register: Any) -> None:
+        register(Wave, "half_registered")
+        raise error
+
+    return make_plugin("raising", register_activations=register_activations)
+
+
+def hook_plugins(registry: Registry) -> list[object]:
+    """The plugins that hold a hook implementation in the registry's pluggy manager."""
+    callers = [getattr(registry._manager.hook, kind.hook) for kind in KINDS.values()]
+    return [impl.plugin for caller in callers for impl in caller.get_hookimpls()]
+
+
+@pytest.mark.parametrize(
+    ("error", "text"),
+    [
+        (SystemExit(3), "SystemExit: 3"),
+        (GeneratorExit("closed"), "GeneratorExit: closed"),
+        (Abort("gave up"), "Abort: gave up"),
+    ],
+)
+def test_a_plugin_raising_a_base_exception_is_isolated(
+    fresh_registry: Registry, error: BaseException, text: str
+) -> None:
+    plugin = raising_plugin(error)
+    with pytest.warns(PluginWarning) as caught:
+        record = add(fresh_registry, plugin, "plugnet-raising")
+    [warning] = caught
+    assert "'plugnet-raising'" in str(warning.message) and text in str(warning.message)
+    assert record.status == "failed" and record.error == text
+    assert fresh_registry.failures == [record]
+    assert plugin not in fresh_registry._manager.get_plugins()
+    assert plugin not in hook_plugins(fresh_registry)
+    with pytest.raises(UnknownComponentError):
+        fresh_registry.resolve("activation", "half_registered")
+    assert isinstance(fresh_registry.resolve("activation", "relu"), ReLU)
+
+    other = build_registry({"PLUGNET_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    with pytest.raises(PluginError, match=f"'plugnet-raising' failed to load: {text}") as info:
+        other.add_plugin(raising_plugin(error), provider="plugnet-raising", strict=True)
+    assert info.value.__cause__ is error
+
+
+def test_a_keyboard_interrupt_in_a_hook_propagates_and_leaves_nothing(
+    fresh_registry: Registry,
+) -> None:
+    interrupts = [KeyboardInterrupt()]  # only the first call is interrupted
+
+    def register_activations(register: Any) -> None:
+        register(Wave, "wave")
+        if interrupts:
+            raise interrupts.pop()
+
+    plugin = make_plugin("interrupted", register_activations=register_activations)
+    before = [p.name for p in fresh_registry.providers]
+    with pytest.raises(KeyboardInterrupt):
+        add(fresh_registry, plugin, "plugnet-interrupted")
+    assert [p.name for p in fresh_registry.providers] == before  # not even marked failed
+    assert fresh_registry.find_provider("plugnet-interrupted", None) is None
+    assert plugin not in fresh_registry._manager.get_plugins()
+    assert plugin not in hook_plugins(fresh_registry)
+    with pytest.raises(UnknownComponentError):
+        fresh_registry.resolve("activation", "wave")
+
+    record = add(fresh_registry, plugin, "plugnet-interrupted")  # trying again works
+    assert record.status == "loaded"
+    assert [c.name for c in record.components] == ["wave"]
+    assert isinstance(fresh_registry.resolve("activation", "plugnet-interrupted:wave"), Wave)
+    assert hook_plugins(fresh_registry).count(plugin) == 1
+
+
+def test_an_interrupted_deferred_load_is_resumed_by_the_next_use(
+    fresh_registry: Registry,
+) -> None:
+    calls = []
+
+    def loader(registry: Registry) -> None:
+        calls.append(len(calls))
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        add(registry, activations_plugin("waves", (Wave, "wave")), "plugnet-waves")
+
+    fresh_registry.defer(loader)
+    with pytest.raises(KeyboardInterrupt):
+        fresh_registry.available("activation")
+    assert isinstance(fresh_registry.resolve("activation", "wave"), Wave)
+    assert calls == [0, 1]
+    fresh_registry.available("activation")
+    assert calls == [0, 1]  # loaded once it has finished, never again
+
+
+def test_the_loader_can_use_the_registry_it_is_loading(fresh_registry: Registry) -> None:
+    seen: dict[str, Any] = {}
+
+    def loader(registry: Registry) -> None:
+        # A plugin's import code that uses plugnet runs inside the loader: no deadlock.
+        seen["relu"] = registry.resolve("activation", "relu")
+        seen["available"] = registry.available("activation")
+        add(registry, activations_plugin("waves", (Wave, "wave")), "plugnet-waves")
+
+    fresh_registry.defer(loader)
+    assert "wave" in fresh_registry.available("activation")
+    assert isinstance(seen["relu"], ReLU)
+    assert "wave" not in seen["available"]  # what was registered when it asked
+
+
+def test_first_use_from_many_threads_waits_for_the_deferred_load(
+    fresh_registry: Registry,
+) -> None:
+    """Deterministic: the load sleeps while every other thread asks for a plugin's name."""
+    entered = threading.Event()
+    calls = []
+
+    def loader(registry: Registry) -> None:
+        calls.append(threading.get_ident())
+        entered.set()
+        time.sleep(0.3)  # the other threads arrive now and must wait
+        add(registry, activations_plugin("waves", (Wave, "wave")), "plugnet-waves")
+
+    fresh_registry.defer(loader)
+    readers = 16
+    barrier = threading.Barrier(readers)
+    results: list[Any] = [None] * readers
+
+    def read(i: int) -> None:
+        if i == 0:
+            barrier.wait()
+        else:
+            barrier.wait()
+            entered.wait(5)
+        try:
+            results[i] = (
+                type(fresh_registry.resolve("activation", ("wave", "plugnet-waves:wave")[i % 2])),
+                tuple(fresh_registry.available("activation")),
+                tuple(p.name for p in fresh_registry.providers),
+                len(fresh_registry.components("activation")),
+            )
+        except Exception as exc:  # recorded, so that the assertion shows every failure
+            results[i] = f"{type(exc).__name__}: {exc}"
+
+    threads = [threading.Thread(target=read, args=(i,)) for i in range(readers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(calls) == 1
+    assert all(result == results[0] for result in results), results
+    wave, available, providers, count = results[0]
+    assert wave is Wave and "wave" in available and providers == ("plugnet", "plugnet-waves")
+    assert count == len(available)
+
+
+def test_a_builtin_lookup_does_not_wait_for_the_deferred_load(fresh_registry: Registry) -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    def loader(registry: Registry) -> None:
+        entered.set()
+        release.wait(10)
+
+    fresh_registry.defer(loader)
+    loading = threading.Thread(target=fresh_registry.available, args=("activation",))
+    loading.start()
+    try:
+        assert entered.wait(5)
+        answers: list[Any] = []
+        lookup = threading.Thread(
+            target=lambda: answers.append(fresh_registry.resolve("activation", "plugnet:relu"))
+        )
+        lookup.start()
+        lookup.join(5)
+        assert not lookup.is_alive(), "a built-in name waited for the third-party plugins"
+        assert isinstance(answers[0], ReLU)
+    finally:
+        release.set()
+        loading.join(10)
+
+
+def test_a_reserved_name_warning_raised_as_an_error_keeps_the_plugin_whole(
+    fresh_registry: Registry,
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PluginWarning)
+        with pytest.raises(PluginWarning, match="reserved"):
+            add(
+                fresh_registry, activations_plugin("thief", (Wave, "relu"), (Wave, "wave")), "thief"
+            )
+    [record] = [p for p in fresh_registry.providers if p.name == "thief"]
+    assert record.status == "loaded" and len(record.components) == 2
+    assert isinstance(fresh_registry.resolve("activation", "wave"), Wave)
+    assert isinstance(fresh_registry.resolve("activation", "thief:relu"), Wave)
+
+
+def test_an_unknown_name_mentions_the_plugins_that_failed(fresh_registry: Registry) -> None:
+    with pytest.raises(UnknownComponentError) as clean:
+        fresh_registry.resolve("activation", "snake")
+    assert "failed to load" not in str(clean.value) and clean.value.failed == {}
+
+    with pytest.warns(PluginWarning):
+        add(fresh_registry, failing_plugin(), "plugnet-snake")
+    with pytest.raises(UnknownComponentError) as info:
+        fresh_registry.resolve("activation", "snake")
+    message = str(info.value)
+    assert info.value.failed == {"plugnet-snake": "RuntimeError: hook exploded"}
+    assert (
+        "1 plugin failed to load: plugnet-snake (RuntimeError: hook exploded); "
+        "`plugnet plugins` shows why." in message
+    )
+    assert message.startswith("unknown activation 'snake'.")
+    assert "Available activations: " in message
+
+    with pytest.raises(UnknownComponentError, match="provider 'plugnet-snake' failed to load"):
+        fresh_registry.resolve("activation", "plugnet-snake:snake")
+    with pytest.warns(PluginWarning):
+        add(fresh_registry, raising_plugin(SystemExit("x" * 300)), "plugnet-other")
+    with pytest.raises(
+        UnknownComponentError, match="2 plugins failed to load: plugnet-snake"
+    ) as two:
+        fresh_registry.resolve("error_function", "snake")
+    assert len(two.value.failed["plugnet-other"]) == 120  # a long error is cut short
+    assert two.value.failed["plugnet-other"].endswith("…")
 
 
 # -- the global registry and the public API, in fresh processes ----------------------------------

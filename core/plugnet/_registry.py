@@ -182,6 +182,11 @@ def _missing_members(obj: Any, kind: Kind) -> list[str]:
     return missing
 
 
+def _first_line(text: str, limit: int = 120) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def _snake_case(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
@@ -192,8 +197,11 @@ class Registry:
     def __init__(self, *, strict: bool = False) -> None:
         self.strict = strict
         self._providers: list[Provider] = []
+        # The deferred loader stays set until it has finished, so a reader that finds it unset
+        # knows every table is complete; _lock serializes loading and registration.
         self._deferred: Callable[[Registry], None] | None = None
-        self._deferred_lock = threading.RLock()
+        self._loading = False  # the loader is running, in the thread that holds _lock
+        self._lock = threading.RLock()
         self._components: dict[str, list[Component]] = {kind: [] for kind in KINDS}
         self._short: dict[str, dict[str, list[Component]]] = {kind: {} for kind in KINDS}
         self._qualified: dict[str, dict[tuple[str, str], Component]] = {k: {} for k in KINDS}
@@ -222,13 +230,25 @@ class Registry:
         self._deferred = loader
 
     def load_deferred(self) -> None:
-        """Load the deferred third-party plugins now, if that has not happened yet."""
-        if self._deferred is None:
+        """Load the deferred third-party plugins now, if that has not happened yet.
+
+        Every thread that calls this while another is loading waits until loading has finished.
+        If loading is interrupted (``KeyboardInterrupt``), the loader is kept, so the next call
+        resumes it. A call from inside the loader (a plugin's import code using plugnet) returns
+        at once.
+        """
+        if self._deferred is None:  # the fast path: loaded already, or nothing to load
             return
-        with self._deferred_lock:
-            loader, self._deferred = self._deferred, None
-            if loader is not None:
+        with self._lock:
+            loader = self._deferred
+            if loader is None or self._loading:
+                return
+            self._loading = True
+            try:
                 loader(self)
+            finally:
+                self._loading = False
+            self._deferred = None  # only now: readers that see None see complete tables
 
     def add_plugin(
         self,
@@ -248,7 +268,18 @@ class Registry:
         """
         if not builtin:
             self.load_deferred()
-        record = self.provider_record(provider, version, entry_point, builtin)
+        with self._lock:
+            return self._add_plugin(plugin, provider, version, entry_point, builtin, strict)
+
+    def _add_plugin(
+        self,
+        plugin: object,
+        provider: str,
+        version: str,
+        entry_point: str | None,
+        builtin: bool,
+        strict: bool | None,
+    ) -> Provider:
         manager_name = f"{provider}:{entry_point or getattr(plugin, '__name__', id(plugin))}"
         try:
             self._manager.register(plugin, name=manager_name)
@@ -259,12 +290,18 @@ class Registry:
             except BaseException:
                 self._manager.unregister(plugin)
                 raise
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise  # nothing recorded or registered: the next load tries this plugin again
+        except BaseException as exc:  # SystemExit from a plugin's hook is its failure too
+            record = self.provider_record(provider, version, entry_point, builtin)
             self.record_failure(record, exc, strict=strict)
             return record
-        self._commit(staged)
+        record = self.provider_record(provider, version, entry_point, builtin)
+        notes = self._commit(staged)
         record.components.extend(staged)
         record.modules.append(getattr(plugin, "__name__", type(plugin).__name__))
+        for note in notes:  # after committing, so a warnings filter set to "error" breaks nothing
+            warnings.warn(note, PluginWarning, stacklevel=3)
         return record
 
     def record_failure(
@@ -292,12 +329,17 @@ class Registry:
     def provider_record(
         self, name: str, version: str, entry_point: str | None, builtin: bool
     ) -> Provider:
-        for record in self._providers:
-            if (record.name, record.entry_point) == (name, entry_point):
-                return record
-        record = Provider(name, version, entry_point, builtin=builtin)
-        self._providers.append(record)
+        record = self.find_provider(name, entry_point)
+        if record is None:
+            record = Provider(name, version, entry_point, builtin=builtin)
+            self._providers.append(record)
         return record
+
+    def find_provider(self, name: str, entry_point: str | None) -> Provider | None:
+        """The provider recorded for this name and entry point, if any (loaded or not)."""
+        return next(
+            (r for r in self._providers if (r.name, r.entry_point) == (name, entry_point)), None
+        )
 
     def _collect(
         self, plugin: object, provider: str, version: str, builtin: bool
@@ -385,7 +427,9 @@ class Registry:
                     )
                 seen[(component.kind, key)] = component
 
-    def _commit(self, staged: list[Component]) -> None:
+    def _commit(self, staged: list[Component]) -> list[str]:
+        """Add the staged components to the tables; returns the warnings to give about them."""
+        notes: list[str] = []
         for component in staged:
             kind = component.kind
             self._components[kind].append(component)
@@ -398,15 +442,14 @@ class Registry:
                 holders = self._short[kind].setdefault(key, [])
                 reserved = next((c for c in holders if c.builtin), None)
                 if reserved is not None and not component.builtin:
-                    warnings.warn(
+                    notes.append(
                         f"plugin {component.provider!r} registers the {kind.replace('_', ' ')} "
                         f"name {key!r}, which is reserved by plugnet's built-in "
                         f"{reserved.name!r}. The built-in keeps the short name; theirs is "
-                        f"reachable only as {component.provider + ':' + component.name!r}.",
-                        PluginWarning,
-                        stacklevel=3,
+                        f"reachable only as {component.provider + ':' + component.name!r}."
                     )
                 holders.append(component)
+        return notes
 
     @staticmethod
     def _keys(component: Component) -> list[str]:
@@ -438,7 +481,7 @@ class Registry:
                 detail = (
                     f"provider {parsed.provider!r} registers no such {kind.replace('_', ' ')}"
                     if own
-                    else f"no installed provider is named {parsed.provider!r}"
+                    else self._missing_provider(parsed.provider, kind)
                 )
                 self._raise_unknown(kind, parsed.display, key, detail)
             return component
@@ -459,6 +502,19 @@ class Registry:
             return found is not None and found.builtin
         return any(c.builtin for c in self._short[kind].get(key, ()))
 
+    def _missing_provider(self, name: str, kind: str) -> str:
+        """Why a provider has no components of ``kind``: it is not installed, failed, is
+        disabled, or registers none."""
+        record = next((p for p in self._providers if normalize(p.name) == normalize(name)), None)
+        if record is None:
+            return f"no installed provider is named {name!r}"
+        if record.status == "failed":
+            return f"provider {record.name!r} failed to load"
+        if record.status == "disabled":
+            switches = "PLUGNET_PLUGINS or PLUGNET_DISABLE_PLUGINS"
+            return f"provider {record.name!r} is disabled by {switches}"
+        return f"provider {record.name!r} registers no such {kind.replace('_', ' ')}"
+
     def _raise_unknown(self, kind: str, name: str, key: str, detail: str) -> NoReturn:
         import difflib
 
@@ -469,8 +525,13 @@ class Registry:
             elsewhere = [k for k in KINDS if k != kind and key in self._short[k]]
             if elsewhere:
                 detail = f"{name!r} is a registered {elsewhere[0].replace('_', ' ')}"
+        available = self.available(kind)
+        # A name may be missing because the plugin that registers it broke: say which ones did.
+        failed = {
+            p.name: _first_line(p.error or "") for p in self._providers if p.status == "failed"
+        }
         raise UnknownComponentError(
-            kind, name, suggestions=suggestions, available=self.available(kind), detail=detail
+            kind, name, suggestions=suggestions, available=available, detail=detail, failed=failed
         )
 
     def available(self, kind: str) -> list[str]:

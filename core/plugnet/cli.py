@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,7 +20,13 @@ if TYPE_CHECKING:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="plugnet", description="A NumPy neural-network framework built from plugins."
+        prog="plugnet",
+        description="A NumPy neural-network framework built from plugins.",
+        epilog="Exit status: 0 on success; 1 when `plugnet check` finds a failing check or an "
+        "optional dependency is missing; 2 for a bad argument, config, data or model file, an "
+        "unknown component name, or a plugin that fails to load under "
+        "PLUGNET_STRICT_PLUGINS=1 (one line on stderr says what); 130 when interrupted "
+        "(Ctrl-C); 141 when the program reading the output stops early (e.g. `| head`).",
     )
     parser.add_argument("--version", action="version", version=f"plugnet {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -41,17 +48,40 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="list every component with its factory, aliases, parameters and summary",
     )
-    plugins.set_defaults(handler=_cmd_plugins)
+    plugins.set_defaults(handler=_guarded("plugins", _cmd_plugins))
     _add_model_commands(commands)
     _add_kit_commands(commands)
     return parser
 
 
+# 128 + the signal's number, as a shell reports a command that the signal ended.
+INTERRUPTED = 130  # SIGINT
+BROKEN_PIPE = 141  # SIGPIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (2 for bad arguments)."""
-    args = build_parser().parse_args(argv)
-    status: int = args.handler(args)
+    """Run the CLI; returns the exit status (2 for bad arguments; see the parser's epilog)."""
+    try:
+        args = build_parser().parse_args(argv)
+        status: int = args.handler(args)
+        sys.stdout.flush()  # so that a closed pipe shows here rather than at exit
+    except KeyboardInterrupt:
+        print("plugnet: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:
+        _discard_stdout()
+        return BROKEN_PIPE
     return status
+
+
+def _discard_stdout() -> None:
+    """Point stdout at devnull, so the flush at exit does not fail again (the idiom of Python's
+    "Note on SIGPIPE")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file (replaced, or closed)
+        pass
 
 
 # -- plugnet plugins ----------------------------------------------------------------------------
@@ -279,13 +309,21 @@ def _add_model_commands(commands: Any) -> None:
 
 
 def _guarded(command: str, run: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
-    """Bad input (a bad config, data or model file, an unknown name) ends with a one-line
-    message on stderr and exit status 2, as argparse does for bad arguments; a missing optional
-    dependency (an ImportError that says what to pip install) with exit status 1."""
+    """Bad input (a bad config, data or model file, an unknown name) or a plugin that fails to
+    load in strict mode ends with a one-line message on stderr and exit status 2, as argparse
+    does for bad arguments; a missing optional dependency (an ImportError that says what to pip
+    install) with exit status 1. A closed stdout (BrokenPipeError) is left to :func:`main`."""
+    from plugnet.errors import PluginError
 
     def handler(args: argparse.Namespace) -> int:
         try:
             return run(args)
+        except BrokenPipeError:
+            raise
+        except PluginError as exc:  # pluggy's validation errors span several lines
+            message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+            print(f"plugnet {command}: error: {message}", file=sys.stderr)
+            return 2
         except (ValueError, LookupError, OSError) as exc:
             print(f"plugnet {command}: error: {exc}", file=sys.stderr)
             return 2

@@ -16,7 +16,7 @@ import importlib
 import os
 import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from plugnet._registry import BUILTIN_PROVIDER, Registry
 from plugnet._version import __version__
@@ -26,17 +26,34 @@ from plugnet.specs import normalize
 ENTRY_POINT_GROUP = "plugnet"
 
 _registry: Registry | None = None
-_lock = threading.Lock()
+# Re-entrant, and _building lets the thread that builds the registry see it before it is
+# published: in strict mode plugins load during the build, and a plugin's import code may use
+# plugnet. Other threads wait on the lock and then see the whole registry.
+_lock = threading.RLock()
+_building: Registry | None = None
 
 
 def get_registry() -> Registry:
     """The process-wide registry, built on the first call."""
-    global _registry
-    if _registry is None:
-        with _lock:
-            if _registry is None:
-                _registry = build_registry()
+    global _registry, _building
+    registry = _registry
+    if registry is not None:
+        return registry
+    with _lock:
+        if _registry is not None:
+            return _registry
+        if _building is not None:
+            return _building
+        try:
+            _registry = build_registry(publish=_publish)
+        finally:
+            _building = None
     return _registry
+
+
+def _publish(registry: Registry) -> None:
+    global _building
+    _building = registry
 
 
 def _flag(environ: Mapping[str, str], name: str) -> bool:
@@ -51,8 +68,16 @@ def _name_set(environ: Mapping[str, str], name: str) -> dict[str, str] | None:
     return {normalize(part): part.strip() for part in value.split(",") if part.strip()}
 
 
-def build_registry(environ: Mapping[str, str] | None = None) -> Registry:
-    """A new registry with the built-ins and the entry points the environment allows."""
+def build_registry(
+    environ: Mapping[str, str] | None = None,
+    *,
+    publish: Callable[[Registry], None] | None = None,
+) -> Registry:
+    """A new registry with the built-ins and the entry points the environment allows.
+
+    ``publish(registry)`` is called once the built-ins are in, before any third-party plugin
+    loads (which strict mode does here).
+    """
     environ = os.environ if environ is None else environ
     registry = Registry(strict=_flag(environ, "PLUGNET_STRICT_PLUGINS"))
     import plugnet_builtins
@@ -64,6 +89,8 @@ def build_registry(environ: Mapping[str, str] | None = None) -> Registry:
             version=__version__,
             builtin=True,
         )
+    if publish is not None:
+        publish(registry)
     if _flag(environ, "PLUGNET_DISABLE_PLUGIN_AUTOLOAD"):
         return registry
     only = _name_set(environ, "PLUGNET_PLUGINS")
@@ -86,13 +113,17 @@ def _load_entry_points(
         version = dist.version if dist is not None else ""
         names = {normalize(entry_point.name), normalize(provider)}
         matched |= names & set(only or {})
+        if registry.find_provider(provider, entry_point.name) is not None:
+            continue  # settled by an earlier, interrupted run of this loader
         if (only is not None and not names & set(only)) or (blocked and names & set(blocked)):
             registry.add_disabled(provider, version, entry_point.name)
             continue
-        record = registry.provider_record(provider, version, entry_point.name, False)
         try:
             plugin = entry_point.load()
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise  # nothing is recorded, so the next use imports it again
+        except BaseException as exc:  # SystemExit, or anything else a module's import raises
+            record = registry.provider_record(provider, version, entry_point.name, False)
             registry.record_failure(record, exc)
             continue
         registry.add_plugin(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 
 class SpecError(ValueError):
@@ -10,7 +10,8 @@ class SpecError(ValueError):
 
 
 class UnknownComponentError(LookupError):
-    """No registered component of ``kind`` answers to ``name``."""
+    """No registered component of ``kind`` answers to ``name``. ``failed`` maps each plugin
+    that failed to load (distribution name) to its error, since the name may have been its."""
 
     def __init__(
         self,
@@ -20,11 +21,13 @@ class UnknownComponentError(LookupError):
         suggestions: Sequence[str] = (),
         available: Sequence[str] = (),
         detail: str = "",
+        failed: Mapping[str, str] | None = None,
     ) -> None:
         self.kind = kind
         self.name = name
         self.suggestions = list(suggestions)
         self.available = list(available)
+        self.failed = dict(failed or {})
         message = f"unknown {kind.replace('_', ' ')} {name!r}"
         if detail:
             message += f" ({detail})"
@@ -32,6 +35,13 @@ class UnknownComponentError(LookupError):
         if self.suggestions:
             quoted = " or ".join(repr(s) for s in self.suggestions)
             message += f" Did you mean {quoted}?"
+        if self.failed:
+            count = len(self.failed)
+            broken = "; ".join(f"{n} ({e})" if e else n for n, e in self.failed.items())
+            message += (
+                f" {count} plugin{'s' if count > 1 else ''} failed to load: {broken}; "
+                "`plugnet plugins` shows why."
+            )
         shown = ", ".join(self.available) if self.available else "none"
         message += (
             f" Available {kind.replace('_', ' ')}s: {shown}."
