@@ -246,3 +246,24 @@ def test_digits_example_for_two_epochs(capsys: pytest.CaptureFixture[str]) -> No
     assert out.startswith("digits: 1797 samples, 64 features, 10 classes; 1347 training / 450 test")
     assert score(out, "test accuracy") > 0.8
     assert time.perf_counter() - start < 10
+
+
+def test_a_diverging_run_exits_1_in_one_line_and_saves_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "diverge.toml"
+    config.write_text(
+        '[data]\nsource = "sine"\n'
+        '[model]\nerror = "square"\noptimizer = "sgd(lr=1e6)"\nseed = 0\n'
+        'layers = [{ type = "dense", units = 16, activation = "tanh" }, '
+        '{ type = "dense", units = 1 }]\n'
+        '[training]\nepochs = 50\nverbose = 0\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "model.npz"
+    assert main(["train", str(config), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("plugnet train: error: the loss became ")
+    assert "smaller learning rate" in err
+    assert not out.exists()

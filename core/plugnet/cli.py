@@ -22,8 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="plugnet",
         description="A NumPy neural-network framework built from plugins.",
-        epilog="Exit status: 0 on success; 1 when `plugnet check` finds a failing check or an "
-        "optional dependency is missing; 2 for a bad argument, config, data or model file, an "
+        epilog="Exit status: 0 on success; 1 when `plugnet check` finds a failing check, "
+        "training diverges (the loss became NaN or infinite) or an optional dependency is "
+        "missing; 2 for a bad argument, config, data or model file, an "
         "unknown component name, or a plugin that fails to load under "
         "PLUGNET_STRICT_PLUGINS=1 (one line on stderr says what); 130 when interrupted "
         "(Ctrl-C); 141 when the program reading the output stops early (e.g. `| head`).",
@@ -312,8 +313,9 @@ def _guarded(command: str, run: Callable[[argparse.Namespace], int]) -> Callable
     """Bad input (a bad config, data or model file, an unknown name) or a plugin that fails to
     load in strict mode ends with a one-line message on stderr and exit status 2, as argparse
     does for bad arguments; a missing optional dependency (an ImportError that says what to pip
-    install) with exit status 1. A closed stdout (BrokenPipeError) is left to :func:`main`."""
-    from plugnet.errors import PluginError
+    install) or a diverged training run with exit status 1. A closed stdout (BrokenPipeError)
+    is left to :func:`main`."""
+    from plugnet.errors import NonFiniteLossError, PluginError
 
     def handler(args: argparse.Namespace) -> int:
         try:
@@ -327,6 +329,9 @@ def _guarded(command: str, run: Callable[[argparse.Namespace], int]) -> Callable
         except (ValueError, LookupError, OSError) as exc:
             print(f"plugnet {command}: error: {exc}", file=sys.stderr)
             return 2
+        except NonFiniteLossError as exc:  # the config is valid; the run diverged
+            print(f"plugnet {command}: error: {exc}", file=sys.stderr)
+            return 1
         except ImportError as exc:
             if "pip install" not in str(exc):
                 raise  # not a missing extra: a real bug, keep the traceback
