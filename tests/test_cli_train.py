@@ -257,7 +257,7 @@ def test_a_diverging_run_exits_1_in_one_line_and_saves_nothing(
         '[model]\nerror = "square"\noptimizer = "sgd(lr=1e6)"\nseed = 0\n'
         'layers = [{ type = "dense", units = 16, activation = "tanh" }, '
         '{ type = "dense", units = 1 }]\n'
-        '[training]\nepochs = 50\nverbose = 0\n',
+        "[training]\nepochs = 50\nverbose = 0\n",
         encoding="utf-8",
     )
     out = tmp_path / "model.npz"
