@@ -11,10 +11,8 @@ import csv
 import json
 import math
 import tempfile
-import time
-import tracemalloc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +37,8 @@ from plugnet.config import (
     load_config,
     loads_config,
 )
+from tests import _bounds as bounds
+from tests._bounds import traced
 
 CALL_LIMIT_S = 0.5
 PROPERTY = settings(
@@ -59,12 +59,8 @@ def warm_registry() -> None:
     plugnet.activation("relu")
 
 
-@contextmanager
-def time_limit(seconds: float = CALL_LIMIT_S) -> Iterator[None]:
-    start = time.perf_counter()
-    yield
-    elapsed = time.perf_counter() - start
-    assert elapsed < seconds, f"took {elapsed:.3f} s"
+def time_limit(seconds: float = CALL_LIMIT_S) -> AbstractContextManager[None]:
+    return bounds.time_limit(seconds)
 
 
 def outcome(call: Callable[[], Config]) -> Config | ConfigError:
@@ -152,14 +148,10 @@ def test_a_megabyte_config_is_handled_quickly_in_bounded_memory() -> None:
     ]:
         error = config_error(text)  # timed
         assert error.key.startswith(key) and len(str(error)) < 1000
-        tracemalloc.start()  # apart: tracing slows tomllib's loop over each character tenfold
-        try:
-            with pytest.raises(ConfigError):
-                loads_config(text)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-        assert peak < 4 * MAX_CONFIG_SIZE, f"peak {peak} bytes"
+        # apart: tracing slows tomllib's loop over each character tenfold
+        with traced() as measured, pytest.raises(ConfigError):
+            loads_config(text)
+        assert measured.peak < 4 * MAX_CONFIG_SIZE, f"peak {measured.peak} bytes"
 
 
 def test_paths_the_file_system_refuses() -> None:

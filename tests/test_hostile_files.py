@@ -9,8 +9,6 @@ import io
 import json
 import re
 import struct
-import time
-import tracemalloc
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -32,6 +30,7 @@ from plugnet.serialization import (
     collect_arrays,
     model_config,
 )
+from tests._bounds import traced
 from tests._zipcraft import Member, members_of, npy, npy_header, with_member, write_zip
 
 X = np.random.default_rng(0).standard_normal((40, 5))
@@ -115,17 +114,13 @@ def attempt(path: Path, case: str) -> tuple[Any, int]:
     """Load ``path`` under tracemalloc; the model or the exception, and the peak in bytes.
     Asserts the time and memory bounds."""
     size = path.stat().st_size
-    tracemalloc.start()
-    start = time.perf_counter()
-    try:
-        outcome: Any = plugnet.load(path)
-    except Exception as exc:
-        outcome = exc
-    finally:
-        seconds = time.perf_counter() - start
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    assert seconds < SECONDS, f"{case}: loading took {seconds:.2f} s"
+    with traced() as measured:
+        try:
+            outcome: Any = plugnet.load(path)
+        except Exception as exc:
+            outcome = exc
+    assert measured.seconds < SECONDS, f"{case}: loading took {measured.seconds:.2f} s"
+    peak = measured.peak
     assert peak <= SIZE_FACTOR * size + ALLOWANCE, f"{case}: peak {peak} B for a {size} B file"
     return outcome, peak
 

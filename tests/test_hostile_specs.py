@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import math
-import time
-import tracemalloc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +22,8 @@ import plugnet
 from plugnet import SpecError, UnknownComponentError
 from plugnet._registry import Registry
 from plugnet.specs import MAX_SPEC_DEPTH, MAX_SPEC_LENGTH, parse_mapping, parse_string, preview
+from tests import _bounds as bounds
+from tests._bounds import traced
 from tests.conftest import make_plugin
 
 REFUSALS = (SpecError, UnknownComponentError)
@@ -44,12 +44,8 @@ def warm_registry() -> None:
         plugnet.activation("no_such_activation")
 
 
-@contextmanager
-def time_limit(seconds: float = CALL_LIMIT_S) -> Iterator[None]:
-    start = time.perf_counter()
-    yield
-    elapsed = time.perf_counter() - start
-    assert elapsed < seconds, f"took {elapsed:.3f} s"
+def time_limit(seconds: float = CALL_LIMIT_S) -> AbstractContextManager[None]:
+    return bounds.time_limit(seconds)
 
 
 def outcome(call: Callable[[], Any]) -> Any:
@@ -94,14 +90,13 @@ def test_a_megabyte_spec_is_refused_up_front_in_little_memory(fill: str) -> None
         "relu(alpha=" + fill * (1_000_000 // len(fill)) + ")",
         "relu" + " " * 1_000_000 + "!",
     ):
-        tracemalloc.start()
-        try:
-            with time_limit(0.05), pytest.raises(SpecError, match="specs are limited to 4096"):
-                plugnet.activation(spec)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-        assert peak < 256 * 1024, f"peak {peak} bytes"
+        with (
+            traced() as measured,
+            time_limit(0.05),
+            pytest.raises(SpecError, match="specs are limited to 4096"),
+        ):
+            plugnet.activation(spec)
+        assert measured.peak < 256 * 1024, f"peak {measured.peak} bytes"
 
 
 @pytest.mark.parametrize("fill", SHAPES.values(), ids=SHAPES.keys())
@@ -112,14 +107,10 @@ def test_specs_of_the_longest_accepted_length_parse_in_linear_time(fill: str) ->
     body = (fill * MAX_SPEC_LENGTH)[: MAX_SPEC_LENGTH - len(head) - 1]
     for spec in (head + body + ")", (fill * MAX_SPEC_LENGTH)[:MAX_SPEC_LENGTH], "a" + body + "!"):
         assert len(spec) <= MAX_SPEC_LENGTH
-        tracemalloc.start()
-        try:
+        with traced() as measured:
             result = outcome(lambda spec=spec: plugnet.activation(spec))  # type: ignore[misc]
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
         assert isinstance(result, REFUSALS)
-        assert peak < 2 * 1024 * 1024, f"peak {peak} bytes"
+        assert measured.peak < 2 * 1024 * 1024, f"peak {measured.peak} bytes"
 
 
 def test_self_is_an_argument_like_any_other() -> None:
