@@ -32,17 +32,21 @@ def _sine() -> tuple[np.ndarray, np.ndarray]:
     return x, np.sin(x)
 
 
+def _regression_net(lr: float) -> plugnet.Sequential:
+    return plugnet.Sequential(
+        [{"type": "dense", "units": 16, "activation": "tanh"}, {"type": "dense", "units": 1}],
+        error="square",
+        optimizer=f"sgd(lr={lr})",
+        seed=0,
+    )
+
+
 # -- divergence -----------------------------------------------------------------------------------
 
 
 def test_a_diverging_run_stops_at_once_naming_epoch_batch_and_learning_rate() -> None:
     x, t = _sine()
-    net = plugnet.Sequential(
-        [{"type": "dense", "units": 16, "activation": "tanh"}, {"type": "dense", "units": 1}],
-        error="square",
-        optimizer="sgd(lr=1e6)",
-        seed=0,
-    )
+    net = _regression_net(1e6)
     with pytest.raises(plugnet.NonFiniteLossError) as caught:
         net.fit(x, t, epochs=50, batch_size=32, verbose=0)
     error = caught.value
@@ -63,12 +67,7 @@ def test_the_history_before_divergence_is_kept() -> None:
             if epoch == 2:
                 self.network.optimizer.lr = 1e8  # type: ignore[attr-defined]
 
-    net = plugnet.Sequential(
-        [{"type": "dense", "units": 16, "activation": "tanh"}, {"type": "dense", "units": 1}],
-        error="square",
-        optimizer="sgd(lr=0.01)",
-        seed=0,
-    )
+    net = _regression_net(0.01)
     with pytest.raises(plugnet.NonFiniteLossError) as caught:
         net.fit(x, t, epochs=20, batch_size=32, verbose=0, callbacks=[Explode()])
     assert caught.value.epoch == 3
