@@ -482,7 +482,7 @@ def _parse_data(table: _Table | None, base: Path) -> DataConfig:
                 f"unsupported data file type {Path(source).suffix or '(no suffix)'!r}; "
                 "use .npz or .csv",
             )
-        raise ConfigError(table.key("source"), datasets._unknown_source(source))
+        raise ConfigError(table.key("source"), datasets.unknown_source_message(source))
     else:
         source = source.lower()
     label_column = table.get("label_column", _string, None)
