@@ -242,3 +242,15 @@ def test_a_split_that_cannot_be_made_is_refused_in_our_words() -> None:
         "(turn stratification off)"
     )
     assert "leaves no training or no test samples" in str(datasets.split_problem(1, 0.5))
+
+
+def test_the_package_surface_is_its_all_and_toy_stays_the_function() -> None:
+    import importlib
+
+    import plugnet.datasets as package
+
+    for name in package.__all__:
+        assert hasattr(package, name), name
+    assert callable(package.toy) and package.toy.__module__ == "plugnet.datasets.toy_sets"
+    for module in ("base", "toy_sets", "files", "splits"):
+        assert importlib.import_module(f"plugnet.datasets.{module}").__name__.endswith(module)
