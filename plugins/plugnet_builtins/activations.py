@@ -17,14 +17,10 @@ import numpy as np
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array
+from plugnet_builtins._erf import normal_cdf
 
-_SQRT_PI = math.sqrt(math.pi)
-_SQRT_2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_ERF_SPLIT = 2.5
-_SERIES_TERMS = 45
-_FRACTION_DEPTH = 40
 _EXP_CAP = 20.0  # tanh(e^20) == 1 exactly in float32 and float64
 
 
@@ -36,62 +32,6 @@ def _sigmoid(x: Array) -> Array:
 def _softplus(x: Array) -> Array:
     """log(1 + eˣ), through logaddexp."""
     return np.logaddexp(0.0, x)
-
-
-def _erf_and_erfc(z: Array) -> tuple[Array, Array]:
-    """erf(z) and erfc(z) for float64 z ≥ 0.
-
-    For z < 2.5 the series erf(z) = (2/√π) e^(−z²) Σₙ 2ⁿ z^(2n+1) / (1·3·…·(2n+1)) (45 terms, all
-    positive, so no cancellation); for z ≥ 2.5 the continued fraction
-    erfc(z) = e^(−z²)/√π · 1/(z + ½/(z + 1/(z + (3/2)/(z + …)))) evaluated bottom-up from depth 40.
-    Against ``math.erf``/``math.erfc``: erf to within 1.5e-15 absolute on [0, 2.5], erfc to within
-    6e-14 relative on [2.5, 26] (the rounding of z² in e^(−z²) dominates); beyond that erfc
-    underflows to 0 as it should.
-    """
-    small = np.minimum(z, _ERF_SPLIT)
-    z2 = small * small
-    term = small.copy()
-    total = small.copy()
-    for n in range(1, _SERIES_TERMS):
-        term = term * (2.0 * z2 / (2 * n + 1))
-        total = total + term
-    erf_small = (2.0 / _SQRT_PI) * np.exp(-z2) * total
-    large = np.maximum(z, _ERF_SPLIT)
-    fraction = large.copy()
-    for k in range(_FRACTION_DEPTH, 0, -1):
-        fraction = large + (0.5 * k) / fraction
-    erfc_large = np.exp(-large * large) / (_SQRT_PI * fraction)
-    is_small = z < _ERF_SPLIT
-    erf = np.where(is_small, erf_small, 1.0 - erfc_large)
-    erfc = np.where(is_small, 1.0 - erf_small, erfc_large)
-    return erf, erfc
-
-
-# Abramowitz & Stegun 7.1.26: erfc(z) ≈ t(a1 + t(a2 + t(a3 + t(a4 + t a5)))) e^(−z²),
-# t = 1/(1 + p z), with |error| ≤ 1.5e-7 — float32's own resolution, at a fraction of the cost.
-_AS_P = 0.3275911
-_AS_A = (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)
-
-
-def _normal_cdf(x: Array) -> Array:
-    """Φ(x) = ½ erfc(−x/√2), from the side where it does not cancel.
-
-    float64 inputs get the series / continued fraction above (error ~1e-15); other dtypes get
-    Abramowitz & Stegun 7.1.26 in their own precision (absolute error ≤ 1e-7), 40× faster.
-    """
-    if x.dtype != np.float64:
-        z = np.abs(x) * np.asarray(1 / _SQRT_2, dtype=x.dtype)
-        t = 1.0 / (1.0 + _AS_P * z)
-        poly = np.full_like(t, _AS_A[0])
-        for coefficient in _AS_A[1:]:
-            poly *= t
-            poly += coefficient
-        poly *= t
-        half_erfc = 0.5 * poly * np.exp(-z * z)
-        return np.where(x >= 0, 1.0 - half_erfc, half_erfc)
-    z = np.abs(x) / _SQRT_2
-    erf, erfc = _erf_and_erfc(z)
-    return np.where(x >= 0, 0.5 * (1.0 + erf), 0.5 * erfc)
 
 
 class Identity(Configurable):
@@ -551,7 +491,7 @@ class GELU(Configurable):
     def forward(self, x: Array) -> Array:
         if self.approximate == "tanh":
             return 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
-        return x * _normal_cdf(x).astype(x.dtype, copy=False)
+        return x * normal_cdf(x).astype(x.dtype, copy=False)
 
     def backward(self, x: Array, y: Array, grad: Array) -> Array:
         if self.approximate == "tanh":
@@ -560,7 +500,7 @@ class GELU(Configurable):
             du = _SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * x2)
             return grad * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du)
         density = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
-        return grad * (_normal_cdf(x) + x * density).astype(x.dtype, copy=False)
+        return grad * (normal_cdf(x) + x * density).astype(x.dtype, copy=False)
 
 
 class HardSwish(Configurable):

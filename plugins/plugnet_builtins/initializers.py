@@ -10,7 +10,7 @@ same Generator state gives the same array. Normal draws are plain, not truncated
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -208,12 +208,14 @@ class XavierUniform(Xavier):
         super().__init__("uniform", gain)
 
 
-class He(Configurable):
-    """He/Kaiming, for ReLU layers: Var(w) = 2 / fan_in.
+class _FanIn(Configurable):
+    """What He and LeCun share: Var(w) = variance / fan_in, with fans as in :func:`fans`.
 
-    normal: w ~ N(0, std²), std = √(2 / fan_in); uniform: w ~ U[−a, a), a = √(6 / fan_in).
-    Fans as in :func:`fans`. He, Zhang, Ren & Sun, "Delving deep into rectifiers", ICCV 2015.
+    normal: w ~ N(0, std²), std = √(variance / fan_in); uniform: w ~ U[−a, a),
+    a = √(3·variance / fan_in), which has the same variance.
     """
+
+    variance: ClassVar[float]
 
     def __init__(self, distribution: str = "normal") -> None:
         self.distribution = _distribution(distribution)
@@ -221,12 +223,22 @@ class He(Configurable):
     def __call__(self, shape: Shape, *, rng: np.random.Generator, dtype: Any) -> Array:
         fan_in = max(fans(shape)[0], 1)  # 0 only for an empty array
         if self.distribution == "normal":
-            return _normal(shape, rng, dtype, std=math.sqrt(2.0 / fan_in))
-        return _symmetric_uniform(shape, rng, dtype, limit=math.sqrt(6.0 / fan_in))
+            return _normal(shape, rng, dtype, std=math.sqrt(self.variance / fan_in))
+        return _symmetric_uniform(shape, rng, dtype, limit=math.sqrt(3.0 * self.variance / fan_in))
 
     def expected_std(self, shape: Shape) -> float:
-        """√(2 / fan_in) for both distributions."""
-        return math.sqrt(2.0 / fans(shape)[0])
+        """√(variance / fan_in) for both distributions."""
+        return math.sqrt(self.variance / fans(shape)[0])
+
+
+class He(_FanIn):
+    """He/Kaiming, for ReLU layers: Var(w) = 2 / fan_in.
+
+    normal: w ~ N(0, std²), std = √(2 / fan_in); uniform: w ~ U[−a, a), a = √(6 / fan_in).
+    Fans as in :func:`fans`. He, Zhang, Ren & Sun, "Delving deep into rectifiers", ICCV 2015.
+    """
+
+    variance = 2.0
 
 
 class HeNormal(He):
@@ -243,25 +255,14 @@ class HeUniform(He):
         super().__init__("uniform")
 
 
-class Lecun(Configurable):
+class Lecun(_FanIn):
     """LeCun, for SELU and tanh layers: Var(w) = 1 / fan_in.
 
     normal: w ~ N(0, std²), std = √(1 / fan_in); uniform: w ~ U[−a, a), a = √(3 / fan_in).
     LeCun, Bottou, Orr & Müller, "Efficient BackProp", 1998.
     """
 
-    def __init__(self, distribution: str = "normal") -> None:
-        self.distribution = _distribution(distribution)
-
-    def __call__(self, shape: Shape, *, rng: np.random.Generator, dtype: Any) -> Array:
-        fan_in = max(fans(shape)[0], 1)  # 0 only for an empty array
-        if self.distribution == "normal":
-            return _normal(shape, rng, dtype, std=math.sqrt(1.0 / fan_in))
-        return _symmetric_uniform(shape, rng, dtype, limit=math.sqrt(3.0 / fan_in))
-
-    def expected_std(self, shape: Shape) -> float:
-        """√(1 / fan_in) for both distributions."""
-        return math.sqrt(1.0 / fans(shape)[0])
+    variance = 1.0
 
 
 class LecunNormal(Lecun):

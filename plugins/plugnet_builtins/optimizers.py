@@ -203,6 +203,25 @@ class StatefulOptimizer(Configurable):
 # lr below is the step's learning rate, ``current_lr``: the configured lr, or schedule(t, lr).
 
 
+def _ema(average: Array, decay: float, value: Array) -> None:
+    """average ← decay·average + (1 − decay)·value, in place: the moving averages below."""
+    average *= decay
+    average += (1.0 - decay) * value
+
+
+def _ema_of_square(average: Array, decay: float, value: Array) -> None:
+    """average ← decay·average + (1 − decay)·value², in place.
+
+    The square is scaled in place, so there is one temporary array, as when the expression is
+    written inline (NumPy then reuses the square's buffer); ``_ema(average, decay,
+    np.square(value))`` would make two, which made Adam's float64 step a third slower.
+    """
+    square = np.square(value)
+    square *= 1.0 - decay
+    average *= decay
+    average += square
+
+
 class SGD(StatefulOptimizer):
     """Plain stochastic gradient descent: p ← p − lr·g."""
 
@@ -284,8 +303,7 @@ class RMSprop(StatefulOptimizer):
         super().__init__(schedule)
 
     def _step(self, param: Array, grad: Array, s: Array) -> None:
-        s *= self.rho
-        s += (1.0 - self.rho) * np.square(grad)
+        _ema_of_square(s, self.rho, grad)
         param -= self.current_lr * grad / (np.sqrt(s) + self.eps)
 
 
@@ -317,10 +335,8 @@ class RMSpropGraves(StatefulOptimizer):
         super().__init__(schedule)
 
     def _step(self, param: Array, grad: Array, n: Array, g: Array, delta: Array) -> None:
-        n *= self.rho
-        n += (1.0 - self.rho) * np.square(grad)
-        g *= self.rho
-        g += (1.0 - self.rho) * grad
+        _ema_of_square(n, self.rho, grad)
+        _ema(g, self.rho, grad)
         delta *= self.momentum
         delta -= self.current_lr * grad / np.sqrt(n - np.square(g) + self.eps)
         param += delta
@@ -346,18 +362,16 @@ class Adadelta(StatefulOptimizer):
         super().__init__(schedule)
 
     def _step(self, param: Array, grad: Array, v: Array, u: Array) -> None:
-        v *= self.rho
-        v += (1.0 - self.rho) * np.square(grad)
+        _ema_of_square(v, self.rho, grad)
         d = np.sqrt(u + self.eps)
         d /= np.sqrt(v + self.eps)
         d *= grad
-        u *= self.rho
-        u += (1.0 - self.rho) * np.square(d)
+        _ema_of_square(u, self.rho, d)
         param -= self.current_lr * d
 
 
 class _AdamFamily(StatefulOptimizer):
-    """What Adam, AMSGrad and AdaBelief share: hyperparameters, bias corrections, the step."""
+    """What every Adam variant shares: lr, β1, β2 and ε, checked (the defaults are Adam's)."""
 
     def __init__(
         self,
@@ -373,16 +387,14 @@ class _AdamFamily(StatefulOptimizer):
         self.eps = _positive("eps", eps)
         super().__init__(schedule)
 
+
+class _AdamStep(_AdamFamily):
+    """What Adam, AMSGrad and AdaBelief share: the bias-corrected step from m and v."""
+
     def _prepare_step(self) -> None:
         t = self.iterations
         self._corrected_lr = self.current_lr / (1.0 - self.beta1**t)  # lr / (1 − β1^t)
         self._sqrt_correction2 = math.sqrt(1.0 - self.beta2**t)  # √(1 − β2^t)
-
-    def _moments(self, grad: Array, m: Array, v: Array) -> None:
-        m *= self.beta1
-        m += (1.0 - self.beta1) * grad
-        v *= self.beta2
-        v += (1.0 - self.beta2) * np.square(grad)
 
     def _apply(self, param: Array, m: Array, v: Array) -> None:
         denominator = np.sqrt(v)  # √v̂ + ε = √v / √(1 − β2^t) + ε
@@ -391,7 +403,7 @@ class _AdamFamily(StatefulOptimizer):
         param -= self._corrected_lr * m / denominator
 
 
-class Adam(_AdamFamily):
+class Adam(_AdamStep):
     """Adam: p ← p − lr·m̂ / (√v̂ + ε), with bias-corrected moment estimates m̂ and v̂.
 
     m ← β1·m + (1 − β1)·g; v ← β2·v + (1 − β2)·g²; m̂ = m / (1 − β1^t); v̂ = v / (1 − β2^t).
@@ -403,7 +415,8 @@ class Adam(_AdamFamily):
     slots = ("m", "v")
 
     def _step(self, param: Array, grad: Array, m: Array, v: Array) -> None:
-        self._moments(grad, m, v)
+        _ema(m, self.beta1, grad)
+        _ema_of_square(v, self.beta2, grad)
         self._apply(param, m, v)
 
 
@@ -431,7 +444,7 @@ class AdamW(Adam):
         super()._step(param, grad, m, v)
 
 
-class AMSGrad(_AdamFamily):
+class AMSGrad(_AdamStep):
     """AMSGrad: Adam with the running maximum of v in the denominator.
 
     m, v as Adam; v_max ← max(v_max, v); p ← p − (lr / (1 − β1^t))·m / (√v_max / √(1 − β2^t) + ε).
@@ -444,12 +457,13 @@ class AMSGrad(_AdamFamily):
     slots = ("m", "v", "v_max")
 
     def _step(self, param: Array, grad: Array, m: Array, v: Array, v_max: Array) -> None:
-        self._moments(grad, m, v)
+        _ema(m, self.beta1, grad)
+        _ema_of_square(v, self.beta2, grad)
         np.maximum(v_max, v, out=v_max)
         self._apply(param, m, v_max)
 
 
-class Adamax(StatefulOptimizer):
+class Adamax(_AdamFamily):
     """AdaMax, Adam with the infinity norm: m ← β1·m + (1 − β1)·g; u ← max(β2·u, |g| + ε);
     p ← p − (lr / (1 − β1^t))·m / u.
 
@@ -468,24 +482,19 @@ class Adamax(StatefulOptimizer):
         eps: float = 1e-8,
         schedule: Any = None,
     ) -> None:
-        self.lr = _positive("lr", lr)
-        self.beta1 = _unit_interval("beta1", beta1)
-        self.beta2 = _unit_interval("beta2", beta2)
-        self.eps = _positive("eps", eps)
-        super().__init__(schedule)
+        super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, schedule=schedule)
 
     def _prepare_step(self) -> None:
         self._corrected_lr = self.current_lr / (1.0 - self.beta1**self.iterations)
 
     def _step(self, param: Array, grad: Array, m: Array, u: Array) -> None:
-        m *= self.beta1
-        m += (1.0 - self.beta1) * grad
+        _ema(m, self.beta1, grad)
         u *= self.beta2
         np.maximum(u, np.abs(grad) + self.eps, out=u)
         param -= self._corrected_lr * m / u
 
 
-class NAdam(StatefulOptimizer):
+class NAdam(_AdamFamily):
     """NAdam, Adam with Nesterov momentum, in Dozat's form with the momentum schedule μ_t.
 
     μ_t = β1·(1 − ½·0.96^(t·ψ)), ψ = ``momentum_decay``; m ← β1·m + (1 − β1)·g;
@@ -511,12 +520,8 @@ class NAdam(StatefulOptimizer):
         momentum_decay: float = 4e-3,
         schedule: Any = None,
     ) -> None:
-        self.lr = _positive("lr", lr)
-        self.beta1 = _unit_interval("beta1", beta1)
-        self.beta2 = _unit_interval("beta2", beta2)
-        self.eps = _positive("eps", eps)
         self.momentum_decay = _non_negative("momentum_decay", momentum_decay)
-        super().__init__(schedule)
+        super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, schedule=schedule)
         self._mu_product, self._mu_product_step = 1.0, 0
 
     def _mu(self, t: int) -> float:
@@ -537,10 +542,8 @@ class NAdam(StatefulOptimizer):
         self._correction2 = 1.0 - self.beta2**t
 
     def _step(self, param: Array, grad: Array, m: Array, v: Array) -> None:
-        m *= self.beta1
-        m += (1.0 - self.beta1) * grad
-        v *= self.beta2
-        v += (1.0 - self.beta2) * np.square(grad)
+        _ema(m, self.beta1, grad)
+        _ema_of_square(v, self.beta2, grad)
         denominator = v / self._correction2
         np.sqrt(denominator, out=denominator)
         denominator += self.eps
@@ -548,8 +551,8 @@ class NAdam(StatefulOptimizer):
         param -= self._m_coefficient * m / denominator
 
 
-class _Bounded(StatefulOptimizer):
-    """What AdaBound and AMSBound share: hyperparameters, bounds and the clipped step."""
+class _Bounded(_AdamFamily):
+    """What AdaBound and AMSBound share: final_lr and γ, the bounds and the clipped step."""
 
     def __init__(
         self,
@@ -561,13 +564,9 @@ class _Bounded(StatefulOptimizer):
         eps: float = 1e-8,
         schedule: Any = None,
     ) -> None:
-        self.lr = _positive("lr", lr)
-        self.beta1 = _unit_interval("beta1", beta1)
-        self.beta2 = _unit_interval("beta2", beta2)
         self.final_lr = _positive("final_lr", final_lr)
         self.gamma = _positive("gamma", gamma)
-        self.eps = _positive("eps", eps)
-        super().__init__(schedule)
+        super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, schedule=schedule)
 
     def _prepare_step(self) -> None:
         t = self.iterations
@@ -575,12 +574,6 @@ class _Bounded(StatefulOptimizer):
         final_lr = self.final_lr * self.current_lr / self.lr
         self._lower = final_lr * (1.0 - 1.0 / (self.gamma * t + 1.0))
         self._upper = final_lr * (1.0 + 1.0 / (self.gamma * t))
-
-    def _moments(self, grad: Array, m: Array, v: Array) -> None:
-        m *= self.beta1
-        m += (1.0 - self.beta1) * grad
-        v *= self.beta2
-        v += (1.0 - self.beta2) * np.square(grad)
 
     def _apply(self, param: Array, m: Array, v: Array) -> None:
         step = np.sqrt(v)
@@ -607,7 +600,8 @@ class AdaBound(_Bounded):
     slots = ("m", "v")
 
     def _step(self, param: Array, grad: Array, m: Array, v: Array) -> None:
-        self._moments(grad, m, v)
+        _ema(m, self.beta1, grad)
+        _ema_of_square(v, self.beta2, grad)
         self._apply(param, m, v)
 
 
@@ -620,12 +614,13 @@ class AMSBound(_Bounded):
     slots = ("m", "v", "v_max")
 
     def _step(self, param: Array, grad: Array, m: Array, v: Array, v_max: Array) -> None:
-        self._moments(grad, m, v)
+        _ema(m, self.beta1, grad)
+        _ema_of_square(v, self.beta2, grad)
         np.maximum(v_max, v, out=v_max)
         self._apply(param, m, v_max)
 
 
-class AdaBelief(_AdamFamily):
+class AdaBelief(_AdamStep):
     """AdaBelief: Adam with the variance of g around its mean in place of g².
 
     m ← β1·m + (1 − β1)·g; s ← β2·s + (1 − β2)·(g − m)² + ε;
@@ -649,10 +644,8 @@ class AdaBelief(_AdamFamily):
         super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, schedule=schedule)
 
     def _step(self, param: Array, grad: Array, m: Array, s: Array) -> None:
-        m *= self.beta1
-        m += (1.0 - self.beta1) * grad
-        s *= self.beta2
-        s += (1.0 - self.beta2) * np.square(grad - m)
+        _ema(m, self.beta1, grad)
+        _ema_of_square(s, self.beta2, grad - m)
         s += self.eps
         self._apply(param, m, s)
 
