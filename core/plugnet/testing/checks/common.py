@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -49,6 +49,7 @@ class Subject:
 
 
 CheckFunction = Callable[[Subject], float | None]
+Check = TypeVar("Check", bound=CheckFunction)
 
 
 def protocol(subject: Subject) -> None:
@@ -65,6 +66,22 @@ def protocol(subject: Subject) -> None:
     config = instance.get_config()  # type: ignore[attr-defined]
     if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
         raise ConformanceError(f"get_config() must return a dict with str keys, got {config!r}")
+
+
+class CheckTable(dict[str, CheckFunction]):
+    """One kind's checks by name, in the order ``plugnet check`` prints them as columns: the
+    shared protocol check first, then each function registered with ``@CHECKS.check(name)``.
+    Registering ``"protocol"`` again replaces the shared check in its first place."""
+
+    def __init__(self) -> None:
+        super().__init__(protocol=protocol)
+
+    def check(self, name: str) -> Callable[[Check], Check]:
+        def register(function: Check) -> Check:
+            self[name] = function
+            return function
+
+        return register
 
 
 def rebuild(subject: Subject, instance: Any) -> Any:

@@ -55,3 +55,20 @@ def quiet(what: str, compute: Callable[..., Any], *args: Any) -> Any:
             return compute(*args)
     except (FloatingPointError, Warning) as exc:
         raise ConformanceError(f"{what} raised a NumPy warning: {exc}") from None
+
+
+def untouched(what: str, compute: Callable[..., Any], **inputs: Array) -> Any:
+    """``compute(*inputs)``, checking that it left each input as it was (``what`` names the
+    call, e.g. ``"backward"``, and the keywords the inputs)."""
+    before = {name: value.copy() for name, value in inputs.items()}
+    result = compute(*inputs.values())
+    for name, value in inputs.items():
+        unchanged(before[name], value, f"{what}'s input {name}")
+    return result
+
+
+def quiet_and_finite(what: str, compute: Callable[..., Any], *args: Any) -> Any:
+    """``compute(*args)``, which must raise no NumPy warning and return only finite numbers."""
+    value = quiet(what, compute, *args)
+    finite(value, what)
+    return value

@@ -7,14 +7,17 @@ import numpy as np
 
 from plugnet.protocols import Shape
 from plugnet.testing.checks import expect
-from plugnet.testing.checks.common import DTYPES, SEED, CheckFunction, Subject, protocol, rebuild
+from plugnet.testing.checks.common import DTYPES, SEED, CheckTable, Subject, rebuild
 from plugnet.testing.gradients import ConformanceError
 
 INIT_SHAPES: tuple[Shape, ...] = ((3, 4), (4, 3), (2, 3, 3, 3))
 STD_SAMPLES: tuple[Shape, ...] = ((256, 512), (64, 32, 3, 3))
 STD_TOLERANCE = 0.05
 
+CHECKS = CheckTable()
 
+
+@CHECKS.check("shape")
 def _shape(subject: Subject) -> None:
     init = subject.fresh()
     for dtype in DTYPES:
@@ -24,6 +27,7 @@ def _shape(subject: Subject) -> None:
             expect.finite(w, f"the array drawn for {shape}")
 
 
+@CHECKS.check("reproducible")
 def _reproducible(subject: Subject) -> None:
     init = subject.fresh()
     for shape in INIT_SHAPES:
@@ -34,6 +38,7 @@ def _reproducible(subject: Subject) -> None:
         expect.identical(first, second, f"two draws for {shape} from Generators with the same seed")
 
 
+@CHECKS.check("std")
 def _std(subject: Subject) -> float:
     init = subject.fresh()
     worst = 0.0
@@ -52,6 +57,7 @@ def _std(subject: Subject) -> float:
     return worst
 
 
+@CHECKS.check("config")
 def _config(subject: Subject) -> None:
     init = subject.fresh()
     rebuilt = rebuild(subject, init)
@@ -61,12 +67,3 @@ def _config(subject: Subject) -> None:
             rebuilt(shape, rng=np.random.default_rng(SEED), dtype=np.float64),
             f"draws for {shape} from the original and the rebuilt initializer",
         )
-
-
-CHECKS: dict[str, CheckFunction] = {
-    "protocol": protocol,
-    "shape": _shape,
-    "reproducible": _reproducible,
-    "std": _std,
-    "config": _config,
-}

@@ -9,11 +9,13 @@ import numpy as np
 
 from plugnet.protocols import Array, Shape
 from plugnet.testing.checks import expect
-from plugnet.testing.checks.common import DTYPES, SEED, CheckFunction, Subject, protocol, rebuild
+from plugnet.testing.checks.common import DTYPES, SEED, CheckTable, Subject, protocol, rebuild
 from plugnet.testing.gradients import ConformanceError, check_vjp
 from plugnet.testing.inputs import extreme_inputs
 
 DEFAULT_LAYER_INPUT: Shape = (4,)
+
+CHECKS = CheckTable()
 
 
 def _input_shape(subject: Subject) -> Shape:
@@ -43,6 +45,7 @@ def _inputs(subject: Subject, dtype: Any = np.float64, batch: int = 3) -> Array:
     return rng.standard_normal((batch, *_input_shape(subject))).astype(dtype)
 
 
+@CHECKS.check("protocol")
 def _protocol(subject: Subject) -> None:
     protocol(subject)
     layer, output_shape, _ = _built(subject, np.dtype(np.float64))
@@ -60,6 +63,7 @@ def _protocol(subject: Subject) -> None:
         )
 
 
+@CHECKS.check("gradient")
 def _gradient(subject: Subject) -> float:
     layer, _, forward = _built(subject, np.dtype(np.float64))
     x = _inputs(subject)
@@ -119,6 +123,7 @@ def _gradient(subject: Subject) -> float:
     return worst
 
 
+@CHECKS.check("dtype")
 def _dtype(subject: Subject) -> None:
     for dtype in DTYPES:
         layer, output_shape, forward = _built(subject, dtype)
@@ -140,6 +145,7 @@ def _dtype(subject: Subject) -> None:
             expect.array(layer.grads[key], shape=value.shape, dtype=dtype, what=f"grads[{key!r}]")
 
 
+@CHECKS.check("mutation")
 def _mutation(subject: Subject) -> None:
     layer, _, forward = _built(subject, np.dtype(np.float64))
     x = _inputs(subject)
@@ -153,6 +159,7 @@ def _mutation(subject: Subject) -> None:
     expect.unchanged(x_before, x, "forward's input x (after backward)")
 
 
+@CHECKS.check("config")
 def _config(subject: Subject) -> None:
     layer, _, forward = _built(subject, np.dtype(np.float64))
     rebuilt, _, rebuilt_forward = _built(
@@ -169,25 +176,16 @@ def _config(subject: Subject) -> None:
         )
 
 
+@CHECKS.check("extremes")
 def _extremes(subject: Subject) -> None:
     for dtype in DTYPES:
         layer, _, forward = _built(subject, dtype)
         x = extreme_inputs((3, *_input_shape(subject)), np.random.default_rng(SEED), dtype)
         for training in (True, False):
-            y = expect.quiet(
+            expect.quiet_and_finite(
                 f"forward on ±1e4 {dtype} inputs (training={training})", forward, x, training
             )
-            expect.finite(y, f"forward on ±1e4 {dtype} inputs (training={training})")
         y = forward(x, True)
-        dx = expect.quiet(f"backward after ±1e4 {dtype} inputs", layer.backward, np.ones_like(y))
-        expect.finite(dx, f"backward after ±1e4 {dtype} inputs")
-
-
-CHECKS: dict[str, CheckFunction] = {
-    "protocol": _protocol,
-    "gradient": _gradient,
-    "dtype": _dtype,
-    "mutation": _mutation,
-    "config": _config,
-    "extremes": _extremes,
-}
+        expect.quiet_and_finite(
+            f"backward after ±1e4 {dtype} inputs", layer.backward, np.ones_like(y)
+        )

@@ -9,8 +9,10 @@ import numpy as np
 
 from plugnet.protocols import Array
 from plugnet.testing.checks import expect
-from plugnet.testing.checks.common import DTYPES, SEED, CheckFunction, Subject, protocol, rebuild
+from plugnet.testing.checks.common import DTYPES, SEED, CheckTable, Subject, rebuild
 from plugnet.testing.gradients import ConformanceError, assert_close
+
+CHECKS = CheckTable()
 
 
 def _quadratic(dtype: Any = np.float64) -> tuple[dict[str, Array], dict[str, Array]]:
@@ -35,6 +37,7 @@ def _descend(optimizer: Any, steps: int, dtype: Any = np.float64) -> list[dict[s
     return trajectory
 
 
+@CHECKS.check("descent")
 def _descent(subject: Subject) -> None:
     params, curvature = _quadratic()
     start = _energy(params, curvature)
@@ -47,6 +50,7 @@ def _descent(subject: Subject) -> None:
         )
 
 
+@CHECKS.check("state")
 def _state(subject: Subject) -> float:
     """Updating two parameters together must equal updating each with its own optimizer."""
     rng = np.random.default_rng(SEED)
@@ -75,6 +79,7 @@ def _state(subject: Subject) -> float:
     return worst
 
 
+@CHECKS.check("dtype")
 def _dtype(subject: Subject) -> None:
     for dtype in DTYPES:
         optimizer = subject.fresh()
@@ -94,6 +99,7 @@ def _dtype(subject: Subject) -> None:
                 raise ConformanceError(f"update left params[{key!r}] ({dtype}) unchanged")
 
 
+@CHECKS.check("mutation")
 def _mutation(subject: Subject) -> None:
     optimizer = subject.fresh()
     params, curvature = _quadratic()
@@ -104,6 +110,7 @@ def _mutation(subject: Subject) -> None:
         expect.unchanged(before[key], grads[key], f"grads[{key!r}]")
 
 
+@CHECKS.check("config")
 def _config(subject: Subject) -> None:
     optimizer = subject.fresh()
     rebuilt = rebuild(subject, optimizer)
@@ -112,13 +119,3 @@ def _config(subject: Subject) -> None:
     ):
         for key in mine:
             expect.identical(mine[key], theirs[key], f"params[{key!r}] after step {step}")
-
-
-CHECKS: dict[str, CheckFunction] = {
-    "protocol": protocol,
-    "descent": _descent,
-    "state": _state,
-    "dtype": _dtype,
-    "mutation": _mutation,
-    "config": _config,
-}

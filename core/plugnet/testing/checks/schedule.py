@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugnet.testing.checks.common import CheckFunction, Subject, protocol, rebuild
+from plugnet.testing.checks.common import CheckTable, Subject, rebuild
 from plugnet.testing.gradients import ConformanceError
 
+CHECKS = CheckTable()
 
+
+@CHECKS.check("values")
 def _values(subject: Subject) -> None:
     schedule = subject.fresh()
     for step in range(1, 1001):
@@ -18,16 +21,10 @@ def _values(subject: Subject) -> None:
             )
 
 
+@CHECKS.check("config")
 def _config(subject: Subject) -> None:
     schedule = subject.fresh()
     rebuilt = rebuild(subject, schedule)
     for step in (1, 2, 10, 100, 1000):
         if schedule(step, 0.1) != rebuilt(step, 0.1):
             raise ConformanceError(f"the original and the rebuilt schedule differ at step {step}")
-
-
-CHECKS: dict[str, CheckFunction] = {
-    "protocol": protocol,
-    "values": _values,
-    "config": _config,
-}
