@@ -8,6 +8,7 @@ failed check and the numbers: ``check_activation``, ``check_error_function``, ``
 against central finite differences. The lower-level helpers (``numerical_gradient``,
 ``check_vjp``, ``assert_close``, ...) are public too. The pytest plugin
 (:mod:`plugnet.testing.pytest_plugin`) turns the suite into one test per component per check.
+The checks themselves live in ``plugnet.testing.checks``, one module per kind.
 """
 
 from plugnet.testing.conformance import (

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from plugnet.testing.conformance import CHECKS, ConformanceCheck
+from plugnet.testing.checks import CHECKS
+from plugnet.testing.conformance import ConformanceCheck
 from plugnet.testing.gradients import ConformanceError
 
 
