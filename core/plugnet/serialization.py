@@ -727,11 +727,26 @@ def _build_component(path: Path, kind: str, record: dict[str, Any], providers: A
     name, config = record["name"], record.get("config", {})
     label = kind.replace("_", " ")
     registry = plugnet.registry()
+    component = None
+
+    def versions(provider: str | None, installed: str) -> str:
+        # A provider whose version changed since the save is the likeliest cause of a failed
+        # rebuild, so both versions are named.
+        saved = providers.get(provider) if provider is not None else None
+        if provider is not None and provider == record.get("provider"):
+            saved = saved or record.get("version")
+        if not saved or not installed or saved == installed:
+            return ""
+        return (
+            f"; the file was saved with {provider} {saved} and {provider} {installed} is installed"
+        )
+
     try:
-        return registry.lookup(kind, name).create(**config)
+        component = registry.lookup(kind, name)
+        return component.create(**config)
     except UnknownComponentError as exc:
         provider = exc.name.split(":", 1)[0] if ":" in exc.name else None
-        installed = {p.name for p in registry.providers if p.status == "loaded"}
+        installed = {p.name: p.version for p in registry.providers if p.status == "loaded"}
         if provider is not None and provider not in installed:
             version = providers.get(provider) or record.get("version")
             saved = f" (version {version} when saved)" if version else ""
@@ -740,12 +755,19 @@ def _build_component(path: Path, kind: str, record: dict[str, Any], providers: A
                 f"distribution {provider!r}{saved}, which is not installed. Install it with: "
                 f"pip install {provider}"
             ) from exc
+        if provider is None and component is not None:  # a short name inside the config
+            provider = component.provider
         raise ModelFileError(
-            path, f"the {label} {name!r} cannot be rebuilt: {_clip(exc)}"
+            path,
+            f"the {label} {name!r} cannot be rebuilt: {_clip(exc)}"
+            f"{versions(provider, installed.get(provider or '', ''))}",
         ) from None
     except _REFUSALS as exc:
+        where = versions(component.provider, component.version) if component else ""
         raise ModelFileError(
-            path, f"the {label} {name!r} refuses its saved config {_shorten(config)}: {_clip(exc)}"
+            path,
+            f"the {label} {name!r} refuses its saved config {_shorten(config)}: {_clip(exc)}"
+            f"{where}",
         ) from None
 
 
