@@ -61,12 +61,14 @@ import numpy as np
 import plugnet
 
 out["api"] = plugnet.API_VERSION
+import plugnet_example_plugin
+out["example_declares"] = plugnet_example_plugin.PLUGNET_API_VERSION
 out["example"] = attempt(lambda: float(plugnet.activation("square_plus").forward(np.ones(1))[0]))
 out["relu"] = attempt(lambda: describe(plugnet.activation("relu")))
 out["future"] = attempt(lambda: plugnet.activation("future_identity"))
 """
     )
-    assert out["api"] == plugnet.API_VERSION
+    assert out["api"] == out["example_declares"] == plugnet.API_VERSION
     assert out["example"]["ok"] and out["relu"]["ok"]
     assert out["future"]["type"] == "UnknownComponentError"
     [warning] = out["warnings"]  # once, although three lookups loaded the plugins
