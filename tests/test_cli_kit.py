@@ -127,6 +127,7 @@ def test_the_generated_module_works_in_process(tmp_path: Path) -> None:
 
         from plugnet.testing import check_activation, check_error_function
 
+        assert plugnet_inproc.PLUGNET_API_VERSION == plugnet.API_VERSION
         check_activation(plugnet_inproc.ScaledTanh())
         check_error_function(plugnet_inproc.PseudoHuber(delta=0.5))
     finally:

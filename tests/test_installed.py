@@ -36,12 +36,14 @@ BAD_HOOK = "plugnet-bad-hook"
 BAD_PROTOCOL = "plugnet-bad-protocol"
 FIXTURES = (BROKEN, TAKES_RELU, CLASH_A, CLASH_B, BAD_HOOK, BAD_PROTOCOL)
 THIRD_PARTY = (EXAMPLE, *FIXTURES)
-# Installed only by tests/test_installed_faults.py, each into venvs of its own.
+# Installed only by tests/test_installed_faults.py and tests/test_installed_versions.py, each
+# into venvs of their own.
 FAULTY = (
     "plugnet-exits-at-import",
     "plugnet-base-exception",
     "plugnet-eager",
     "plugnet-interrupts",
+    "plugnet-future-api",
 )
 
 

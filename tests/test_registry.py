@@ -294,6 +294,151 @@ def test_a_third_party_fused_pair_is_found_through_the_registry(fresh_registry: 
     assert "wave+plugnet:square" in fresh_registry.available("fused_backward")
 
 
+# -- the plugin API version a plugin declares ----------------------------------------------------
+
+
+def declaring(version: object, name: str = "declarer") -> Any:
+    plugin = activations_plugin(name, (Wave, "wave"))
+    plugin.PLUGNET_API_VERSION = version
+    return plugin
+
+
+@pytest.fixture
+def global_registry(fresh_registry: Registry, monkeypatch: pytest.MonkeyPatch) -> Registry:
+    """``fresh_registry`` as the process-wide registry that plugnet.register_plugin uses."""
+    from plugnet import discovery
+
+    monkeypatch.setattr(discovery, "_registry", fresh_registry)
+    return fresh_registry
+
+
+def test_api_version_is_major_dot_minor() -> None:
+    major, minor = plugnet.API_VERSION.split(".")
+    assert (int(major), int(minor)) == (1, 0)
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.7", "1.12"])
+def test_a_plugin_declaring_the_same_major_version_registers(
+    global_registry: Registry, version: str
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a newer minor is accepted without a warning
+        record = plugnet.register_plugin(declaring(version), "plugnet-declarer")
+    assert record.status == "loaded"
+    assert isinstance(global_registry.resolve("activation", "plugnet-declarer:wave"), Wave)
+
+
+def test_a_plugin_object_may_declare_the_version_as_an_attribute(
+    global_registry: Registry,
+) -> None:
+    class Hooks:
+        PLUGNET_API_VERSION = "2.0"
+
+        @plugnet.hookimpl
+        def register_activations(self, register: Any) -> None:
+            register(Wave, "wave")
+
+    with pytest.raises(PluginError, match=r"targets plugnet plugin API 2\.0"):
+        plugnet.register_plugin(Hooks(), "plugnet-hooks")
+
+
+def test_register_plugin_refuses_another_major_version_naming_both(
+    global_registry: Registry,
+) -> None:
+    plugin = declaring("2.0")
+    with pytest.raises(PluginError) as info:
+        plugnet.register_plugin(plugin, "plugnet-future")
+    message = str(info.value)
+    assert "plugnet plugin 'plugnet-future'" in message
+    assert "plugin API 2.0" in message and f"plugin API {plugnet.API_VERSION}" in message
+    assert global_registry.failures[0].name == "plugnet-future"
+    with pytest.raises(UnknownComponentError):  # none of its hooks ran
+        global_registry.resolve("activation", "plugnet-future:wave")
+    assert plugin not in global_registry._manager.get_plugins()  # refused before pluggy saw it
+
+
+@pytest.mark.parametrize("version", ["abc", "1", "1.0.0", "v1.0", " 1.0", "1.x", "١.٠", "9" * 40])
+def test_register_plugin_refuses_a_malformed_declaration(
+    global_registry: Registry, version: str
+) -> None:
+    with pytest.raises(PluginError, match=r"PLUGNET_API_VERSION = .* is not a version") as info:
+        plugnet.register_plugin(declaring(version), "plugnet-odd")
+    assert f'PLUGNET_API_VERSION = "{plugnet.API_VERSION}"' in str(info.value)  # what to write
+    assert len(str(info.value)) < 400
+
+
+@pytest.mark.parametrize("version", [1.0, 1, b"1.0", ("1", "0")])
+def test_a_declaration_that_is_not_a_string_is_malformed(
+    global_registry: Registry, version: object
+) -> None:
+    with pytest.raises(PluginError, match="is not a version"):
+        plugnet.register_plugin(declaring(version), "plugnet-typed")
+
+
+def test_a_discovered_plugin_for_another_major_version_warns_and_is_failed(
+    fresh_registry: Registry,
+) -> None:
+    with pytest.warns(PluginWarning) as caught:
+        record = add(fresh_registry, declaring("2.3"), "plugnet-future")
+    [note] = [str(w.message) for w in caught]
+    assert "'plugnet-future'" in note and "plugin API 2.3" in note and "API 1.0" in note
+    assert record.status == "failed" and "plugin API 2.3" in (record.error or "")
+    assert not record.components
+    assert isinstance(fresh_registry.resolve("activation", "relu"), ReLU)  # the rest works
+    with pytest.raises(UnknownComponentError):
+        fresh_registry.resolve("activation", "wave")
+
+
+@dataclass(frozen=True)
+class WaveV2:
+    """Wave as a later release has it: the argument ``a`` is now ``alpha``."""
+
+    alpha: float = 1.0
+
+    def forward(self, x: Any) -> Any:
+        return np.sin(self.alpha * x)
+
+    def backward(self, x: Any, y: Any, grad: Any) -> Any:
+        return grad * self.alpha * np.cos(self.alpha * x)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"alpha": self.alpha}
+
+
+@pytest.mark.parametrize(
+    ("entry", "failure"),
+    [((WaveV2, "wave"), "refuses its saved config"), ((WaveV2, "wave2"), "cannot be rebuilt")],
+    ids=["argument-renamed", "component-removed"],
+)
+@pytest.mark.parametrize("version", ["2.0", "1.0"])
+def test_a_failed_rebuild_names_both_provider_versions_when_they_differ(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, entry: tuple[Any, ...], failure: str,
+    version: str,
+) -> None:  # fmt: skip
+    from plugnet import discovery
+    from plugnet.network import Sequential
+
+    def use(plugin: Any, version: str) -> None:
+        registry = build_registry({"PLUGNET_DISABLE_PLUGIN_AUTOLOAD": "1"})
+        monkeypatch.setattr(discovery, "_registry", registry)
+        plugnet.register_plugin(plugin, "plugnet-waves", version)
+
+    use(activations_plugin("waves", (Wave, "wave")), "1.0")
+    net = Sequential([{"type": "dense", "units": 2, "activation": "wave(a=2.0)"}], error="square")
+    net.fit(np.ones((4, 3)), np.zeros((4, 2)), epochs=1, verbose=0)
+    net.save(tmp_path / "waves.npz")
+
+    use(activations_plugin("waves", entry), version)  # a release that no longer takes the file
+    with pytest.raises(plugnet.ModelFileError) as info:
+        plugnet.load(tmp_path / "waves.npz")
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path / 'waves.npz'}: the layer 'plugnet:dense' {failure}")
+    assert "plugnet-waves:wave" in message
+    note = "(plugnet-waves: version 1.0 when saved, 2.0 installed)"
+    assert (note in message) == (version == "2.0")
+    assert ("when saved" in message) == (version == "2.0")  # nothing else is named
+
+
 # -- faults while loading: BaseExceptions, interrupts, and what an unknown name says ------------
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from plugnet._version import __version__
+from plugnet._version import API_VERSION, __version__
 from plugnet.errors import (
     AmbiguousComponentError,
     MissingProviderError,
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from plugnet.serialization import load
 
 __all__ = [
+    "API_VERSION",
     "AmbiguousComponentError",
     "CSVLogger",
     "Callback",

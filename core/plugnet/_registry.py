@@ -18,6 +18,7 @@ from typing import Any, Literal, NoReturn
 import pluggy
 
 from plugnet import hookspecs, protocols
+from plugnet._version import API_VERSION_ATTRIBUTE, api_version_problem
 from plugnet.errors import (
     AmbiguousComponentError,
     PluginError,
@@ -261,7 +262,8 @@ class Registry:
         strict: bool | None = None,
     ) -> Provider:
         """Register every component of ``plugin`` (a module or object with hook
-        implementations), or none of them if anything about it is wrong.
+        implementations), or none of them if anything about it is wrong, including a
+        ``PLUGNET_API_VERSION`` that is malformed or names another major version.
 
         A failure raises :class:`PluginError` for built-ins and in strict mode (``strict``
         overrides the registry's setting); otherwise it warns and marks the provider failed.
@@ -282,6 +284,11 @@ class Registry:
     ) -> Provider:
         manager_name = f"{provider}:{entry_point or getattr(plugin, '__name__', id(plugin))}"
         try:
+            # Checked first, so a plugin written for another contract registers no hook at all.
+            declared = getattr(plugin, API_VERSION_ATTRIBUTE, None)
+            problem = None if declared is None else api_version_problem(declared)
+            if problem is not None:
+                raise PluginError(problem)
             self._manager.register(plugin, name=manager_name)
             try:
                 self._manager.check_pending()

@@ -5,6 +5,16 @@ Each hook receives ``register(factory, name=None, aliases=())``: call it once pe
 ``factory(**kwargs)`` must return an object that satisfies the kind's protocol in
 :mod:`plugnet.protocols`. Without ``name`` the canonical name is the factory's ``name``
 attribute, or its ``__name__`` in snake case.
+
+A plugin may declare the contract version it targets with a module-level constant (on the object
+its entry point names, when that is not a module)::
+
+    PLUGNET_API_VERSION = "1.0"
+
+It is read when the plugin is added, before any hook is registered. ``plugnet.API_VERSION`` is
+the version this plugnet implements. A declaration that is not a ``"MAJOR.MINOR"`` string, or
+that names another major version, makes the plugin a failed plugin, reported with both versions;
+any minor of the same major is accepted. A plugin that declares nothing is loaded as before.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from string import Template
 
-from plugnet._version import __version__
+from plugnet._version import API_VERSION, __version__
 
 # PEP 508 / the packaging specification's project names.
 _DISTRIBUTION_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
@@ -51,7 +51,12 @@ def create(distribution: str, directory: str | os.PathLike[str] | None = None) -
             f"remove it first"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    values = {"dist": distribution, "module": module, "plugnet_version": __version__}
+    values = {
+        "dist": distribution,
+        "module": module,
+        "plugnet_version": __version__,
+        "api_version": API_VERSION,
+    }
     files = {
         "pyproject.toml": PYPROJECT,
         "README.md": README,
@@ -115,6 +120,10 @@ from typing import Any
 import numpy as np
 
 import plugnet
+
+# The plugnet plugin API this module is written for; plugnet refuses it, saying so, if it
+# implements another major version.
+PLUGNET_API_VERSION = "$api_version"
 
 
 class ScaledTanh:

@@ -721,6 +721,30 @@ def _clip(exc: BaseException, limit: int = 400) -> str:
 _REFUSALS = (ValueError, TypeError, LookupError, ArithmeticError, RecursionError, MemoryError)
 
 
+def _version_changes(record: dict[str, Any], providers: Any) -> str:
+    """`` (P: version A when saved, B installed)`` for each provider that ``record`` names, its
+    own and those of nested specs, whose installed version differs from the file's; or ``""``."""
+    import plugnet
+    from plugnet._registry import BUILTIN_PROVIDER
+
+    name = record["name"]
+    own = record.get("provider") or (name.split(":", 1)[0] if ":" in name else "")
+    nested = [q.split(":", 1)[0] for q in _qualified_names(record.get("config", {}))]
+    involved = [p for p in dict.fromkeys([own, *nested]) if p]
+    installed = {BUILTIN_PROVIDER: __version__}
+    if any(p != BUILTIN_PROVIDER for p in involved):  # third parties are loaded by now
+        installed |= {
+            p.name: p.version for p in plugnet.registry().providers if p.status == "loaded"
+        }
+    changes = []
+    for provider in involved:
+        saved = providers.get(provider) or (record.get("version") if provider == own else "")
+        now = installed.get(provider, "")
+        if saved and now and saved != now:
+            changes.append(f"{provider}: version {saved} when saved, {now} installed")
+    return f" ({'; '.join(changes)})" if changes else ""
+
+
 def _build_component(path: Path, kind: str, record: dict[str, Any], providers: Any) -> Any:
     import plugnet
 
@@ -740,12 +764,17 @@ def _build_component(path: Path, kind: str, record: dict[str, Any], providers: A
                 f"distribution {provider!r}{saved}, which is not installed. Install it with: "
                 f"pip install {provider}"
             ) from exc
+        # A provider whose version changed since the save is the likeliest cause, so it is named.
         raise ModelFileError(
-            path, f"the {label} {name!r} cannot be rebuilt: {_clip(exc)}"
+            path,
+            f"the {label} {name!r} cannot be rebuilt: {_clip(exc)}"
+            f"{_version_changes(record, providers)}",
         ) from None
     except _REFUSALS as exc:
         raise ModelFileError(
-            path, f"the {label} {name!r} refuses its saved config {_shorten(config)}: {_clip(exc)}"
+            path,
+            f"the {label} {name!r} refuses its saved config {_shorten(config)}: {_clip(exc)}"
+            f"{_version_changes(record, providers)}",
         ) from None
 
 

@@ -16,8 +16,18 @@ from __future__ import annotations
 from plugnet.hookspecs import Register, hookimpl  # hookimpl is also plugnet.hookimpl
 from plugnet_example_plugin.components import LogCosh, SquarePlus
 
-__all__ = ["LogCosh", "SquarePlus", "register_activations", "register_error_functions"]
+__all__ = [
+    "PLUGNET_API_VERSION",
+    "LogCosh",
+    "SquarePlus",
+    "register_activations",
+    "register_error_functions",
+]
 __version__ = "0.1.0"
+
+# The plugnet plugin API this plugin targets (plugnet.API_VERSION); plugnet reports the plugin as
+# failed, naming both versions, if it implements another major version.
+PLUGNET_API_VERSION = "1.0"
 
 
 @hookimpl
