@@ -19,8 +19,8 @@ any minor of the same major is accepted. A plugin that declares nothing is loade
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 import pluggy
 
@@ -29,41 +29,54 @@ PROJECT_NAME = "plugnet"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
-Register = Callable[..., None]
+
+class Register(Protocol):
+    """The callback each hook receives: ``register(factory, name=None, aliases=())``.
+
+    ``name`` is the canonical name (lower snake case), or for a fused backward the pair
+    ``(activation_name, error_name)``; ``aliases`` are further names that reach the component.
+    """
+
+    def __call__(
+        self,
+        factory: Callable[..., Any],
+        name: str | tuple[str, str] | None = None,
+        aliases: Iterable[str] = (),
+    ) -> None: ...
 
 
 @hookspec
-def register_activations(register: Register) -> Any:
+def register_activations(register: Register) -> None:
     """Register activation functions (protocol ``Activation``)."""
 
 
 @hookspec
-def register_error_functions(register: Register) -> Any:
+def register_error_functions(register: Register) -> None:
     """Register error (loss) functions (protocol ``ErrorFunction``)."""
 
 
 @hookspec
-def register_layers(register: Register) -> Any:
+def register_layers(register: Register) -> None:
     """Register layers (protocol ``Layer``)."""
 
 
 @hookspec
-def register_optimizers(register: Register) -> Any:
+def register_optimizers(register: Register) -> None:
     """Register optimizers (protocol ``Optimizer``)."""
 
 
 @hookspec
-def register_initializers(register: Register) -> Any:
+def register_initializers(register: Register) -> None:
     """Register parameter initializers (protocol ``Initializer``)."""
 
 
 @hookspec
-def register_schedules(register: Register) -> Any:
+def register_schedules(register: Register) -> None:
     """Register learning-rate schedules (protocol ``Schedule``)."""
 
 
 @hookspec
-def register_fused_backwards(register: Register) -> Any:
+def register_fused_backwards(register: Register) -> None:
     """Register fused output backwards (protocol ``FusedBackward``).
 
     ``name`` is the pair ``(activation_name, error_name)``, for example
