@@ -82,6 +82,19 @@ def test_source_includes_are_resolved(site: Path) -> None:
         assert "--8<--" not in text(page(site, name)), f"an unresolved include on {name}"
 
 
+def test_the_highlighted_lines_are_the_ones_the_formulas_describe(site: Path) -> None:
+    """backprop.md highlights lines of Dense.backward_linear by number (hl_lines); if the method
+    changes, the numbers must follow."""
+    markup = page(site, "backprop")
+    highlighted = [text(line).strip() for line in re.findall(r'<span class="hll">(.*?)\n', markup)]
+    assert highlighted == [
+        'np.matmul(self.x.T, delta, out=self.grads["w"])',  # dE/dW = xᵀδ
+        'return delta @ self.params["w"].T if need_input_grad else None',  # dE/dx = δWᵀ
+        "if self.use_bias:",  # dE/db = Σ_n Δ_n
+        'np.sum(delta, axis=0, out=self.grads["b"])',
+    ]
+
+
 def test_the_api_reference_is_rendered(site: Path) -> None:
     assert "fit" in page(site, "api/network")
     assert "numerical_gradient" in page(site, "api/testing")

@@ -141,13 +141,11 @@ class Sigmoid(Configurable):
     Computed as (1 + tanh(x/2)) / 2, which equals it exactly and never overflows.
     """
 
-    # --8<-- [start:sigmoid]
     def forward(self, x: Array) -> Array:
         return _sigmoid(x)
 
     def backward(self, x: Array, y: Array, grad: Array) -> Array:
         return grad * y * (1.0 - y)
-        # --8<-- [end:sigmoid]
 
 
 class HardSigmoid(Configurable):
@@ -340,13 +338,11 @@ class Softmax(Configurable):
     dE/dx = y ⊙ (g − Σ_k g_k y_k) with g = dE/dy.
     """
 
-    # --8<-- [start:softmax]
     def forward(self, x: Array) -> Array:
         return _softmax(x)
 
     def backward(self, x: Array, y: Array, grad: Array) -> Array:
         return y * (grad - np.sum(grad * y, axis=-1, keepdims=True))
-        # --8<-- [end:softmax]
 
 
 class Softmin(Configurable):

@@ -35,14 +35,12 @@ def matching_target(y: Array, t: Array) -> Array:
 class Square(Configurable):
     """Sum of squares: E = (1/N) Σ_i ½‖y_i − t_i‖²; dE/dy = (y − t) / N."""
 
-    # --8<-- [start:square]
     def forward(self, y: Array, t: Array) -> float:
         d = y - matching_target(y, t)
         return float(0.5 * np.sum(d * d) / y.shape[0])
 
     def backward(self, y: Array, t: Array) -> Array:
         return (y - matching_target(y, t)) / y.shape[0]
-        # --8<-- [end:square]
 
 
 class CrossEntropy(Configurable):
@@ -54,7 +52,6 @@ class CrossEntropy(Configurable):
 
     conformance_domain = "probabilities"
 
-    # --8<-- [start:cross_entropy]
     def forward(self, y: Array, t: Array) -> float:
         t = matching_target(y, t)
         log_y = np.log(np.clip(y, np.finfo(y.dtype).eps, 1.0))
@@ -63,7 +60,6 @@ class CrossEntropy(Configurable):
     def backward(self, y: Array, t: Array) -> Array:
         t = matching_target(y, t)
         return -t / (y.shape[0] * np.maximum(y, np.finfo(y.dtype).eps))
-        # --8<-- [end:cross_entropy]
 
 
 class BinaryCrossEntropy(Configurable):

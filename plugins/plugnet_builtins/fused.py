@@ -17,10 +17,8 @@ class SoftmaxCrossEntropy(Configurable):
     sums to 1.
     """
 
-    # --8<-- [start:softmax_cross_entropy]
     def backward(self, y: Array, t: Array) -> Array:
         return (y - matching_target(y, t)) / y.shape[0]
-        # --8<-- [end:softmax_cross_entropy]
 
 
 class SigmoidBinaryCrossEntropy(Configurable):

@@ -84,7 +84,6 @@ class Dense(Configurable):
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
         return (self.units,)
 
-    # --8<-- [start:dense_forward]
     def forward(self, x: Array, *, training: bool = False) -> Array:
         self.x = x
         u = x @ self.params["w"]
@@ -93,26 +92,17 @@ class Dense(Configurable):
         self.u = u
         self.y = self.activation.forward(u)
         return self.y
-        # --8<-- [end:dense_forward]
 
-    # --8<-- [start:dense_backward]
     def backward(self, grad: Array, *, need_input_grad: bool = True) -> Array | None:
         delta = self.activation.backward(self.u, self.y, grad)
         return self.backward_linear(delta, need_input_grad=need_input_grad)
 
     def backward_linear(self, delta: Array, *, need_input_grad: bool = True) -> Array | None:
         """Given δ = dE/du: dW = xᵀδ, db = Σ_rows δ, and (unless not needed) dx = δWᵀ."""
-        # --8<-- [start:dense_dw]
         np.matmul(self.x.T, delta, out=self.grads["w"])
-        # --8<-- [end:dense_dw]
-        # --8<-- [start:dense_db]
         if self.use_bias:
             np.sum(delta, axis=0, out=self.grads["b"])
-        # --8<-- [end:dense_db]
-        # --8<-- [start:dense_dx]
         return delta @ self.params["w"].T if need_input_grad else None
-        # --8<-- [end:dense_dx]
-        # --8<-- [end:dense_backward]
 
 
 class ActivationLayer(Configurable):
