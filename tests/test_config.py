@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import re
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from plugnet.config import ConfigError, load_config, loads_config
+import plugnet
+from plugnet._registry import Registry
+from plugnet.callbacks import EarlyStopping
+from plugnet.config import ConfigError, TrainingConfig, load_config, loads_config
+from plugnet.protocols import Activation
+from tests.conftest import make_plugin
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -258,3 +268,111 @@ def test_early_stopping_and_toy_options() -> None:
     }
     (callback,) = config.training.callbacks()
     assert callback.monitor == "val_loss" and callback.patience == 2
+
+
+# -- argument checks come from the components' signatures -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        # a float annotation: a number that is not finite, or a value that is no number
+        (
+            ("[model]", '[model]\noptimizer = { name = "adam", lr = nan }'),
+            "model.optimizer.lr: expected a finite number, got nan",
+        ),
+        (
+            (
+                '{ type = "dense", units = 2, activation = "softmax" }',
+                '{ type = "dropout", rate = "x" }',
+            ),
+            "model.layers[1].rate: expected a number, got 'x'",
+        ),
+        # nested specs are checked at their own key
+        (
+            ("[model]", '[model]\noptimizer = { name = "sgd", schedule = "cosin" }'),
+            "model.optimizer.schedule: unknown schedule 'cosin'. Did you mean 'cosine'?",
+        ),
+        (
+            (
+                "[model]",
+                '[model]\noptimizer = { name = "sgd", schedule = { name = "step", bogus = 1 } }',
+            ),
+            "model.optimizer.schedule.bogus: unknown parameter of schedule 'step'.",
+        ),
+        (
+            ('activation = "relu"', "activation = 3"),
+            "model.layers[0].activation: expected an activation name (a string) or a table, got 3",
+        ),
+    ],
+)
+def test_arguments_are_checked_against_the_annotations(
+    change: tuple[str, str], message: str
+) -> None:
+    old, new = change
+    assert old in MINIMAL
+    assert str(error_of(MINIMAL.replace(old, new, 1))).startswith(message)
+
+
+class Gated:
+    """A layer whose ``gate`` takes an activation spec, known by its protocol annotation only."""
+
+    def __init__(self, units: int, gate: Activation | str = "sigmoid") -> None:
+        self.units, self.gate = units, gate
+
+    def build(self, input_shape: Any, *, rng: Any, dtype: Any) -> Any:
+        return (self.units,)
+
+    def forward(self, x: Any, *, training: bool = False) -> Any:
+        return x
+
+    def backward(self, grad: Any) -> Any:
+        return grad
+
+    def get_config(self) -> dict[str, Any]:
+        return {"units": self.units, "gate": self.gate}
+
+
+def test_a_protocol_annotation_marks_a_nested_spec(
+    fresh_registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def register_layers(register: Any) -> None:
+        register(Gated, "gated")
+
+    fresh_registry.add_plugin(
+        make_plugin("gated", register_layers=register_layers), provider="gated", version="1.0"
+    )
+    monkeypatch.setattr(plugnet, "registry", lambda: fresh_registry)
+    text = MINIMAL.replace(
+        'type = "dense", units = 4, activation = "relu"', 'type = "gated", units = 4, gate = "rleu"'
+    )
+    assert str(error_of(text)).startswith(
+        "model.layers[0].gate: unknown activation 'rleu'. Did you mean 'relu'"
+    )
+
+
+def test_defaults_are_stated_once_and_the_docs_agree() -> None:
+    """A key left out takes its dataclass field's (or EarlyStopping's) default, and the tables
+    of docs/configs.md show the same value."""
+    config = loads_config(MINIMAL)
+    sections = {"data": config.data, "model": config.model, "training": config.training}
+    for field in dataclasses.fields(TrainingConfig):
+        assert getattr(config.training, field.name) == field.default
+    page = (Path(__file__).resolve().parent.parent / "docs" / "configs.md").read_text("utf-8")
+    compared = []
+    for section, table in re.findall(r"^## `\[(\w+)\]`.*?\n\n((?:\|.*\n)+)", page, re.MULTILINE):
+        for key, default in re.findall(
+            r"^\| `(\w+)` \| [^|]* \| `([^`]*)` \|", table, re.MULTILINE
+        ):
+            value = getattr(sections[section], key, None) if section in sections else None
+            if value is not None and key not in config.data.options:
+                assert tomllib.loads(f"v = {default}")["v"] == value, f"{section}.{key}"
+                compared.append(f"{section}.{key}")
+    assert {"data.test_size", "model.optimizer", "training.epochs", "training.batch_size"} <= set(
+        compared
+    )
+    early = loads_config(MINIMAL + "[training.early_stopping]\nmonitor = 'loss'\n")
+    defaults = inspect.signature(EarlyStopping).parameters
+    assert early.training.early_stopping == {
+        name: "loss" if name == "monitor" else p.default for name, p in defaults.items()
+    }

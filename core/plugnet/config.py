@@ -10,14 +10,16 @@ A config is at most :data:`MAX_CONFIG_SIZE` bytes (characters, for text), and it
 inline tables nest at most :data:`MAX_CONFIG_DEPTH` deep; both are checked before the TOML is
 parsed, so a hostile file costs time linear in its size.
 
-Schema (every key except ``data.source``, ``model.error`` and ``model.layers`` is optional)::
+Schema (every key except ``data.source``, ``model.error`` and ``model.layers`` is optional; the
+defaults are those of the fields of :class:`DataConfig`, :class:`ModelConfig` and
+:class:`TrainingConfig` and of :class:`plugnet.EarlyStopping`, listed in docs/configs.md)::
 
     [data]
     source = "digits"          # a built-in set (digits, xor, spiral, sine) or a path to a .npz
                                # or .csv file, relative to this config file
-    label_column = "label"     # .csv only: the label column (default "label", else the last)
+    label_column = "label"     # .csv only: the label column (else the last column)
     test_size = 0.25           # fraction held out for the final test score (0 = no test part);
-                               # left out, 0.25 unless the set is too small to split that way
+                               # left out, the default unless the set is too small for it
     validation_split = 0.0     # fraction of the training part used for validation each epoch
     random_state = 0           # seeds the splits and the built-in sets' generators
     stratify = true            # keep class proportions in the splits (class targets only)
@@ -25,16 +27,16 @@ Schema (every key except ``data.source``, ``model.error`` and ``model.layers`` i
 
     [model]
     dtype = "float32"          # or "float64"
-    seed = 0                   # initialization and shuffling (default: fresh entropy)
+    seed = 0                   # initialization and shuffling (left out: fresh entropy)
     error = "cross_entropy"    # a spec string or a table { name = "...", ... }
-    optimizer = "adam(lr=1e-3)" # or { name = "adam", lr = 1e-3 }; default "sgd"
+    optimizer = "adam(lr=1e-3)" # or { name = "adam", lr = 1e-3 }
     layers = [                 # tables with `type` (and an optional layer `name`), or strings
       { type = "dense", units = 128, activation = "relu" },
       { type = "dense", units = 10, activation = "softmax" },
     ]
 
     [training]
-    epochs = 30                # default 1, as Sequential.fit
+    epochs = 30
     batch_size = 32
     shuffle = true
     verbose = 1                # 0 silent, 1 a bar on a terminal (else lines), 2 lines
@@ -60,6 +62,8 @@ import math
 import os
 import re
 import tomllib
+import types
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,7 +71,7 @@ from typing import TYPE_CHECKING, Any
 
 from plugnet import datasets
 from plugnet.errors import SpecError
-from plugnet.specs import preview
+from plugnet.specs import ArgumentCheck, _type_hints, argument_checks, preview
 
 if TYPE_CHECKING:
     from plugnet.callbacks import Callback
@@ -132,18 +136,18 @@ class DataConfig:
 
     def load(self) -> datasets.Dataset:
         """The whole data set (before any split)."""
+        # Not given, the label column is datasets.load's default.
+        given: dict[str, Any] = {}
+        if self.label_column is not None:
+            given["label_column"] = self.label_column
         return datasets.load(
-            self.source,
-            base_dir=self.base_dir,
-            label_column=self.label_column or "label",
-            seed=self.random_state,
-            **self.options,
+            self.source, base_dir=self.base_dir, seed=self.random_state, **given, **self.options
         )
 
     def split(self, data: datasets.Dataset) -> datasets.Splits:
         """Train, validation and test parts. A split that cannot be made is a
         :class:`ConfigError` naming ``data.test_size`` or ``data.validation_split``; when
-        ``test_size`` was left out and the default 0.25 cannot be made (the four points of xor),
+        ``test_size`` was left out and its default cannot be made (the four points of xor),
         there is no test part."""
         test_size = self.test_size
         if not self.test_size_given and data.t is not None:
@@ -460,6 +464,21 @@ _positive_int = _int(1, "a positive integer")
 _seed = _int(0, "an integer >= 0")
 
 
+def _given(table: _Table, checks: Mapping[str, Callable[[str, Any], Any]]) -> dict[str, Any]:
+    """The keys of ``checks`` that ``table`` gives, checked. Keys left out are left out here
+    too, so they take the defaults of the dataclass or function they are passed to: each
+    default is stated once, there."""
+    return {key: table.get(key, check) for key, check in checks.items() if table.has(key)}
+
+
+def _parameter_defaults(factory: Callable[..., Any]) -> dict[str, Any]:
+    return {
+        p.name: p.default
+        for p in inspect.signature(factory).parameters.values()
+        if p.default is not p.empty
+    }
+
+
 # -- sections -------------------------------------------------------------------------------------
 
 
@@ -485,8 +504,7 @@ def _parse_data(table: _Table | None, base: Path) -> DataConfig:
         raise ConfigError(table.key("source"), datasets.unknown_source_message(source))
     else:
         source = source.lower()
-    label_column = table.get("label_column", _string, None)
-    if label_column is not None and not source.lower().endswith(".csv"):
+    if table.has("label_column") and not source.lower().endswith(".csv"):
         raise ConfigError(table.key("label_column"), "applies only to a .csv data source")
     options: dict[str, Any] = {}
     checks: dict[str, Callable[[str, Any], Any]] = {
@@ -503,16 +521,22 @@ def _parse_data(table: _Table | None, base: Path) -> DataConfig:
             accepted = ", ".join(takes) or "no options"
             raise ConfigError(table.key(option), f"does not apply to {where} (it takes {accepted})")
         options[option] = table.get(option, check)
+    given = _given(
+        table,
+        {
+            "label_column": _string,
+            "test_size": _fraction,
+            "validation_split": _fraction,
+            "random_state": _seed,
+            "stratify": _bool,
+        },
+    )
     return DataConfig(
         source=source,
-        label_column=label_column,
-        test_size=table.get("test_size", _fraction, 0.25),
-        validation_split=table.get("validation_split", _fraction, 0.0),
-        random_state=table.get("random_state", _seed, 0),
-        stratify=table.get("stratify", _bool, True),
         options=options,
         base_dir=base,
         test_size_given=table.has("test_size"),
+        **given,
     )
 
 
@@ -520,18 +544,17 @@ def _parse_model(table: _Table | None) -> ModelConfig:
     assert table is not None
     from plugnet.network import DTYPES
 
-    dtype = table.get("dtype", _choice(list(DTYPES)), "float32")
-    seed = table.get("seed", _seed, None)
+    given = _given(table, {"dtype": _choice(list(DTYPES)), "seed": _seed})
     error = table.get(
         "error", _component_check("error_function"), hint='e.g. error = "cross_entropy"'
     )
-    optimizer = table.get("optimizer", _component_check("optimizer"), "sgd")
+    given |= _given(table, {"optimizer": _component_check("optimizer")})
     layers = table.get(
         "layers",
         _layers,
         hint='e.g. layers = [{ type = "dense", units = 10, activation = "softmax" }]',
     )
-    return ModelConfig(layers=layers, error=error, optimizer=optimizer, seed=seed, dtype=dtype)
+    return ModelConfig(layers=layers, error=error, **given)
 
 
 def _layers(path: str, value: Any) -> list[Any]:
@@ -607,8 +630,9 @@ def _check_component(kind: str, spec: Any, path: str, *, name_key: str) -> None:
             return _join(path, key)
 
     else:
+        article = "an" if label[0] in "aeiou" else "a"
         raise ConfigError(
-            path, f"expected a {label} name (a string) or a table, got {_describe(spec)}"
+            path, f"expected {article} {label} name (a string) or a table, got {_describe(spec)}"
         )
     registry = plugnet.registry()
     try:
@@ -625,12 +649,17 @@ def _check_component(kind: str, spec: Any, path: str, *, name_key: str) -> None:
 def _check_arguments(
     kind: str, component: Any, arguments: Mapping[str, Any], argument_path: Callable[[str], str]
 ) -> None:
+    """Check each argument against the factory's signature: unknown names, what the annotations
+    admit (:func:`plugnet.specs.argument_checks`), and arguments that are component specs
+    themselves (an activation, an initializer, a schedule), each at its own key path."""
     parameters = component.parameters()
     try:
         signature = inspect.signature(component.factory)
         open_ended = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
     except (TypeError, ValueError):
         open_ended = True
+    checks = argument_checks(component.factory)
+    nested = _nested_kinds(component.factory)
     label = f"{kind.replace('_', ' ')} {component.name!r}"
     for key, value in arguments.items():
         where = argument_path(key)
@@ -642,47 +671,92 @@ def _check_arguments(
                 where,
                 f"unknown parameter of {label}.{_suggest(key, list(parameters))} It takes: {takes}",
             )
-        default = parameters[key]
-        if kind == "layer" and key == "activation":
-            _component_check("activation")(where, value)
-        elif kind == "layer" and key == "initializer" and value is not None:
-            _component_check("initializer")(where, value)
-        elif key == "units":
+        if key in nested:
+            if value is None and parameters[key] is None:
+                continue  # None is the factory's own default (e.g. an initializer chosen for it)
+            _component_check(nested[key])(where, value)
+        elif key in _COUNTS:
             _positive_int(where, value)
-        elif isinstance(default, bool):
-            _bool(where, value)
-        elif isinstance(default, (int, float)) and not isinstance(value, list):
-            # A list is left to the component, which may take a pair (conv2d's stride = [2, 1]).
-            _number(where, value, "a number")
+        elif key in checks and not checks[key].accepts(value):
+            raise ConfigError(
+                where, f"expected {_expected(checks[key], value)}, got {_describe(value)}"
+            )
+
+
+#: What an ``int`` annotation cannot say: these arguments are counts, at least 1. Checked here so
+#: that the message names the key rather than coming from the layer's constructor.
+_COUNTS = ("units",)
+#: Arguments that are component specs, by name, for factories that annotate them ``Any`` (the
+#: built-ins do); an annotation naming a kind's protocol identifies one by itself.
+_NESTED_BY_NAME = {"activation": "activation", "initializer": "initializer", "schedule": "schedule"}
+_TOML_WORDS = re.compile(r"\b(True|False)\b")
+
+
+def _nested_kinds(factory: Callable[..., Any]) -> dict[str, str]:
+    """The kind of each parameter of ``factory`` that takes a component spec: one annotated
+    with a kind's protocol (alone, or in a union with str, a mapping or None), else one named in
+    _NESTED_BY_NAME."""
+    from plugnet._registry import KINDS
+
+    target = inspect.getattr_static(factory, "__init__") if isinstance(factory, type) else factory
+    kinds = dict(_NESTED_BY_NAME)
+    for name, hint in _type_hints(target).items():
+        members = typing.get_args(hint) if typing.get_origin(hint) in _UNIONS else (hint,)
+        found = [k.name for k in KINDS.values() if any(m is k.protocol for m in members)]
+        if len(found) == 1:
+            kinds[name] = found[0]
+    return kinds
+
+
+_UNIONS = (typing.Union, types.UnionType)
+
+
+def _expected(check: ArgumentCheck, value: Any) -> str:
+    """What the annotation admits, as a config says it (``true or false``). For a number that is
+    not one (``'fast'``), "a number" rather than the annotation's "a finite number"."""
+    expected = check.expected
+    if check.explain is not None and (lacks := check.explain(value)).startswith("a "):
+        expected = lacks
+    return _TOML_WORDS.sub(lambda match: match.group().lower(), expected)
 
 
 def _parse_training(table: _Table | None, data: DataConfig) -> TrainingConfig:
     if table is None:
         return TrainingConfig()
+    from plugnet.callbacks import EarlyStopping
+
     early = table.table("early_stopping")
-    early_stopping = None
+    early_stopping: dict[str, Any] | None = None
     if early is not None:
-        monitor = early.get("monitor", _choice(MONITORS), "val_loss")
+        # Every key, those left out at EarlyStopping's defaults, so the config shows them all.
+        early_stopping = _parameter_defaults(EarlyStopping)
+        early_stopping |= _given(early, {"monitor": _choice(MONITORS)})
+        monitor = early_stopping["monitor"]
         if monitor.startswith("val_") and not data.validation_split:
             raise ConfigError(
                 early.key("monitor"),
                 f"{monitor!r} needs validation data: set data.validation_split > 0, or monitor "
                 f"'loss'",
             )
-        early_stopping = {
-            "monitor": monitor,
-            "patience": early.get("patience", _int(0, "an integer >= 0"), 5),
-            "min_delta": early.get("min_delta", _non_negative, 0.0),
-            "mode": early.get("mode", _choice(["auto", "min", "max"]), "auto"),
-            "restore_best": early.get("restore_best", _bool, True),
-        }
-    return TrainingConfig(
-        epochs=table.get("epochs", _positive_int, 1),
-        batch_size=table.get("batch_size", _positive_int, 32),
-        shuffle=table.get("shuffle", _bool, True),
-        verbose=table.get("verbose", _choice([0, 1, 2]), 1),
-        early_stopping=early_stopping,
+        early_stopping |= _given(
+            early,
+            {
+                "patience": _int(0, "an integer >= 0"),
+                "min_delta": _non_negative,
+                "mode": _choice(["auto", "min", "max"]),
+                "restore_best": _bool,
+            },
+        )
+    given = _given(
+        table,
+        {
+            "epochs": _positive_int,
+            "batch_size": _positive_int,
+            "shuffle": _bool,
+            "verbose": _choice([0, 1, 2]),
+        },
     )
+    return TrainingConfig(early_stopping=early_stopping, **given)
 
 
 def _parse_output(table: _Table | None, base: Path) -> OutputConfig:

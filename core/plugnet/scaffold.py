@@ -77,6 +77,22 @@ def create(distribution: str, directory: str | os.PathLike[str] | None = None) -
     return [target / relative for relative in files]
 
 
+def new_plugin(distribution: str, directory: str | os.PathLike[str] | None = None) -> int:
+    """:func:`create` the package and print its files and the next steps, as ``plugnet
+    new-plugin`` does; returns the exit status, 0."""
+    files = create(distribution, directory)
+    root = files[0].parent
+    print(f"created {root}/ for the distribution {distribution!r}:")
+    for path in files:
+        print(f"  {path.relative_to(root)}")
+    print(
+        f'\nnext:\n  cd {root}\n  pip install -e ".[test]"\n  pytest\n'
+        f"  plugnet check {distribution}\n"
+        f"then edit src/{module_name(distribution)}/__init__.py; README.md says how to publish."
+    )
+    return 0
+
+
 PYPROJECT = """\
 [build-system]
 requires = ["setuptools>=77"]

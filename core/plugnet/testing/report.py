@@ -86,3 +86,25 @@ def table(results: Sequence[Result]) -> str:
         f"{len(results) - len(failed)} passed, {len(failed)} failed"
     )
     return "\n".join(lines)
+
+
+def check(targets: Sequence[str] = (), *, kind: str | None = None, as_json: bool = False) -> int:
+    """Run the conformance suite on the installed components ``targets`` names (providers or
+    component names; all when empty), print a table or JSON, and return the exit status: 1 when
+    a check fails, else 0."""
+    import json
+
+    from plugnet.testing import checks_for, select_components
+
+    results = run(checks_for(select_components(targets, kind=kind)))
+    failed = sum(not r.passed for r in results)
+    if as_json:
+        report = {
+            "passed": len(results) - failed,
+            "failed": failed,
+            "results": [r.as_dict() for r in results],
+        }
+        print(json.dumps(report, indent=2))
+    else:
+        print(table(results))
+    return 1 if failed else 0
