@@ -180,7 +180,58 @@ def _missing_members(obj: Any, kind: Kind) -> list[str]:
     missing = [m for m in members if not callable(getattr(obj, m, None))]
     if kind.name == "layer" and not isinstance(obj, type):
         missing += [a for a in ("params", "grads") if not isinstance(getattr(obj, a, None), dict)]
-    return missing
+    return missing + _capability_problems(obj)
+
+
+def _capability_problems(obj: Any) -> list[str]:
+    """What a class or instance lacks for an optional capability it claims (the protocols in
+    :mod:`plugnet.protocols`): the core then relies on the capability without asking again."""
+    problems = []
+    declared = getattr(obj, "skips_input_grad", _ABSENT)
+    if declared is not _ABSENT:  # isinstance(obj, SkipsInputGrad) holds whatever its value
+        if declared is not True:
+            problems.append(f"skips_input_grad = True (it has {declared!r})")
+        for method in ("backward", "backward_linear"):
+            function = getattr(obj, method, None)
+            if callable(function) and not _takes_keyword(function, "need_input_grad"):
+                problems.append(
+                    f"the keyword need_input_grad in {method} (it declares skips_input_grad)"
+                )
+    linear = getattr(obj, "backward_linear", None)
+    if linear is not None and not callable(linear):
+        problems.append("a callable backward_linear")
+    if (
+        callable(linear)
+        and not isinstance(obj, type)  # the activation is usually set by __init__
+        and not isinstance(getattr(obj, "activation", None), protocols.Activation)
+    ):
+        problems.append("an activation next to backward_linear (see OutputLayer)")
+    buffers = getattr(obj, "buffers", None)
+    if not isinstance(obj, type) and buffers is not None and not isinstance(buffers, dict):
+        problems.append("buffers as a dict of arrays (see HasBuffers)")
+    stateful = [callable(getattr(obj, m, None)) for m in ("get_state", "set_state")]
+    if any(stateful) and not all(stateful):
+        lacking = "set_state" if stateful[0] else "get_state"
+        problems.append(f"{lacking} next to {'get_state' if stateful[0] else 'set_state'} "
+                        f"(see Stateful)")  # fmt: skip
+    conformance = getattr(obj, "conformance", None)
+    if conformance is not None and not isinstance(conformance, protocols.Conformance):
+        problems.append("conformance as a plugnet.protocols.Conformance")
+    return problems
+
+
+_ABSENT = object()
+
+
+def _takes_keyword(function: Callable[..., Any], name: str) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return True  # a builtin without a signature: nothing to check
+    kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return (name in parameters and parameters[name].kind in kinds) or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
 
 
 def _first_line(text: str, limit: int = 120) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import inspect
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from plugnet.arrays import are_classes, as_inputs, as_targets, correct_predictions
-from plugnet.protocols import Array, Layer, Shape
+from plugnet.protocols import Array, Layer, OutputLayer, Shape, SkipsInputGrad
 
 if TYPE_CHECKING:
     from plugnet.callbacks import Callback
@@ -163,8 +162,6 @@ class Sequential:
         self.params = ParameterView(params)
         self.grads = ParameterView(grads)
         last = self.layers[-1]
-        output_activation = getattr(last, "activation", None)
-        linear = getattr(last, "backward_linear", None)
         # Backward stops at the first layer with parameters: nothing before it has gradients to
         # compute, and its own dE/dx is never used (a reshape or flatten in front changes nothing).
         self._stop = next(
@@ -173,19 +170,23 @@ class Sequential:
         last_is_stop = self._stop == len(self.layers) - 1
         self._fused = None
         self._output_linear: Callable[..., Any] | None = None
-        if output_activation is not None and callable(linear):
-            self._fused = plugnet.fused_backward(output_activation, self.error)
+        if isinstance(last, OutputLayer):
+            self._fused = plugnet.fused_backward(last.activation, self.error)
             if self._fused is not None:
-                self._output_linear = self._skip_input_grad(linear, is_first=last_is_stop)
+                self._output_linear = self._skip_input_grad(
+                    last, last.backward_linear, is_first=last_is_stop
+                )
         if self._stop < len(self.layers):
-            self._stop_backward = self._skip_input_grad(
-                self.layers[self._stop].backward, is_first=True
-            )
+            first = self.layers[self._stop]
+            self._stop_backward = self._skip_input_grad(first, first.backward, is_first=True)
 
     @staticmethod
-    def _skip_input_grad(method: Callable[..., Any], *, is_first: bool) -> Callable[..., Any]:
-        """The first layer's dE/dx is never used, so skip it where the layer allows."""
-        if is_first and "need_input_grad" in inspect.signature(method).parameters:
+    def _skip_input_grad(
+        layer: Layer, method: Callable[..., Any], *, is_first: bool
+    ) -> Callable[..., Any]:
+        """The first layer's dE/dx is never used, so skip it where the layer declares it can
+        (:class:`~plugnet.protocols.SkipsInputGrad`)."""
+        if is_first and isinstance(layer, SkipsInputGrad):
             return functools.partial(method, need_input_grad=False)
         return method
 

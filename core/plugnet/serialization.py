@@ -37,7 +37,7 @@ from plugnet._version import __version__
 from plugnet.arrays import check_finite
 from plugnet.errors import MissingProviderError, ModelFileError, UnknownComponentError
 from plugnet.network import Sequential
-from plugnet.protocols import Array
+from plugnet.protocols import Array, HasBuffers, Stateful
 
 FORMAT = "plugnet.model"
 FORMAT_VERSION = 1
@@ -137,11 +137,12 @@ def collect_arrays(net: Sequential) -> dict[str, Array]:
     """The arrays a model file holds: parameters, layer buffers and optimizer state."""
     arrays = {f"params/{name}": value for name, value in net.params.items()}
     for layer_name, layer in zip(net.layer_names, net.layers, strict=True):
-        for key, value in getattr(layer, "buffers", {}).items():
-            arrays[f"buffers/{layer_name}.{key}"] = value
-    get_state = getattr(net.optimizer, "get_state", None)
-    if callable(get_state):
-        arrays.update({f"optimizer/{k}": np.asarray(v) for k, v in get_state().items()})
+        if isinstance(layer, HasBuffers):
+            for key, value in layer.buffers.items():
+                arrays[f"buffers/{layer_name}.{key}"] = value
+    if isinstance(net.optimizer, Stateful):
+        state = net.optimizer.get_state()
+        arrays.update({f"optimizer/{k}": np.asarray(v) for k, v in state.items()})
     return arrays
 
 
@@ -929,12 +930,13 @@ def _restore(path: Path, net: Sequential, arrays: Mapping[str, Array]) -> None:
     _check_fit(path, net, arrays)
     expected = collect_arrays(net)
     optimizer_keys = {k for k in arrays if k.startswith("optimizer/")}
-    set_state = getattr(net.optimizer, "set_state", None)
     if optimizer_keys:
-        if not callable(set_state):
+        if not isinstance(net.optimizer, Stateful):
             raise ModelFileError(path, "the file holds optimizer state the optimizer cannot take")
         try:
-            set_state({k.removeprefix("optimizer/"): arrays[k] for k in optimizer_keys})
+            net.optimizer.set_state(
+                {k.removeprefix("optimizer/"): arrays[k] for k in optimizer_keys}
+            )
         except _REFUSALS as exc:
             raise ModelFileError(
                 path, f"the saved optimizer state is invalid: {_clip(exc)}"

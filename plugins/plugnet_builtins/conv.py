@@ -9,7 +9,7 @@ import numpy as np
 import plugnet
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
-from plugnet.protocols import Array, Shape
+from plugnet.protocols import Array, Conformance, Shape
 from plugnet_builtins._im2col import (
     Padding,
     Pair,
@@ -81,26 +81,40 @@ class Conv2D(Configurable):
     at the bottom and right, as in PyTorch and TensorFlow), an int, or a pair (ph, pw).
     """
 
-    conformance_cases = (
-        {"config": {"filters": 3, "kernel_size": 3}, "input_shape": (2, 5, 5)},
-        {"config": {"filters": 3, "kernel_size": 3, "padding": "same"}, "input_shape": (2, 5, 5)},
-        {
-            "config": {"filters": 2, "kernel_size": 3, "stride": 2, "padding": "same"},
-            "input_shape": (2, 6, 5),
-        },
-        {
-            "config": {"filters": 2, "kernel_size": (2, 3), "stride": 2, "padding": 1},
-            "input_shape": (2, 6, 7),
-        },
-        {"config": {"filters": 2, "kernel_size": 2, "padding": "same"}, "input_shape": (1, 4, 5)},
-        {
-            "config": {"filters": 2, "kernel_size": (3, 2), "stride": (1, 2), "activation": "tanh"},
-            "input_shape": (2, 5, 6),
-        },
-        {
-            "config": {"filters": 2, "kernel_size": 3, "stride": 2, "use_bias": False},
-            "input_shape": (1, 7, 7),
-        },
+    skips_input_grad = True  # backward(grad, *, need_input_grad): see SkipsInputGrad
+    conformance = Conformance(
+        cases=(
+            {"config": {"filters": 3, "kernel_size": 3}, "input_shape": (2, 5, 5)},
+            {
+                "config": {"filters": 3, "kernel_size": 3, "padding": "same"},
+                "input_shape": (2, 5, 5),
+            },
+            {
+                "config": {"filters": 2, "kernel_size": 3, "stride": 2, "padding": "same"},
+                "input_shape": (2, 6, 5),
+            },
+            {
+                "config": {"filters": 2, "kernel_size": (2, 3), "stride": 2, "padding": 1},
+                "input_shape": (2, 6, 7),
+            },
+            {
+                "config": {"filters": 2, "kernel_size": 2, "padding": "same"},
+                "input_shape": (1, 4, 5),
+            },
+            {
+                "config": {
+                    "filters": 2,
+                    "kernel_size": (3, 2),
+                    "stride": (1, 2),
+                    "activation": "tanh",
+                },
+                "input_shape": (2, 5, 6),
+            },
+            {
+                "config": {"filters": 2, "kernel_size": 3, "stride": 2, "use_bias": False},
+                "input_shape": (1, 7, 7),
+            },
+        )
     )
 
     def __init__(

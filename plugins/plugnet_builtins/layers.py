@@ -15,7 +15,7 @@ import numpy as np
 import plugnet
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
-from plugnet.protocols import Array, Shape
+from plugnet.protocols import Array, Conformance, Shape
 
 # Activations whose layers default to He initialization; every other activation gets Xavier.
 RELU_LIKE = frozenset(
@@ -41,9 +41,12 @@ class Dense(Configurable):
     dW = xᵀδ,  db = Σ_rows δ,  dx = δWᵀ.
     """
 
-    conformance_cases = (
-        {"config": {"units": 3}, "input_shape": (4,)},
-        {"config": {"units": 2, "activation": "tanh", "use_bias": False}, "input_shape": (3,)},
+    skips_input_grad = True  # backward(grad, *, need_input_grad): see SkipsInputGrad
+    conformance = Conformance(
+        cases=(
+            {"config": {"units": 3}, "input_shape": (4,)},
+            {"config": {"units": 2, "activation": "tanh", "use_bias": False}, "input_shape": (3,)},
+        )
     )
 
     def __init__(
