@@ -222,3 +222,96 @@ def test_a_wrong_capability_is_refused_when_built(
 def test_a_wrong_capability_is_refused_as_an_instance(fresh_registry: Registry) -> None:
     with pytest.raises(SpecError, match="which lacks an activation next to backward_linear"):
         fresh_registry.resolve("layer", NoActivation())
+
+
+PRIVATE_REGISTRY_SCRIPT = r"""
+import json, sys
+from typing import Any
+
+import numpy as np
+
+import plugnet
+from plugnet import discovery
+from plugnet.serialization import load
+
+
+class Wave:
+    def forward(self, x: Any) -> Any:
+        return np.sin(x)
+
+    def backward(self, x: Any, y: Any, grad: Any) -> Any:
+        return grad * np.cos(x)
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+
+class TestPlugin:
+    @plugnet.hookimpl
+    def register_activations(self, register: Any) -> None:
+        register(Wave, name="wave")
+
+
+# The built-ins only, not published as the process-wide registry.
+registry = discovery.build_registry({"PLUGNET_DISABLE_PLUGIN_AUTOLOAD": "1"})
+registry.add_plugin(TestPlugin(), provider="test-plugin", version="1.0")
+
+net = plugnet.Sequential(
+    [{"type": "dense", "units": 5, "activation": "wave"},
+     {"type": "dense", "units": 3, "activation": "softmax"}],
+    error="cross_entropy",
+    optimizer="adam(lr=0.01, schedule={'name': 'warmup', 'steps': 2, 'then': 'cosine(t_max=5)'})",
+    seed=0,
+    registry=registry,
+)
+x = np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32)
+t = np.random.default_rng(1).integers(0, 3, 16)
+net.fit(x, t, epochs=2, batch_size=8, verbose=0)
+net.save(sys.argv[1])
+loaded = load(sys.argv[1], registry=registry)
+print(json.dumps({
+    "global_created": discovery._registry is not None or discovery._building is not None,
+    "fused": type(net._fused).__name__,
+    "same": bool(np.array_equal(net.predict(x), loaded.predict(x))),
+    "dense": loaded[0].get_config(),
+    "optimizer": loaded.optimizer.get_config()["schedule"],
+    "registry": loaded.registry is registry,
+}))
+"""
+
+
+def test_a_private_registry_builds_trains_saves_and_loads_without_the_global_one(
+    tmp_path: Any,
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "private.py"
+    script.write_text(PRIVATE_REGISTRY_SCRIPT)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([f"{root}/core", f"{root}/plugins", root])}
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "model.npz")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["global_created"] is False
+    assert result["fused"] != "NoneType" and result["same"] and result["registry"]
+    assert result["dense"]["activation"] == {"name": "test-plugin:wave"}
+    assert result["dense"]["initializer"] == {
+        "name": "plugnet:xavier",
+        "distribution": "normal",
+        "gain": 1.0,
+    }
+    assert result["optimizer"] == {
+        "name": "plugnet:warmup",
+        "steps": 2,
+        "then": {"name": "plugnet:cosine", "t_max": 5, "eta_min": 0.0},
+    }

@@ -9,6 +9,8 @@ from __future__ import annotations
 import inspect
 import re
 import threading
+import types
+import typing
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -127,12 +129,34 @@ class Component:
         check = self._argument_checks.get(name)
         return None if check is None else check.problem(name, value)
 
-    def create(self, /, **kwargs: Any) -> Any:
+    @cached_property
+    def nested(self) -> dict[str, str]:
+        """The parameters that take a component: those whose annotation names a kind's
+        protocol (``activation: Activation | str``), each with its kind."""
+        return nested_kinds(self.factory)
+
+    def create(self, registry: Registry | None = None, /, **kwargs: Any) -> Any:
         """Build an instance, checking the arguments against the signature and its simple
         annotations (see :func:`plugnet.specs.argument_checks`), and the instance against the
         protocol. ``self`` is positional-only, so a spec may pass an argument named "self"
-        (which the factory then refuses)."""
+        (which the factory then refuses).
+
+        ``registry`` (the one building this component) resolves each argument that is a
+        component spec (see :attr:`nested`), defaults included, and the factory receives the
+        instances; the specs they came from are recorded in the instance's
+        ``component_specs`` (:class:`~plugnet.protocols.TakesComponents`) for ``get_config``.
+        """
         label = f"{self.kind.replace('_', ' ')} {self.qualified_name!r}"
+        specs: dict[str, dict[str, Any]] = {}
+        if registry is not None and self.nested:
+            kwargs = dict(kwargs)
+            defaults = self.parameters()
+            for name, kind in self.nested.items():
+                value = kwargs.get(name, defaults.get(name))
+                if value not in (None, inspect.Parameter.empty):  # an instance is checked too
+                    kwargs[name] = value = registry.resolve(kind, value)
+                if value not in (None, inspect.Parameter.empty) and registry.component_of(value):
+                    specs[name] = registry.spec_of(value)
         if self._signature is not None:
             try:
                 self._signature.bind(**kwargs)
@@ -157,7 +181,31 @@ class Component:
                 f"{label} built a {type(instance).__name__} that does not satisfy the "
                 f"{KINDS[self.kind].protocol.__name__} protocol: it lacks {', '.join(missing)}."
             )
+        if specs and isinstance(instance, protocols.TakesComponents):
+            instance.component_specs.update(specs)
         return instance
+
+
+def nested_kinds(factory: Callable[..., Any]) -> dict[str, str]:
+    """The keyword parameters of ``factory`` (a class: its ``__init__``) annotated with a kind's
+    protocol, alone or in a union, each with that kind's name."""
+    target = inspect.getattr_static(factory, "__init__") if isinstance(factory, type) else factory
+    try:
+        hints = typing.get_type_hints(target)
+    except Exception:  # an annotation that does not resolve declares nothing
+        return {}
+    by_protocol = {kind.protocol: kind.name for kind in KINDS.values()}
+    nested = {}
+    for name, hint in hints.items():
+        members = (
+            typing.get_args(hint)
+            if isinstance(hint, types.UnionType) or (typing.get_origin(hint) is typing.Union)
+            else (hint,)
+        )
+        kinds = [by_protocol[m] for m in members if m in by_protocol]
+        if name != "return" and kinds:
+            nested[name] = kinds[0]
+    return nested
 
 
 @dataclass
@@ -631,7 +679,7 @@ class Registry:
                 )
             return spec
         component = self._lookup(info.name, parsed)
-        instance = component.create(**parsed.kwargs)
+        instance = component.create(self, **parsed.kwargs)
         self._by_type.setdefault(type(instance), component)
         return instance
 
@@ -673,12 +721,12 @@ class Registry:
             return None
         builtin = [c for c in matches if c.builtin]
         if builtin:
-            return builtin[0].create()
+            return builtin[0].create(self)
         if len(matches) > 1:
             raise AmbiguousComponentError(
                 "fused_backward", f"{act.name}+{err.name}", [c.qualified_name for c in matches]
             )
-        return matches[0].create()
+        return matches[0].create(self)
 
     def _identify(self, kind: str, spec: Any) -> Component | None:
         if isinstance(spec, str):

@@ -13,6 +13,7 @@ from plugnet.arrays import are_classes, as_inputs, as_targets, correct_predictio
 from plugnet.protocols import Array, Layer, OutputLayer, Shape, SkipsInputGrad
 
 if TYPE_CHECKING:
+    from plugnet._registry import Registry
     from plugnet.callbacks import Callback
     from plugnet.history import History
 
@@ -50,14 +51,12 @@ class ParameterView(Mapping[str, Array]):
         return len(self._entries)
 
 
-def _layer_name(spec: Any, instance: Any, counts: dict[str, int]) -> str:
-    import plugnet
-
+def _layer_name(spec: Any, instance: Any, counts: dict[str, int], registry: Registry) -> str:
     if isinstance(spec, Mapping) and "type" in spec and "name" in spec:
         if not isinstance(spec["name"], str) or not spec["name"]:
             raise ValueError(f"a layer's name must be a non-empty string, got {spec['name']!r}")
         return spec["name"]
-    component = plugnet.registry().component_of(instance)
+    component = registry.component_of(instance)
     base = component.name if component is not None else type(instance).__name__.lower()
     counts[base] = counts.get(base, 0) + 1
     return f"{base}_{counts[base]}"
@@ -69,7 +68,8 @@ class Sequential:
     ``layers`` are specs (``{"type": "dense", "units": 128, "activation": "relu"}``, strings or
     instances); a dict spec with ``"type"`` may carry ``"name"`` to name the layer (default
     ``dense_1``, ``dense_2``, ... as in Keras). Names are resolved here,
-    once; the input shape is inferred on the first ``fit``/``predict``.
+    once, by ``registry`` (default: the process-wide registry, which is built only then); the
+    input shape is inferred on the first ``fit``/``predict``.
     """
 
     def __init__(
@@ -80,15 +80,19 @@ class Sequential:
         optimizer: Any = "sgd",
         seed: int | None = None,
         dtype: Any = "float32",
+        registry: Registry | None = None,
     ) -> None:
-        import plugnet
-
         if isinstance(layers, (str, Mapping)) or not layers:
             raise ValueError("layers must be a non-empty list of layer specs or instances")
         if seed is not None and (
             isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
         ):
             raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
+        if registry is None:
+            import plugnet
+
+            registry = plugnet.registry()
+        self.registry = registry
         self.dtype = as_dtype(dtype)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
@@ -98,14 +102,14 @@ class Sequential:
         for spec in layers:
             named = isinstance(spec, Mapping) and "type" in spec
             layer_spec = {k: v for k, v in spec.items() if k != "name"} if named else spec
-            layer = plugnet.layer(layer_spec)
-            name = _layer_name(spec, layer, counts)
+            layer = registry.resolve("layer", layer_spec)
+            name = _layer_name(spec, layer, counts, registry)
             if name in self.layer_names:
                 raise ValueError(f"two layers are named {name!r}; layer names must be unique")
             self.layers.append(layer)
             self.layer_names.append(name)
-        self.error = plugnet.error_function(error)
-        self.optimizer = plugnet.optimizer(optimizer)
+        self.error = registry.resolve("error_function", error)
+        self.optimizer = registry.resolve("optimizer", optimizer)
         self.input_shape: Shape | None = None
         self.output_shapes: list[Shape] = []
         self.stop_training = False
@@ -152,8 +156,6 @@ class Sequential:
 
     def _wire(self) -> None:
         """Precompute what the hot loop needs: flat parameter views and the backward path."""
-        import plugnet
-
         params, grads = [], []
         for name, layer in zip(self.layer_names, self.layers, strict=True):
             for key in layer.params:
@@ -171,7 +173,7 @@ class Sequential:
         self._fused = None
         self._output_linear: Callable[..., Any] | None = None
         if isinstance(last, OutputLayer):
-            self._fused = plugnet.fused_backward(last.activation, self.error)
+            self._fused = self.registry.fused_backward(last.activation, self.error)
             if self._fused is not None:
                 self._output_linear = self._skip_input_grad(
                     last, last.backward_linear, is_first=last_is_stop

@@ -157,6 +157,21 @@ class SkipsInputGrad(Protocol):
 
 
 @runtime_checkable
+class TakesComponents(Protocol):
+    """A component some of whose arguments are components (a dense layer's ``activation`` and
+    ``initializer``, an optimizer's ``schedule``), declared by annotating them with the kind's
+    protocol: ``activation: Activation | str = "relu"``.
+
+    The registry that builds it resolves each such argument that is a spec (a name, a dict),
+    passes the instance in, and records the spec it came from in ``component_specs`` under
+    the argument's name, so that ``get_config`` can return specs. The component itself never
+    looks a name up.
+    """
+
+    component_specs: dict[str, dict[str, Any]]
+
+
+@runtime_checkable
 class HasBuffers(Protocol):
     """A component with arrays that are not parameters but are saved with them (a batch norm's
     running statistics): ``buffers`` maps a name to an array the component updates in place.

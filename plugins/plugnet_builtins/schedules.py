@@ -14,8 +14,10 @@ PyTorch gives when ``scheduler.step()`` is called after every ``optimizer.step()
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
+from plugnet import nested
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Conformance, Schedule
@@ -117,15 +119,13 @@ class Warmup(Configurable):
         )
     )
 
-    def __init__(self, steps: int, then: Any = "constant") -> None:
-        import plugnet
-
+    def __init__(self, steps: int, then: Schedule | str | Mapping[str, Any] = "constant") -> None:
+        self.component_specs: dict[str, dict[str, Any]] = {}
         self.steps = _steps("steps", steps)
-        self._then: Schedule = plugnet.schedule(then)
-        self._then_spec = plugnet.registry().spec_of(self._then)
+        self._then: Schedule = nested.argument(self, "then", "schedule", then)
 
     def get_config(self) -> dict[str, Any]:
-        return {"steps": self.steps, "then": dict(self._then_spec)}
+        return {"steps": self.steps, "then": nested.spec(self, "then", self._then)}
 
     def __call__(self, step: int, base_lr: float) -> float:
         _check_step(step)

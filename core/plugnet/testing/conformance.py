@@ -208,12 +208,12 @@ class ConformanceCheck:
         return f"{self.kind}:{self.label}-{self.check}"
 
     def subject(self) -> Subject:
+        import plugnet
+
         component, case = self.component, self.case
+        registry = plugnet.registry()  # where select_components found the component
         pair = None
         if component.pair is not None:
-            import plugnet
-
-            registry = plugnet.registry()
             pair = (
                 registry.resolve("activation", component.pair[0]),
                 registry.resolve("error_function", component.pair[1]),
@@ -221,7 +221,7 @@ class ConformanceCheck:
         return Subject(
             kind=component.kind,
             label=self.label,
-            make=lambda: component.create(**case.config),
+            make=lambda: component.create(registry, **case.config),
             case=case,
             component=component,
             pair=pair,
