@@ -169,7 +169,8 @@ class Sequential:
         self._stop = next(
             (i for i, layer in enumerate(self.layers) if layer.params), len(self.layers)
         )
-        last_is_stop = self._stop == len(self.layers) - 1
+        last_index = len(self.layers) - 1
+        last_is_stop = self._stop == last_index
         self._fused = None
         self._output_linear: Callable[..., Any] | None = None
         if isinstance(last, OutputLayer):
@@ -178,9 +179,14 @@ class Sequential:
                 self._output_linear = self._skip_input_grad(
                     last, last.backward_linear, is_first=last_is_stop
                 )
-        if self._stop < len(self.layers):
+        # The backward of each layer below the output, from the top down to the stop layer.
+        self._backwards: list[Callable[..., Any]] = []
+        if self._stop <= last_index:
             first = self.layers[self._stop]
             self._stop_backward = self._skip_input_grad(first, first.backward, is_first=True)
+            middle = [layer.backward for layer in self.layers[last_index - 1 : self._stop : -1]]
+            self._backwards = [*middle, self._stop_backward] if not last_is_stop else []
+            self._output_backward = self._stop_backward if last_is_stop else last.backward
 
     @staticmethod
     def _skip_input_grad(
@@ -227,25 +233,24 @@ class Sequential:
     def backward(self, y: Array, t: Array) -> None:
         """Fill every layer's ``grads`` for the last forward's output ``y`` and targets ``t``.
 
-        Backward runs from the output down to the first layer with parameters, which is asked
-        not to compute its dE/dx; the parameter-free layers in front of it are skipped.
+        From the output down: the output step, then each layer's backward in turn, down to the
+        first layer with parameters, which is asked not to compute its dE/dx. The
+        parameter-free layers in front of it are skipped.
         """
-        layers, stop, last = self.layers, self._stop, len(self.layers) - 1
-        if stop > last:
+        if self._stop == len(self.layers):
             return  # no parameters anywhere
+        grad = self._output_step(y, t)
+        for backward in self._backwards:
+            grad = backward(grad)
+
+    def _output_step(self, y: Array, t: Array) -> Array | None:
+        """The last layer's backward. With a fused backward for (its activation, the error),
+        δ = dE/du comes in one step and goes to ``backward_linear``, skipping the activation's
+        Jacobian; otherwise the chain: dE/dy from the error, then the layer's backward."""
         if self._output_linear is not None:
             assert self._fused is not None
-            grad = self._output_linear(self._fused.backward(y, t))
-            if stop == last:
-                return
-        elif stop == last:
-            self._stop_backward(self.error.backward(y, t))
-            return
-        else:
-            grad = layers[-1].backward(self.error.backward(y, t))
-        for layer in layers[last - 1 : stop : -1]:
-            grad = layer.backward(grad)
-        self._stop_backward(grad)
+            return self._output_linear(self._fused.backward(y, t))
+        return self._output_backward(self.error.backward(y, t))
         # --8<-- [end:network_backward]
 
     # --8<-- [start:train_step]

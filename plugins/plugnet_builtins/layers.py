@@ -125,6 +125,8 @@ class Dense(Configurable):
     def backward_linear(self, delta: Array, *, need_input_grad: bool = True) -> Array | None:
         """Given δ = dE/du: dW = xᵀδ, db = Σ_rows δ, and (unless not needed) dx = δWᵀ."""
         # --8<-- [start:dense_dw]
+        # dW = x.T @ delta, written into the existing grads["w"]: a training step then
+        # allocates no new weight-sized matrix (the MLP benchmark's peak memory).
         np.matmul(self.x.T, delta, out=self.grads["w"])
         # --8<-- [end:dense_dw]
         # --8<-- [start:dense_db]
