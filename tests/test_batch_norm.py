@@ -57,7 +57,7 @@ def test_running_buffers_are_updated_in_place() -> None:
     assert all(layer.buffers[key] is arrays[key] for key in arrays)
 
 
-@pytest.mark.parametrize("case", BatchNorm.conformance_cases, ids=str)
+@pytest.mark.parametrize("case", BatchNorm.conformance.cases, ids=str)
 @pytest.mark.parametrize("training", [True, False])
 def test_gradients(case: dict[str, Any], training: bool) -> None:
     layer = built(case["input_shape"], **case["config"])

@@ -82,7 +82,7 @@ def test_forward_equals_the_nested_loop_definition(
     np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("case", Conv2D.conformance_cases, ids=lambda c: str(c["config"]))
+@pytest.mark.parametrize("case", Conv2D.conformance.cases, ids=lambda c: str(c["config"]))
 @pytest.mark.parametrize("training", [True, False])
 def test_gradients_by_finite_differences(case: dict[str, Any], training: bool) -> None:
     layer = built(case["config"], case["input_shape"])
@@ -91,7 +91,7 @@ def test_gradients_by_finite_differences(case: dict[str, Any], training: bool) -
 
 
 def test_conformance_cases_cover_the_issue() -> None:
-    configs = [c["config"] for c in Conv2D.conformance_cases]
+    configs = [c["config"] for c in Conv2D.conformance.cases]
     assert {c.get("stride", 1) for c in configs} >= {1, 2}
     assert {str(c.get("padding", "valid")) for c in configs} >= {"valid", "same", "1"}
     assert any(isinstance(c["kernel_size"], tuple) for c in configs)  # non-square

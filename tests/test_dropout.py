@@ -66,7 +66,7 @@ def test_masks_come_from_the_network_generator() -> None:
     assert not np.array_equal(run(3), run(4))
 
 
-@pytest.mark.parametrize("case", Dropout.conformance_cases, ids=str)
+@pytest.mark.parametrize("case", Dropout.conformance.cases, ids=str)
 @pytest.mark.parametrize("training", [True, False])
 def test_gradients(case: dict[str, Any], training: bool) -> None:
     layer = Dropout(**case["config"])

@@ -36,7 +36,7 @@ def test_reshape_with_and_without_minus_one() -> None:
 
 @pytest.mark.parametrize("cls", [Flatten, Reshape])
 def test_gradients(cls: type) -> None:
-    for case in cls.conformance_cases:  # type: ignore[attr-defined]
+    for case in cls.conformance.cases:  # type: ignore[attr-defined]
         layer = cls(**case["config"])
         layer.build(case["input_shape"], rng=np.random.default_rng(0), dtype=F64)
         x = np.random.default_rng(1).standard_normal((3, *case["input_shape"]))

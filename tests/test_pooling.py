@@ -59,7 +59,7 @@ def test_forward_equals_the_loop_definition(
 @pytest.mark.parametrize("cls", [MaxPool2D, AvgPool2D])
 @pytest.mark.parametrize("training", [True, False])
 def test_gradients_by_finite_differences(cls: Any, training: bool) -> None:
-    for case in cls.conformance_cases:
+    for case in cls.conformance.cases:
         layer = cls(**case["config"])
         layer.build(case["input_shape"], rng=np.random.default_rng(0), dtype=F64)
         x = np.random.default_rng(2).standard_normal((2, *case["input_shape"]))
@@ -68,7 +68,7 @@ def test_gradients_by_finite_differences(cls: Any, training: bool) -> None:
 
 def test_conformance_cases_overlap_and_do_not() -> None:
     for cls in (MaxPool2D, AvgPool2D):
-        layers = [cls(**case["config"]) for case in cls.conformance_cases]
+        layers = [cls(**case["config"]) for case in cls.conformance.cases]
         overlapping = [any(s < k for s, k in zip(p.strides, p.window, strict=True)) for p in layers]
         assert any(overlapping) and not all(overlapping)
 

@@ -124,8 +124,8 @@ def test_snippets_file_and_section_includes_are_left_alone(hook: ModuleType, roo
     assert hook.expand(markdown, root, "docs/x.md") == markdown
 
 
-def test_the_builtin_plugins_carry_no_snippet_markers() -> None:
-    """The docs include the built-ins by name, so no marker comment is needed in them."""
-    for file in sorted((ROOT / "plugins").rglob("*.py")):
+def test_the_sources_carry_no_snippet_markers() -> None:
+    """The docs include the core and the built-ins by name, so no marker comment is needed."""
+    for file in sorted([*(ROOT / "core").rglob("*.py"), *(ROOT / "plugins").rglob("*.py")]):
         text = file.read_text(encoding="utf-8")
         assert not MARKER.search(text), f"{file.relative_to(ROOT)} has a snippet marker left"

@@ -9,6 +9,8 @@ from __future__ import annotations
 import inspect
 import re
 import threading
+import types
+import typing
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -127,12 +129,34 @@ class Component:
         check = self._argument_checks.get(name)
         return None if check is None else check.problem(name, value)
 
-    def create(self, /, **kwargs: Any) -> Any:
+    @cached_property
+    def nested(self) -> dict[str, str]:
+        """The parameters that take a component: those whose annotation names a kind's
+        protocol (``activation: Activation | str``), each with its kind."""
+        return nested_kinds(self.factory)
+
+    def create(self, registry: Registry | None = None, /, **kwargs: Any) -> Any:
         """Build an instance, checking the arguments against the signature and its simple
         annotations (see :func:`plugnet.specs.argument_checks`), and the instance against the
         protocol. ``self`` is positional-only, so a spec may pass an argument named "self"
-        (which the factory then refuses)."""
+        (which the factory then refuses).
+
+        ``registry`` (the one building this component) resolves each argument that is a
+        component spec (see :attr:`nested`), defaults included, and the factory receives the
+        instances; the specs they came from are recorded in the instance's
+        ``component_specs`` (:class:`~plugnet.protocols.TakesComponents`) for ``get_config``.
+        """
         label = f"{self.kind.replace('_', ' ')} {self.qualified_name!r}"
+        specs: dict[str, dict[str, Any]] = {}
+        if registry is not None and self.nested:
+            kwargs = dict(kwargs)
+            defaults = self.parameters()
+            for name, kind in self.nested.items():
+                value = kwargs.get(name, defaults.get(name))
+                if value not in (None, inspect.Parameter.empty):  # an instance is checked too
+                    kwargs[name] = value = registry.resolve(kind, value)
+                if value not in (None, inspect.Parameter.empty) and registry.component_of(value):
+                    specs[name] = registry.spec_of(value)
         if self._signature is not None:
             try:
                 self._signature.bind(**kwargs)
@@ -157,7 +181,31 @@ class Component:
                 f"{label} built a {type(instance).__name__} that does not satisfy the "
                 f"{KINDS[self.kind].protocol.__name__} protocol: it lacks {', '.join(missing)}."
             )
+        if specs and isinstance(instance, protocols.TakesComponents):
+            instance.component_specs.update(specs)
         return instance
+
+
+def nested_kinds(factory: Callable[..., Any]) -> dict[str, str]:
+    """The keyword parameters of ``factory`` (a class: its ``__init__``) annotated with a kind's
+    protocol, alone or in a union, each with that kind's name."""
+    target = inspect.getattr_static(factory, "__init__") if isinstance(factory, type) else factory
+    try:
+        hints = typing.get_type_hints(target)
+    except Exception:  # an annotation that does not resolve declares nothing
+        return {}
+    by_protocol = {kind.protocol: kind.name for kind in KINDS.values()}
+    nested = {}
+    for name, hint in hints.items():
+        members = (
+            typing.get_args(hint)
+            if isinstance(hint, types.UnionType) or (typing.get_origin(hint) is typing.Union)
+            else (hint,)
+        )
+        kinds = [by_protocol[m] for m in members if m in by_protocol]
+        if name != "return" and kinds:
+            nested[name] = kinds[0]
+    return nested
 
 
 @dataclass
@@ -180,7 +228,58 @@ def _missing_members(obj: Any, kind: Kind) -> list[str]:
     missing = [m for m in members if not callable(getattr(obj, m, None))]
     if kind.name == "layer" and not isinstance(obj, type):
         missing += [a for a in ("params", "grads") if not isinstance(getattr(obj, a, None), dict)]
-    return missing
+    return missing + _capability_problems(obj)
+
+
+def _capability_problems(obj: Any) -> list[str]:
+    """What a class or instance lacks for an optional capability it claims (the protocols in
+    :mod:`plugnet.protocols`): the core then relies on the capability without asking again."""
+    problems = []
+    declared = getattr(obj, "skips_input_grad", _ABSENT)
+    if declared is not _ABSENT:  # isinstance(obj, SkipsInputGrad) holds whatever its value
+        if declared is not True:
+            problems.append(f"skips_input_grad = True (it has {declared!r})")
+        for method in ("backward", "backward_linear"):
+            function = getattr(obj, method, None)
+            if callable(function) and not _takes_keyword(function, "need_input_grad"):
+                problems.append(
+                    f"the keyword need_input_grad in {method} (it declares skips_input_grad)"
+                )
+    linear = getattr(obj, "backward_linear", None)
+    if linear is not None and not callable(linear):
+        problems.append("a callable backward_linear")
+    if (
+        callable(linear)
+        and not isinstance(obj, type)  # the activation is usually set by __init__
+        and not isinstance(getattr(obj, "activation", None), protocols.Activation)
+    ):
+        problems.append("an activation next to backward_linear (see OutputLayer)")
+    buffers = getattr(obj, "buffers", None)
+    if not isinstance(obj, type) and buffers is not None and not isinstance(buffers, dict):
+        problems.append("buffers as a dict of arrays (see HasBuffers)")
+    stateful = [callable(getattr(obj, m, None)) for m in ("get_state", "set_state")]
+    if any(stateful) and not all(stateful):
+        lacking = "set_state" if stateful[0] else "get_state"
+        problems.append(f"{lacking} next to {'get_state' if stateful[0] else 'set_state'} "
+                        f"(see Stateful)")  # fmt: skip
+    conformance = getattr(obj, "conformance", None)
+    if conformance is not None and not isinstance(conformance, protocols.Conformance):
+        problems.append("conformance as a plugnet.protocols.Conformance")
+    return problems
+
+
+_ABSENT = object()
+
+
+def _takes_keyword(function: Callable[..., Any], name: str) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return True  # a builtin without a signature: nothing to check
+    kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return (name in parameters and parameters[name].kind in kinds) or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
 
 
 def _first_line(text: str, limit: int = 120) -> str:
@@ -580,7 +679,7 @@ class Registry:
                 )
             return spec
         component = self._lookup(info.name, parsed)
-        instance = component.create(**parsed.kwargs)
+        instance = component.create(self, **parsed.kwargs)
         self._by_type.setdefault(type(instance), component)
         return instance
 
@@ -622,12 +721,12 @@ class Registry:
             return None
         builtin = [c for c in matches if c.builtin]
         if builtin:
-            return builtin[0].create()
+            return builtin[0].create(self)
         if len(matches) > 1:
             raise AmbiguousComponentError(
                 "fused_backward", f"{act.name}+{err.name}", [c.qualified_name for c in matches]
             )
-        return matches[0].create()
+        return matches[0].create(self)
 
     def _identify(self, kind: str, spec: Any) -> Component | None:
         if isinstance(spec, str):

@@ -1,7 +1,7 @@
 """Where an error function's outputs y and targets t live, and the check that a network's output
 layer can feed its error function.
 
-An error function declares its domain as ``conformance_domain`` (one of :data:`DOMAINS`; the
+An error function declares its domain as ``conformance.domain`` (one of :data:`DOMAINS`; the
 default is ``"real"``). The conformance kit draws test inputs from it; ``fit`` checks the
 network's first outputs against it before the first update, because a mismatch trains in silence:
 cross-entropy on logits clips every negative output to ε and reports a meaningless loss.
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from plugnet.protocols import Array
+from plugnet.protocols import Array, conformance_of
 
 DOMAINS: dict[str, str] = {
     "real": "y and t any real numbers (regression)",
@@ -40,7 +40,7 @@ def check_domain(domain: Any, owner: str) -> str:
     """``domain`` if it is one of :data:`DOMAINS`, else a ValueError saying what is allowed."""
     if domain not in DOMAINS:
         raise ValueError(
-            f"{owner} declares conformance_domain = {domain!r}; it must be one of "
+            f"{owner} declares the domain {domain!r}; it must be one of "
             f"{', '.join(map(repr, DOMAINS))}"
         )
     return str(domain)
@@ -48,7 +48,7 @@ def check_domain(domain: Any, owner: str) -> str:
 
 def domain_of(error: Any) -> str:
     """The domain an error function declares (``"real"`` when it declares none)."""
-    return check_domain(getattr(error, "conformance_domain", "real"), type(error).__name__)
+    return check_domain(conformance_of(error).domain, type(error).__name__)
 
 
 def _distribution_rows(a: Array) -> bool:

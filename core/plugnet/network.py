@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import inspect
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -11,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from plugnet.arrays import are_classes, as_inputs, as_targets, correct_predictions
-from plugnet.protocols import Array, Layer, Shape
+from plugnet.protocols import Array, Layer, OutputLayer, Shape, SkipsInputGrad
 
 if TYPE_CHECKING:
+    from plugnet._registry import Registry
     from plugnet.callbacks import Callback
     from plugnet.history import History
 
@@ -51,14 +51,12 @@ class ParameterView(Mapping[str, Array]):
         return len(self._entries)
 
 
-def _layer_name(spec: Any, instance: Any, counts: dict[str, int]) -> str:
-    import plugnet
-
+def _layer_name(spec: Any, instance: Any, counts: dict[str, int], registry: Registry) -> str:
     if isinstance(spec, Mapping) and "type" in spec and "name" in spec:
         if not isinstance(spec["name"], str) or not spec["name"]:
             raise ValueError(f"a layer's name must be a non-empty string, got {spec['name']!r}")
         return spec["name"]
-    component = plugnet.registry().component_of(instance)
+    component = registry.component_of(instance)
     base = component.name if component is not None else type(instance).__name__.lower()
     counts[base] = counts.get(base, 0) + 1
     return f"{base}_{counts[base]}"
@@ -70,7 +68,8 @@ class Sequential:
     ``layers`` are specs (``{"type": "dense", "units": 128, "activation": "relu"}``, strings or
     instances); a dict spec with ``"type"`` may carry ``"name"`` to name the layer (default
     ``dense_1``, ``dense_2``, ... as in Keras). Names are resolved here,
-    once; the input shape is inferred on the first ``fit``/``predict``.
+    once, by ``registry`` (default: the process-wide registry, which is built only then); the
+    input shape is inferred on the first ``fit``/``predict``.
     """
 
     def __init__(
@@ -81,15 +80,19 @@ class Sequential:
         optimizer: Any = "sgd",
         seed: int | None = None,
         dtype: Any = "float32",
+        registry: Registry | None = None,
     ) -> None:
-        import plugnet
-
         if isinstance(layers, (str, Mapping)) or not layers:
             raise ValueError("layers must be a non-empty list of layer specs or instances")
         if seed is not None and (
             isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
         ):
             raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
+        if registry is None:
+            import plugnet
+
+            registry = plugnet.registry()
+        self.registry = registry
         self.dtype = as_dtype(dtype)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
@@ -99,14 +102,14 @@ class Sequential:
         for spec in layers:
             named = isinstance(spec, Mapping) and "type" in spec
             layer_spec = {k: v for k, v in spec.items() if k != "name"} if named else spec
-            layer = plugnet.layer(layer_spec)
-            name = _layer_name(spec, layer, counts)
+            layer = registry.resolve("layer", layer_spec)
+            name = _layer_name(spec, layer, counts, registry)
             if name in self.layer_names:
                 raise ValueError(f"two layers are named {name!r}; layer names must be unique")
             self.layers.append(layer)
             self.layer_names.append(name)
-        self.error = plugnet.error_function(error)
-        self.optimizer = plugnet.optimizer(optimizer)
+        self.error = registry.resolve("error_function", error)
+        self.optimizer = registry.resolve("optimizer", optimizer)
         self.input_shape: Shape | None = None
         self.output_shapes: list[Shape] = []
         self.stop_training = False
@@ -153,8 +156,6 @@ class Sequential:
 
     def _wire(self) -> None:
         """Precompute what the hot loop needs: flat parameter views and the backward path."""
-        import plugnet
-
         params, grads = [], []
         for name, layer in zip(self.layer_names, self.layers, strict=True):
             for key in layer.params:
@@ -163,29 +164,37 @@ class Sequential:
         self.params = ParameterView(params)
         self.grads = ParameterView(grads)
         last = self.layers[-1]
-        output_activation = getattr(last, "activation", None)
-        linear = getattr(last, "backward_linear", None)
         # Backward stops at the first layer with parameters: nothing before it has gradients to
         # compute, and its own dE/dx is never used (a reshape or flatten in front changes nothing).
         self._stop = next(
             (i for i, layer in enumerate(self.layers) if layer.params), len(self.layers)
         )
-        last_is_stop = self._stop == len(self.layers) - 1
+        last_index = len(self.layers) - 1
+        last_is_stop = self._stop == last_index
         self._fused = None
         self._output_linear: Callable[..., Any] | None = None
-        if output_activation is not None and callable(linear):
-            self._fused = plugnet.fused_backward(output_activation, self.error)
+        if isinstance(last, OutputLayer):
+            self._fused = self.registry.fused_backward(last.activation, self.error)
             if self._fused is not None:
-                self._output_linear = self._skip_input_grad(linear, is_first=last_is_stop)
-        if self._stop < len(self.layers):
-            self._stop_backward = self._skip_input_grad(
-                self.layers[self._stop].backward, is_first=True
-            )
+                self._output_linear = self._skip_input_grad(
+                    last, last.backward_linear, is_first=last_is_stop
+                )
+        # The backward of each layer below the output, from the top down to the stop layer.
+        self._backwards: list[Callable[..., Any]] = []
+        if self._stop <= last_index:
+            first = self.layers[self._stop]
+            self._stop_backward = self._skip_input_grad(first, first.backward, is_first=True)
+            middle = [layer.backward for layer in self.layers[last_index - 1 : self._stop : -1]]
+            self._backwards = [*middle, self._stop_backward] if not last_is_stop else []
+            self._output_backward = self._stop_backward if last_is_stop else last.backward
 
     @staticmethod
-    def _skip_input_grad(method: Callable[..., Any], *, is_first: bool) -> Callable[..., Any]:
-        """The first layer's dE/dx is never used, so skip it where the layer allows."""
-        if is_first and "need_input_grad" in inspect.signature(method).parameters:
+    def _skip_input_grad(
+        layer: Layer, method: Callable[..., Any], *, is_first: bool
+    ) -> Callable[..., Any]:
+        """The first layer's dE/dx is never used, so skip it where the layer declares it can
+        (:class:`~plugnet.protocols.SkipsInputGrad`)."""
+        if is_first and isinstance(layer, SkipsInputGrad):
             return functools.partial(method, need_input_grad=False)
         return method
 
@@ -220,39 +229,34 @@ class Sequential:
             x = layer.forward(x, training=training)
         return x
 
-    # --8<-- [start:network_backward]
     def backward(self, y: Array, t: Array) -> None:
         """Fill every layer's ``grads`` for the last forward's output ``y`` and targets ``t``.
 
-        Backward runs from the output down to the first layer with parameters, which is asked
-        not to compute its dE/dx; the parameter-free layers in front of it are skipped.
+        From the output down: the output step, then each layer's backward in turn, down to the
+        first layer with parameters, which is asked not to compute its dE/dx. The
+        parameter-free layers in front of it are skipped.
         """
-        layers, stop, last = self.layers, self._stop, len(self.layers) - 1
-        if stop > last:
+        if self._stop == len(self.layers):
             return  # no parameters anywhere
+        grad = self._output_step(y, t)
+        for backward in self._backwards:
+            grad = backward(grad)
+
+    def _output_step(self, y: Array, t: Array) -> Array | None:
+        """The last layer's backward. With a fused backward for (its activation, the error),
+        δ = dE/du comes in one step and goes to ``backward_linear``, skipping the activation's
+        Jacobian; otherwise the chain: dE/dy from the error, then the layer's backward."""
         if self._output_linear is not None:
             assert self._fused is not None
-            grad = self._output_linear(self._fused.backward(y, t))
-            if stop == last:
-                return
-        elif stop == last:
-            self._stop_backward(self.error.backward(y, t))
-            return
-        else:
-            grad = layers[-1].backward(self.error.backward(y, t))
-        for layer in layers[last - 1 : stop : -1]:
-            grad = layer.backward(grad)
-        self._stop_backward(grad)
-        # --8<-- [end:network_backward]
+            return self._output_linear(self._fused.backward(y, t))
+        return self._output_backward(self.error.backward(y, t))
 
-    # --8<-- [start:train_step]
     def train_step(self, x: Array, t: Array) -> Array:
         """One minibatch: forward, backward, optimizer update. Returns the output."""
         y = self.forward(x, training=True)
         self.backward(y, t)
         self.optimizer.update(self.params, self.grads)
         return y
-        # --8<-- [end:train_step]
 
     def _prepare(self, x: Any, t: Any, *, build: bool) -> tuple[Array, Array]:
         """Checked inputs and targets; builds the network on first use and undoes that if the

@@ -7,8 +7,9 @@ that ``factory(**get_config())`` rebuilds it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -115,3 +116,142 @@ class Schedule(Protocol):
         ...
 
     def get_config(self) -> dict[str, Any]: ...
+
+
+# -- optional capabilities ----------------------------------------------------------------------
+# The core and the kit use a capability only through these protocols (``isinstance``), and the
+# registry refuses, at registration, a component that claims one but implements it wrongly.
+
+
+@runtime_checkable
+class OutputLayer(Layer, Protocol):
+    """A layer that ends in an activation y = f(u) and can take δ = dE/du directly.
+
+    When the registry has a fused backward for (``activation``, the error function), the network
+    computes δ with it and calls ``backward_linear(δ)`` instead of ``backward(dE/dy)``, skipping
+    the activation's own backward. ``backward_linear`` fills ``grads`` and returns dE/dx, like
+    ``backward``. A layer that has ``backward_linear`` must have an ``activation``.
+    """
+
+    activation: Activation
+
+    def backward_linear(self, delta: Array) -> Array | None:
+        """Given δ = dE/du, fill ``grads`` and return dE/dx."""
+        ...
+
+
+@runtime_checkable
+class SkipsInputGrad(Protocol):
+    """A layer whose backward can skip dE/dx, declared by ``skips_input_grad = True``.
+
+    Its ``backward(grad, *, need_input_grad=True)`` (and ``backward_linear`` too, when it is an
+    :class:`OutputLayer`) returns None without computing dE/dx when ``need_input_grad`` is
+    False; the network asks for that at the first layer with parameters, whose dE/dx nobody
+    uses. The declaration is explicit, as Chainer's ``FunctionNode.backward`` declares which
+    input gradients are wanted: the core never inspects a signature to find out.
+    """
+
+    skips_input_grad: ClassVar[Literal[True]]
+
+    def backward(self, grad: Array, *, need_input_grad: bool = True) -> Array | None: ...
+
+
+@runtime_checkable
+class TakesComponents(Protocol):
+    """A component some of whose arguments are components (a dense layer's ``activation`` and
+    ``initializer``, an optimizer's ``schedule``), declared by annotating them with the kind's
+    protocol: ``activation: Activation | str = "relu"``.
+
+    The registry that builds it resolves each such argument that is a spec (a name, a dict),
+    passes the instance in, and records the spec it came from in ``component_specs`` under
+    the argument's name, so that ``get_config`` can return specs. The component itself never
+    looks a name up.
+    """
+
+    component_specs: dict[str, dict[str, Any]]
+
+
+@runtime_checkable
+class HasBuffers(Protocol):
+    """A component with arrays that are not parameters but are saved with them (a batch norm's
+    running statistics): ``buffers`` maps a name to an array the component updates in place.
+    """
+
+    buffers: dict[str, Array]
+
+
+@runtime_checkable
+class Stateful(Protocol):
+    """A component with state to save and restore (an optimizer's moments and step count).
+
+    ``get_state()`` returns a flat mapping of names to arrays; ``set_state(state)`` restores
+    exactly what ``get_state`` returned, copying it. A component has both or neither.
+    """
+
+    def get_state(self) -> Mapping[str, Array]: ...
+
+    def set_state(self, state: Mapping[str, Array]) -> None: ...
+
+
+@runtime_checkable
+class DocumentsStd(Protocol):
+    """An initializer that documents the standard deviation of its draws, which the conformance
+    kit checks on large samples."""
+
+    def expected_std(self, shape: Shape) -> float:
+        """The standard deviation of a draw of ``shape`` with this configuration."""
+        ...
+
+
+@dataclass(frozen=True)
+class Conformance:
+    """What a component declares for the conformance kit, as one class attribute
+    ``conformance = Conformance(...)`` (every field optional):
+
+    - ``cases``: the configurations to check, e.g. ``({"config": {"units": 3}, "input_shape":
+      (4,)},)``; a layer case also gives the per-sample input shape. Default: the default
+      configuration (and input shape ``(4,)`` for layers).
+    - ``kinks`` (activations): the x where the derivative jumps, or a function of the instance
+      that returns them when they depend on the hyperparameters; gradients are checked away
+      from them.
+    - ``domain`` (error functions): where y and t live, one of :data:`plugnet.domains.DOMAINS`.
+    """
+
+    cases: tuple[Mapping[str, Any], ...] = ()
+    kinks: tuple[float, ...] | Callable[[Any], Sequence[float]] = ()
+    domain: str = "real"
+
+    def kinks_of(self, instance: Any) -> list[float]:
+        """The kinks of ``instance`` (a component with this declaration)."""
+        declared = self.kinks(instance) if callable(self.kinks) else self.kinks
+        return [float(k) for k in declared]
+
+
+@runtime_checkable
+class DeclaresConformance(Protocol):
+    """A component (class or instance) with conformance declarations."""
+
+    conformance: Conformance
+
+
+def conformance_of(component: Any) -> Conformance:
+    """The declarations of a component class or instance; ``Conformance()`` when it has none."""
+    if isinstance(component, DeclaresConformance):
+        return component.conformance
+    # The older spelling, an attribute per declaration, is still read so that plugins written
+    # for it keep their cases; this is the only place that reads those names.
+    legacy: dict[str, Any] = {}
+    for field, attribute in _LEGACY_DECLARATIONS.items():
+        value = getattr(component, attribute, None)
+        if value is not None and not isinstance(value, property):
+            legacy[field] = (
+                tuple(value() if callable(value) else value) if field == "kinks" else value
+            )
+    return Conformance(**legacy)
+
+
+_LEGACY_DECLARATIONS = {
+    "cases": "conformance_cases",
+    "kinks": "kinks",
+    "domain": "conformance_domain",
+}

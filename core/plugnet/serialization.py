@@ -33,11 +33,12 @@ from typing import IO, Any, NoReturn
 
 import numpy as np
 
+from plugnet._registry import BUILTIN_PROVIDER, KINDS, Registry
 from plugnet._version import __version__
 from plugnet.arrays import check_finite
 from plugnet.errors import MissingProviderError, ModelFileError, UnknownComponentError
 from plugnet.network import Sequential
-from plugnet.protocols import Array
+from plugnet.protocols import Array, HasBuffers, Stateful
 
 FORMAT = "plugnet.model"
 FORMAT_VERSION = 1
@@ -76,10 +77,8 @@ def _digest(array: Array) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
-def _record(kind: str, instance: Any) -> dict[str, Any]:
-    import plugnet
-
-    component = plugnet.registry().component_of(instance)
+def _record(kind: str, instance: Any, registry: Registry) -> dict[str, Any]:
+    component = registry.component_of(instance)
     if component is None:
         raise ValueError(
             f"cannot save: the {kind.replace('_', ' ')} {instance!r} is not a registered "
@@ -107,7 +106,7 @@ def _qualified_names(value: Any) -> Iterator[str]:
             yield from _qualified_names(item)
 
 
-def _provider_versions(records: list[dict[str, Any]]) -> dict[str, str]:
+def _provider_versions(records: list[dict[str, Any]], registry: Registry) -> dict[str, str]:
     """The version of every provider the records name, from the components' own records.
 
     The registry's provider list is never consulted: building it loads every third-party plugin,
@@ -115,9 +114,6 @@ def _provider_versions(records: list[dict[str, Any]]) -> dict[str, str]:
     top-level component shares is looked up by its qualified name; such a provider is a third
     party whose component was already resolved, so the plugins are loaded by then anyway.
     """
-    import plugnet
-    from plugnet._registry import KINDS
-
     versions = {record["provider"]: record["version"] for record in records}
     for qualified in _qualified_names([record["config"] for record in records]):
         provider = qualified.split(":", 1)[0]
@@ -126,7 +122,7 @@ def _provider_versions(records: list[dict[str, Any]]) -> dict[str, str]:
         versions[provider] = ""
         for kind in KINDS:
             try:
-                versions[provider] = plugnet.registry().lookup(kind, qualified).version
+                versions[provider] = registry.lookup(kind, qualified).version
                 break
             except (LookupError, ValueError):
                 continue
@@ -137,18 +133,21 @@ def collect_arrays(net: Sequential) -> dict[str, Array]:
     """The arrays a model file holds: parameters, layer buffers and optimizer state."""
     arrays = {f"params/{name}": value for name, value in net.params.items()}
     for layer_name, layer in zip(net.layer_names, net.layers, strict=True):
-        for key, value in getattr(layer, "buffers", {}).items():
-            arrays[f"buffers/{layer_name}.{key}"] = value
-    get_state = getattr(net.optimizer, "get_state", None)
-    if callable(get_state):
-        arrays.update({f"optimizer/{k}": np.asarray(v) for k, v in get_state().items()})
+        if isinstance(layer, HasBuffers):
+            for key, value in layer.buffers.items():
+                arrays[f"buffers/{layer_name}.{key}"] = value
+    if isinstance(net.optimizer, Stateful):
+        state = net.optimizer.get_state()
+        arrays.update({f"optimizer/{k}": np.asarray(v) for k, v in state.items()})
     return arrays
 
 
 def model_config(net: Sequential, arrays: Mapping[str, Array]) -> dict[str, Any]:
     """The JSON config of a model file holding ``arrays``."""
-    records = [_record("layer", layer) for layer in net.layers]
-    error, optimizer = _record("error_function", net.error), _record("optimizer", net.optimizer)
+    registry = net.registry
+    records = [_record("layer", layer, registry) for layer in net.layers]
+    error = _record("error_function", net.error, registry)
+    optimizer = _record("optimizer", net.optimizer, registry)
     assert net.input_shape is not None
     return {
         "format": FORMAT,
@@ -161,7 +160,7 @@ def model_config(net: Sequential, arrays: Mapping[str, Array]) -> dict[str, Any]
         "layers": records,
         "error_function": error,
         "optimizer": optimizer,
-        "providers": _provider_versions([*records, error, optimizer]),
+        "providers": _provider_versions([*records, error, optimizer], registry),
         "rng_state": net.rng.bit_generator.state,
         "arrays": {
             key: {"shape": list(value.shape), "dtype": value.dtype.str, "sha256": _digest(value)}
@@ -721,11 +720,9 @@ def _clip(exc: BaseException, limit: int = 400) -> str:
 _REFUSALS = (ValueError, TypeError, LookupError, ArithmeticError, RecursionError, MemoryError)
 
 
-def _version_changes(record: dict[str, Any], providers: Any) -> str:
+def _version_changes(record: dict[str, Any], providers: Any, registry: Registry) -> str:
     """`` (P: version A when saved, B installed)`` for each provider that ``record`` names, its
     own and those of nested specs, whose installed version differs from the file's; or ``""``."""
-    import plugnet
-    from plugnet._registry import BUILTIN_PROVIDER
 
     name = record["name"]
     own = record.get("provider") or (name.split(":", 1)[0] if ":" in name else "")
@@ -733,9 +730,7 @@ def _version_changes(record: dict[str, Any], providers: Any) -> str:
     involved = [p for p in dict.fromkeys([own, *nested]) if p]
     installed = {BUILTIN_PROVIDER: __version__}
     if any(p != BUILTIN_PROVIDER for p in involved):  # third parties are loaded by now
-        installed |= {
-            p.name: p.version for p in plugnet.registry().providers if p.status == "loaded"
-        }
+        installed |= {p.name: p.version for p in registry.providers if p.status == "loaded"}
     changes = []
     for provider in involved:
         saved = providers.get(provider) or (record.get("version") if provider == own else "")
@@ -745,14 +740,13 @@ def _version_changes(record: dict[str, Any], providers: Any) -> str:
     return f" ({'; '.join(changes)})" if changes else ""
 
 
-def _build_component(path: Path, kind: str, record: dict[str, Any], providers: Any) -> Any:
-    import plugnet
-
+def _build_component(
+    path: Path, kind: str, record: dict[str, Any], providers: Any, registry: Registry
+) -> Any:
     name, config = record["name"], record.get("config", {})
     label = kind.replace("_", " ")
-    registry = plugnet.registry()
     try:
-        return registry.lookup(kind, name).create(**config)
+        return registry.lookup(kind, name).create(registry, **config)
     except UnknownComponentError as exc:
         provider = exc.name.split(":", 1)[0] if ":" in exc.name else None
         installed = {p.name for p in registry.providers if p.status == "loaded"}
@@ -768,18 +762,19 @@ def _build_component(path: Path, kind: str, record: dict[str, Any], providers: A
         raise ModelFileError(
             path,
             f"the {label} {name!r} cannot be rebuilt: {_clip(exc)}"
-            f"{_version_changes(record, providers)}",
+            f"{_version_changes(record, providers, registry)}",
         ) from None
     except _REFUSALS as exc:
         raise ModelFileError(
             path,
             f"the {label} {name!r} refuses its saved config {_shorten(config)}: {_clip(exc)}"
-            f"{_version_changes(record, providers)}",
+            f"{_version_changes(record, providers, registry)}",
         ) from None
 
 
-def load(path: str | os.PathLike[str]) -> Sequential:
+def load(path: str | os.PathLike[str], *, registry: Registry | None = None) -> Sequential:
     """Rebuild a model written by :meth:`Sequential.save`; nothing in the file is executed.
+    Components are looked up in ``registry`` (default: the process-wide one).
 
     Raises :class:`~plugnet.errors.ModelFileError` (a ``ValueError``) naming the file for any
     file that is not an intact plugnet model, and
@@ -788,12 +783,25 @@ def load(path: str | os.PathLike[str]) -> Sequential:
     source = Path(path)
     config, arrays = _read(source)
     providers = config.get("providers", {})
-    layers = [_build_component(source, "layer", r, providers) for r in config["layers"]]
-    error = _build_component(source, "error_function", config["error_function"], providers)
-    optimizer = _build_component(source, "optimizer", config["optimizer"], providers)
+    if registry is None:
+        import plugnet
+
+        registry = plugnet.registry()
+    records = [("layer", r) for r in config["layers"]] + [
+        ("error_function", config["error_function"]),
+        ("optimizer", config["optimizer"]),
+    ]
+    *layers, error, optimizer = [
+        _build_component(source, kind, r, providers, registry) for kind, r in records
+    ]
     try:
         net = Sequential(
-            layers, error=error, optimizer=optimizer, seed=config["seed"], dtype=config["dtype"]
+            layers,
+            error=error,
+            optimizer=optimizer,
+            seed=config["seed"],
+            dtype=config["dtype"],
+            registry=registry,
         )
     except _REFUSALS as exc:
         raise ModelFileError(
@@ -929,12 +937,13 @@ def _restore(path: Path, net: Sequential, arrays: Mapping[str, Array]) -> None:
     _check_fit(path, net, arrays)
     expected = collect_arrays(net)
     optimizer_keys = {k for k in arrays if k.startswith("optimizer/")}
-    set_state = getattr(net.optimizer, "set_state", None)
     if optimizer_keys:
-        if not callable(set_state):
+        if not isinstance(net.optimizer, Stateful):
             raise ModelFileError(path, "the file holds optimizer state the optimizer cannot take")
         try:
-            set_state({k.removeprefix("optimizer/"): arrays[k] for k in optimizer_keys})
+            net.optimizer.set_state(
+                {k.removeprefix("optimizer/"): arrays[k] for k in optimizer_keys}
+            )
         except _REFUSALS as exc:
             raise ModelFileError(
                 path, f"the saved optimizer state is invalid: {_clip(exc)}"

@@ -10,13 +10,13 @@ docstring says which value ``backward`` uses.
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import replace
 
 import numpy as np
 
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
-from plugnet.protocols import Array
+from plugnet.protocols import Array, Conformance
 from plugnet_builtins._erf import normal_cdf
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -50,7 +50,7 @@ class Step(Configurable):
     dy/dx = 0 everywhere, the jump at 0 included: the gradient is zero everywhere.
     """
 
-    kinks = (0.0,)
+    conformance = Conformance(kinks=(0.0,))
 
     def forward(self, x: Array) -> Array:
         return (x > 0).astype(x.dtype)
@@ -75,9 +75,8 @@ class _Shrinkage(Configurable):
     def __init__(self, lambd: float = 0.5) -> None:
         self.lambd = lambd
 
-    @property
-    def kinks(self) -> tuple[float, ...]:
-        return (-self.lambd, self.lambd)
+    conformance = Conformance(kinks=lambda self: (-self.lambd, self.lambd))
+    # The subclasses add their cases to these kinks.
 
     def backward(self, x: Array, y: Array, grad: Array) -> Array:
         return grad * (np.abs(x) > self.lambd)
@@ -89,7 +88,9 @@ class HardShrink(_Shrinkage):
     Kinks (jumps) at x = ±λ, where y = 0 and the derivative used is 0.
     """
 
-    conformance_cases: tuple[dict[str, Any], ...] = ({"config": {}}, {"config": {"lambd": 1.0}})
+    conformance = replace(
+        _Shrinkage.conformance, cases=({"config": {}}, {"config": {"lambd": 1.0}})
+    )
 
     def forward(self, x: Array) -> Array:
         return x * (np.abs(x) > self.lambd)
@@ -102,7 +103,9 @@ class SoftShrink(_Shrinkage):
     Kinks at x = ±λ, where the derivative used is 0.
     """
 
-    conformance_cases: tuple[dict[str, Any], ...] = ({"config": {}}, {"config": {"lambd": 0.25}})
+    conformance = replace(
+        _Shrinkage.conformance, cases=({"config": {}}, {"config": {"lambd": 0.25}})
+    )
 
     def forward(self, x: Array) -> Array:
         return np.sign(x) * np.maximum(np.abs(x) - self.lambd, 0.0)
@@ -115,14 +118,13 @@ class Threshold(Configurable):
     At x = threshold, y = value and the derivative used is 0.
     """
 
-    conformance_cases: tuple[dict[str, Any], ...] = (
-        {"config": {}},
-        {"config": {"threshold": 0.5, "value": -2.0}},
+    conformance = Conformance(
+        cases=(
+            {"config": {}},
+            {"config": {"threshold": 0.5, "value": -2.0}},
+        ),
+        kinks=lambda self: (self.threshold,),
     )
-
-    @property
-    def kinks(self) -> tuple[float, ...]:
-        return (self.threshold,)
 
     def __init__(self, threshold: float = 0.0, value: float = 0.0) -> None:
         self.threshold = threshold
@@ -154,7 +156,7 @@ class HardSigmoid(Configurable):
     Kinks at x = ±2.5, where the derivative used is 0.
     """
 
-    kinks = (-2.5, 2.5)
+    conformance = Conformance(kinks=(-2.5, 2.5))
 
     def forward(self, x: Array) -> Array:
         return np.clip(0.2 * x + 0.5, 0.0, 1.0)
@@ -203,14 +205,13 @@ class HardTanh(Configurable):
     Kinks at min_val and max_val, where the derivative used is 0.
     """
 
-    conformance_cases: tuple[dict[str, Any], ...] = (
-        {"config": {}},
-        {"config": {"min_val": -2.0, "max_val": 0.5}},
+    conformance = Conformance(
+        cases=(
+            {"config": {}},
+            {"config": {"min_val": -2.0, "max_val": 0.5}},
+        ),
+        kinks=lambda self: (self.min_val, self.max_val),
     )
-
-    @property
-    def kinks(self) -> tuple[float, ...]:
-        return (self.min_val, self.max_val)
 
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0) -> None:
         self.min_val = min_val
@@ -226,7 +227,7 @@ class HardTanh(Configurable):
 class ReLU(Configurable):
     """Rectified linear unit: y = max(0, x); dy/dx = 1 for x > 0, else 0 (0 at the kink)."""
 
-    kinks = (0.0,)
+    conformance = Conformance(kinks=(0.0,))
 
     def forward(self, x: Array) -> Array:
         return np.maximum(x, 0)
@@ -241,7 +242,7 @@ class ReLU6(Configurable):
     Kinks at 0 and 6, where the derivative used is 0.
     """
 
-    kinks = (0.0, 6.0)
+    conformance = Conformance(kinks=(0.0, 6.0))
 
     def forward(self, x: Array) -> Array:
         return np.clip(x, 0.0, 6.0)
@@ -253,8 +254,7 @@ class ReLU6(Configurable):
 class LeakyReLU(Configurable):
     """Leaky ReLU: y = x for x > 0, else αx; dy/dx = 1 for x > 0, else α (α at the kink x = 0)."""
 
-    kinks = (0.0,)
-    conformance_cases: tuple[dict[str, Any], ...] = ({"config": {}}, {"config": {"alpha": 0.2}})
+    conformance = Conformance(cases=({"config": {}}, {"config": {"alpha": 0.2}}), kinks=(0.0,))
 
     def __init__(self, alpha: float = 0.01) -> None:
         self.alpha = alpha
@@ -274,8 +274,7 @@ class ELU(Configurable):
     exponential is taken of min(x, 0), so it never overflows.
     """
 
-    kinks = (0.0,)
-    conformance_cases: tuple[dict[str, Any], ...] = ({"config": {}}, {"config": {"alpha": 0.5}})
+    conformance = Conformance(cases=({"config": {}}, {"config": {"alpha": 0.5}}), kinks=(0.0,))
 
     def __init__(self, alpha: float = 1.0) -> None:
         self.alpha = alpha
@@ -294,7 +293,7 @@ class SELU(Configurable):
     At x = 0 the derivative used is λα (the left limit).
     """
 
-    kinks = (0.0,)
+    conformance = Conformance(kinks=(0.0,))
 
     scale = 1.0507009873554805
     alpha = 1.6732632423543772
@@ -312,7 +311,7 @@ class CELU(Configurable):
     dy/dx = 1 for x > 0, else e^(x/α) (= 1 at x = 0, so no kink). α must not be 0.
     """
 
-    conformance_cases: tuple[dict[str, Any], ...] = ({"config": {}}, {"config": {"alpha": 2.0}})
+    conformance = Conformance(cases=({"config": {}}, {"config": {"alpha": 2.0}}))
 
     def __init__(self, alpha: float = 1.0) -> None:
         if alpha == 0:
@@ -380,14 +379,13 @@ class Softplus(Configurable):
     derivative used there is 1 (the jump in value at the threshold is below e^−threshold).
     """
 
-    conformance_cases: tuple[dict[str, Any], ...] = (
-        {"config": {}},
-        {"config": {"beta": 2.0, "threshold": 3.0}},
+    conformance = Conformance(
+        cases=(
+            {"config": {}},
+            {"config": {"beta": 2.0, "threshold": 3.0}},
+        ),
+        kinks=lambda self: (self.threshold / self.beta,),
     )
-
-    @property
-    def kinks(self) -> tuple[float, ...]:
-        return (self.threshold / self.beta,)
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         self.beta = beta
@@ -405,7 +403,8 @@ class Softplus(Configurable):
 class Softsign(Configurable):
     """Softsign: y = x / (1 + |x|); dy/dx = 1 / (1 + |x|)²."""
 
-    kinks = (0.0,)  # |x| makes the second derivative jump
+    # |x| makes the second derivative jump
+    conformance = Conformance(kinks=(0.0,))
 
     def forward(self, x: Array) -> Array:
         return x / (1.0 + np.abs(x))
@@ -418,7 +417,7 @@ class Softsign(Configurable):
 class Swish(Configurable):
     """Swish: y = x·sigmoid(βx) (SiLU for β = 1); dy/dx = s + βy(1 − s) with s = sigmoid(βx)."""
 
-    conformance_cases: tuple[dict[str, Any], ...] = ({"config": {}}, {"config": {"beta": 1.7}})
+    conformance = Conformance(cases=({"config": {}}, {"config": {"beta": 1.7}}))
 
     def __init__(self, beta: float = 1.0) -> None:
         self.beta = beta
@@ -474,9 +473,11 @@ class GELU(Configurable):
     dy/dx = ½(1 + tanh u) + ½x(1 − tanh²u)·√(2/π)(1 + 3·0.044715x²).
     """
 
-    conformance_cases: tuple[dict[str, Any], ...] = (
-        {"config": {}},
-        {"config": {"approximate": "tanh"}},
+    conformance = Conformance(
+        cases=(
+            {"config": {}},
+            {"config": {"approximate": "tanh"}},
+        )
     )
 
     def __init__(self, approximate: str = "none") -> None:
@@ -506,7 +507,7 @@ class HardSwish(Configurable):
     Kinks at x = ±3: the derivative used is 0 at −3 and 1 at 3 (the outer pieces).
     """
 
-    kinks = (-3.0, 3.0)
+    conformance = Conformance(kinks=(-3.0, 3.0))
 
     def forward(self, x: Array) -> Array:
         return x * np.clip(x + 3.0, 0.0, 6.0) / 6.0

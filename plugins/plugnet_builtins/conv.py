@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-import plugnet
+from plugnet import nested
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
-from plugnet.protocols import Array, Shape
+from plugnet.protocols import Array, Conformance, Shape
 from plugnet_builtins._im2col import (
     Padding,
     Pair,
@@ -21,7 +21,7 @@ from plugnet_builtins._im2col import (
     pair,
     same_padding,
 )
-from plugnet_builtins.layers import _default_initializer, _positive_int
+from plugnet_builtins.layers import ActivationSpec, InitializerSpec, _positive_int, initializer_for
 
 
 def image_shape(input_shape: Shape, layer: str) -> tuple[int, int, int]:
@@ -81,26 +81,40 @@ class Conv2D(Configurable):
     at the bottom and right, as in PyTorch and TensorFlow), an int, or a pair (ph, pw).
     """
 
-    conformance_cases = (
-        {"config": {"filters": 3, "kernel_size": 3}, "input_shape": (2, 5, 5)},
-        {"config": {"filters": 3, "kernel_size": 3, "padding": "same"}, "input_shape": (2, 5, 5)},
-        {
-            "config": {"filters": 2, "kernel_size": 3, "stride": 2, "padding": "same"},
-            "input_shape": (2, 6, 5),
-        },
-        {
-            "config": {"filters": 2, "kernel_size": (2, 3), "stride": 2, "padding": 1},
-            "input_shape": (2, 6, 7),
-        },
-        {"config": {"filters": 2, "kernel_size": 2, "padding": "same"}, "input_shape": (1, 4, 5)},
-        {
-            "config": {"filters": 2, "kernel_size": (3, 2), "stride": (1, 2), "activation": "tanh"},
-            "input_shape": (2, 5, 6),
-        },
-        {
-            "config": {"filters": 2, "kernel_size": 3, "stride": 2, "use_bias": False},
-            "input_shape": (1, 7, 7),
-        },
+    skips_input_grad = True  # backward(grad, *, need_input_grad): see SkipsInputGrad
+    conformance = Conformance(
+        cases=(
+            {"config": {"filters": 3, "kernel_size": 3}, "input_shape": (2, 5, 5)},
+            {
+                "config": {"filters": 3, "kernel_size": 3, "padding": "same"},
+                "input_shape": (2, 5, 5),
+            },
+            {
+                "config": {"filters": 2, "kernel_size": 3, "stride": 2, "padding": "same"},
+                "input_shape": (2, 6, 5),
+            },
+            {
+                "config": {"filters": 2, "kernel_size": (2, 3), "stride": 2, "padding": 1},
+                "input_shape": (2, 6, 7),
+            },
+            {
+                "config": {"filters": 2, "kernel_size": 2, "padding": "same"},
+                "input_shape": (1, 4, 5),
+            },
+            {
+                "config": {
+                    "filters": 2,
+                    "kernel_size": (3, 2),
+                    "stride": (1, 2),
+                    "activation": "tanh",
+                },
+                "input_shape": (2, 5, 6),
+            },
+            {
+                "config": {"filters": 2, "kernel_size": 3, "stride": 2, "use_bias": False},
+                "input_shape": (1, 7, 7),
+            },
+        )
     )
 
     def __init__(
@@ -109,8 +123,8 @@ class Conv2D(Configurable):
         kernel_size: int | tuple[int, int],
         stride: int | tuple[int, int] = 1,
         padding: str | int | tuple[int, int] = "valid",
-        activation: Any = "identity",
-        initializer: Any = None,
+        activation: ActivationSpec = "identity",
+        initializer: InitializerSpec = None,
         use_bias: bool = True,
     ) -> None:
         self.filters = _positive_int(filters, "conv2d filters")
@@ -120,24 +134,22 @@ class Conv2D(Configurable):
         self.stride = as_config(stride)
         check_padding(padding)
         self.padding = padding.lower() if isinstance(padding, str) else as_config(padding)
-        self.activation = plugnet.activation(activation)
-        self.initializer = plugnet.initializer(
-            _default_initializer(self.activation) if initializer is None else initializer
-        )
+        self.component_specs: dict[str, dict[str, Any]] = {}
+        self.activation = nested.argument(self, "activation", "activation", activation)
+        self.initializer = initializer_for(self, self.activation, initializer)
         self.use_bias = bool(use_bias)
         self.params: dict[str, Array] = {}
         self.grads: dict[str, Array] = {}
         self.workspace = Workspace()
 
     def get_config(self) -> dict[str, Any]:
-        registry = plugnet.registry()
         return {
             "filters": self.filters,
             "kernel_size": self.kernel_size,
             "stride": self.stride,
             "padding": self.padding,
-            "activation": registry.spec_of(self.activation),
-            "initializer": registry.spec_of(self.initializer),
+            "activation": nested.spec(self, "activation", self.activation),
+            "initializer": nested.spec(self, "initializer", self.initializer),
             "use_bias": self.use_bias,
         }
 

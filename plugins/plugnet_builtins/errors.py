@@ -13,13 +13,11 @@ inputs are never changed, and logs are of values clipped away from 0, so E and d
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
-from plugnet.protocols import Array
+from plugnet.protocols import Array, Conformance
 
 
 def matching_target(y: Array, t: Array) -> Array:
@@ -50,7 +48,7 @@ class CrossEntropy(Configurable):
     its gradient stay finite as y → 0. ``t`` holds one-hot rows (or any distribution).
     """
 
-    conformance_domain = "probabilities"
+    conformance = Conformance(domain="probabilities")
 
     def forward(self, y: Array, t: Array) -> float:
         t = matching_target(y, t)
@@ -71,7 +69,7 @@ class BinaryCrossEntropy(Configurable):
     stay finite as y → 0 or 1. Each t_ik is a probability (usually 0 or 1).
     """
 
-    conformance_domain = "binary"
+    conformance = Conformance(domain="binary")
 
     def forward(self, y: Array, t: Array) -> float:
         t = matching_target(y, t)
@@ -114,7 +112,7 @@ class Huber(Configurable):
     E = (1/M) Σ h(d), h(d) = ½d² for |d| ≤ δ, else δ(|d| − ½δ);
     dE/dy = clip(d, −δ, δ) / M (continuous at |d| = δ, so no kink in the gradient)."""
 
-    conformance_cases: tuple[dict[str, Any], ...] = ({"config": {}}, {"config": {"delta": 0.3}})
+    conformance = Conformance(cases=({"config": {}}, {"config": {"delta": 0.3}}))
 
     def __init__(self, delta: float = 1.0) -> None:
         self.delta = delta
@@ -137,7 +135,7 @@ class KLDivergence(Configurable):
     distributions (probabilities, not log-probabilities).
     """
 
-    conformance_domain = "probabilities"
+    conformance = Conformance(domain="probabilities")
 
     def forward(self, y: Array, t: Array) -> float:
         t = matching_target(y, t)
@@ -159,7 +157,7 @@ class Hinge(Configurable):
     0/1 (0 means the negative class).
     """
 
-    conformance_domain = "signs"
+    conformance = Conformance(domain="signs")
 
     def forward(self, y: Array, t: Array) -> float:
         s = np.where(matching_target(y, t) > 0, 1.0, -1.0).astype(y.dtype, copy=False)
@@ -175,7 +173,7 @@ class NLL(Configurable):
     batch: E = −(1/N) Σ_i Σ_k t_ik y_ik where y = log p; dE/dy = −t / N. ``t`` holds one-hot rows
     (or any distribution)."""
 
-    conformance_domain = "log_probabilities"
+    conformance = Conformance(domain="log_probabilities")
 
     def forward(self, y: Array, t: Array) -> float:
         return float(-np.sum(matching_target(y, t) * y) / y.shape[0])

@@ -8,19 +8,35 @@ has a fused backward for (the layer's activation, the error function).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-import plugnet
+from plugnet import nested
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
-from plugnet.protocols import Array, Shape
+from plugnet.protocols import Activation, Array, Conformance, Initializer, Shape
+from plugnet_builtins import activations
+from plugnet_builtins.initializers import He, Xavier
 
 # Activations whose layers default to He initialization; every other activation gets Xavier.
 RELU_LIKE = frozenset(
-    {"relu", "leaky_relu", "relu6", "elu", "selu", "celu", "gelu", "swish", "mish", "hard_swish"}
+    {
+        activations.ReLU,
+        activations.LeakyReLU,
+        activations.ReLU6,
+        activations.ELU,
+        activations.SELU,
+        activations.CELU,
+        activations.GELU,
+        activations.Swish,
+        activations.Mish,
+        activations.HardSwish,
+    }
 )
+ActivationSpec = Activation | str | Mapping[str, Any]
+InitializerSpec = Initializer | str | Mapping[str, Any] | None
 
 
 def _positive_int(value: Any, what: str) -> int:
@@ -29,9 +45,14 @@ def _positive_int(value: Any, what: str) -> int:
     return int(value)
 
 
-def _default_initializer(activation: Any) -> str:
-    component = plugnet.registry().component_of(activation)
-    return "he" if component is not None and component.name in RELU_LIKE else "xavier"
+def initializer_for(owner: Any, activation: Activation, initializer: InitializerSpec) -> Any:
+    """``initializer`` as an instance, or for None the default: He after a ReLU-like
+    activation, else Xavier, built here (they are this plugin's own) with their spec."""
+    if initializer is not None:
+        return nested.argument(owner, "initializer", "initializer", initializer)
+    default, name = (He(), "he") if type(activation) in RELU_LIKE else (Xavier(), "xavier")
+    owner.component_specs["initializer"] = {"name": f"plugnet:{name}", **default.get_config()}
+    return default
 
 
 class Dense(Configurable):
@@ -41,33 +62,34 @@ class Dense(Configurable):
     dW = xᵀδ,  db = Σ_rows δ,  dx = δWᵀ.
     """
 
-    conformance_cases = (
-        {"config": {"units": 3}, "input_shape": (4,)},
-        {"config": {"units": 2, "activation": "tanh", "use_bias": False}, "input_shape": (3,)},
+    skips_input_grad = True  # backward(grad, *, need_input_grad): see SkipsInputGrad
+    conformance = Conformance(
+        cases=(
+            {"config": {"units": 3}, "input_shape": (4,)},
+            {"config": {"units": 2, "activation": "tanh", "use_bias": False}, "input_shape": (3,)},
+        )
     )
 
     def __init__(
         self,
         units: int,
-        activation: Any = "identity",
-        initializer: Any = None,
+        activation: ActivationSpec = "identity",
+        initializer: InitializerSpec = None,
         use_bias: bool = True,
     ) -> None:
+        self.component_specs: dict[str, dict[str, Any]] = {}
         self.units = _positive_int(units, "dense units")
-        self.activation = plugnet.activation(activation)
-        self.initializer = plugnet.initializer(
-            _default_initializer(self.activation) if initializer is None else initializer
-        )
+        self.activation = nested.argument(self, "activation", "activation", activation)
+        self.initializer = initializer_for(self, self.activation, initializer)
         self.use_bias = bool(use_bias)
         self.params: dict[str, Array] = {}
         self.grads: dict[str, Array] = {}
 
     def get_config(self) -> dict[str, Any]:
-        registry = plugnet.registry()
         return {
             "units": self.units,
-            "activation": registry.spec_of(self.activation),
-            "initializer": registry.spec_of(self.initializer),
+            "activation": nested.spec(self, "activation", self.activation),
+            "initializer": nested.spec(self, "initializer", self.initializer),
             "use_bias": self.use_bias,
         }
 
@@ -99,6 +121,8 @@ class Dense(Configurable):
 
     def backward_linear(self, delta: Array, *, need_input_grad: bool = True) -> Array | None:
         """Given δ = dE/du: dW = xᵀδ, db = Σ_rows δ, and (unless not needed) dx = δWᵀ."""
+        # dW = x.T @ delta, written into the existing grads["w"]: a training step then
+        # allocates no new weight-sized matrix (the MLP benchmark's peak memory).
         np.matmul(self.x.T, delta, out=self.grads["w"])
         if self.use_bias:
             np.sum(delta, axis=0, out=self.grads["b"])
@@ -108,13 +132,14 @@ class Dense(Configurable):
 class ActivationLayer(Configurable):
     """An activation as a layer of its own: y = f(x), no parameters."""
 
-    def __init__(self, activation: Any = "relu") -> None:
-        self.activation = plugnet.activation(activation)
+    def __init__(self, activation: ActivationSpec = "relu") -> None:
+        self.component_specs: dict[str, dict[str, Any]] = {}
+        self.activation = nested.argument(self, "activation", "activation", activation)
         self.params: dict[str, Array] = {}
         self.grads: dict[str, Array] = {}
 
     def get_config(self) -> dict[str, Any]:
-        return {"activation": plugnet.registry().spec_of(self.activation)}
+        return {"activation": nested.spec(self, "activation", self.activation)}
 
     def build(self, input_shape: Shape, *, rng: np.random.Generator, dtype: np.dtype[Any]) -> Shape:
         return input_shape

@@ -8,7 +8,7 @@ import numpy as np
 
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
-from plugnet.protocols import Array, Shape
+from plugnet.protocols import Array, Conformance, Shape
 from plugnet_builtins._checks import number
 
 
@@ -25,10 +25,12 @@ class BatchNorm(Configurable):
     In evaluation the statistics are constants: dx = γ g / √(running_var + eps).
     """
 
-    conformance_cases = (
-        {"config": {}, "input_shape": (3,)},
-        {"config": {}, "input_shape": (2, 3, 3)},
-        {"config": {"momentum": 0.5, "eps": 1e-3}, "input_shape": (4,)},
+    conformance = Conformance(
+        cases=(
+            {"config": {}, "input_shape": (3,)},
+            {"config": {}, "input_shape": (2, 3, 3)},
+            {"config": {"momentum": 0.5, "eps": 1e-3}, "input_shape": (4,)},
+        )
     )
 
     def __init__(self, momentum: float = 0.9, eps: float = 1e-5) -> None:

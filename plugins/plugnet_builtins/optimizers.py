@@ -21,10 +21,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from plugnet import nested
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array, Schedule
 from plugnet_builtins._checks import number as as_number
+
+# A schedule argument: the registry that builds an optimizer resolves a spec to the instance.
+ScheduleSpec = Schedule | str | Mapping[str, Any] | None
 
 # -- hyperparameter checks ---------------------------------------------------------------------
 
@@ -78,22 +82,19 @@ class StatefulOptimizer(Configurable):
     lr: float
     _step: Callable[..., None]
 
-    def __init__(self, schedule: Any = None) -> None:
-        import plugnet
-
+    def __init__(self, schedule: ScheduleSpec = None) -> None:
+        self.component_specs: dict[str, dict[str, Any]] = {}
         self.iterations = 0
         self.current_lr = self.lr
         self._state: dict[str, tuple[Array, ...]] = {}
         self.schedule: Schedule | None = None
-        self._schedule_spec: dict[str, Any] | None = None
         if schedule is not None:
-            self.schedule = plugnet.schedule(schedule)
-            self._schedule_spec = plugnet.registry().spec_of(self.schedule)
+            self.schedule = nested.argument(self, "schedule", "schedule", schedule)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        spec = self._schedule_spec
-        config["schedule"] = None if spec is None else dict(spec)
+        schedule = self.schedule
+        config["schedule"] = None if schedule is None else nested.spec(self, "schedule", schedule)
         return config
 
     def _prepare_step(self) -> None:
@@ -225,7 +226,7 @@ def _ema_of_square(average: Array, decay: float, value: Array) -> None:
 class SGD(StatefulOptimizer):
     """Plain stochastic gradient descent: p ← p − lr·g."""
 
-    def __init__(self, lr: float = 0.001, schedule: Any = None) -> None:
+    def __init__(self, lr: float = 0.001, schedule: ScheduleSpec = None) -> None:
         self.lr = _positive("lr", lr)
         super().__init__(schedule)
 
@@ -241,7 +242,9 @@ class Momentum(StatefulOptimizer):
 
     slots = ("v",)
 
-    def __init__(self, lr: float = 0.001, momentum: float = 0.9, schedule: Any = None) -> None:
+    def __init__(
+        self, lr: float = 0.001, momentum: float = 0.9, schedule: ScheduleSpec = None
+    ) -> None:
         self.lr = _positive("lr", lr)
         self.momentum = _unit_interval("momentum", momentum)
         super().__init__(schedule)
@@ -275,7 +278,7 @@ class Adagrad(StatefulOptimizer):
 
     slots = ("s",)
 
-    def __init__(self, lr: float = 0.01, eps: float = 1e-10, schedule: Any = None) -> None:
+    def __init__(self, lr: float = 0.01, eps: float = 1e-10, schedule: ScheduleSpec = None) -> None:
         self.lr = _positive("lr", lr)
         self.eps = _positive("eps", eps)
         super().__init__(schedule)
@@ -295,7 +298,7 @@ class RMSprop(StatefulOptimizer):
     slots = ("s",)
 
     def __init__(
-        self, lr: float = 0.01, rho: float = 0.99, eps: float = 1e-8, schedule: Any = None
+        self, lr: float = 0.01, rho: float = 0.99, eps: float = 1e-8, schedule: ScheduleSpec = None
     ) -> None:
         self.lr = _positive("lr", lr)
         self.rho = _unit_interval("rho", rho)
@@ -326,7 +329,7 @@ class RMSpropGraves(StatefulOptimizer):
         rho: float = 0.95,
         momentum: float = 0.9,
         eps: float = 1e-4,
-        schedule: Any = None,
+        schedule: ScheduleSpec = None,
     ) -> None:
         self.lr = _positive("lr", lr)
         self.rho = _unit_interval("rho", rho)
@@ -354,7 +357,7 @@ class Adadelta(StatefulOptimizer):
     slots = ("v", "u")
 
     def __init__(
-        self, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, schedule: Any = None
+        self, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, schedule: ScheduleSpec = None
     ) -> None:
         self.lr = _positive("lr", lr)
         self.rho = _unit_interval("rho", rho)
@@ -379,7 +382,7 @@ class _AdamFamily(StatefulOptimizer):
         beta1: float = 0.9,
         beta2: float = 0.999,
         eps: float = 1e-8,
-        schedule: Any = None,
+        schedule: ScheduleSpec = None,
     ) -> None:
         self.lr = _positive("lr", lr)
         self.beta1 = _unit_interval("beta1", beta1)
@@ -434,7 +437,7 @@ class AdamW(Adam):
         beta2: float = 0.999,
         eps: float = 1e-8,
         weight_decay: float = 0.01,
-        schedule: Any = None,
+        schedule: ScheduleSpec = None,
     ) -> None:
         self.weight_decay = _non_negative("weight_decay", weight_decay)
         super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, schedule=schedule)
@@ -480,7 +483,7 @@ class Adamax(_AdamFamily):
         beta1: float = 0.9,
         beta2: float = 0.999,
         eps: float = 1e-8,
-        schedule: Any = None,
+        schedule: ScheduleSpec = None,
     ) -> None:
         super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, schedule=schedule)
 
@@ -518,7 +521,7 @@ class NAdam(_AdamFamily):
         beta2: float = 0.999,
         eps: float = 1e-8,
         momentum_decay: float = 4e-3,
-        schedule: Any = None,
+        schedule: ScheduleSpec = None,
     ) -> None:
         self.momentum_decay = _non_negative("momentum_decay", momentum_decay)
         super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, schedule=schedule)
@@ -562,7 +565,7 @@ class _Bounded(_AdamFamily):
         final_lr: float = 0.1,
         gamma: float = 1e-3,
         eps: float = 1e-8,
-        schedule: Any = None,
+        schedule: ScheduleSpec = None,
     ) -> None:
         self.final_lr = _positive("final_lr", final_lr)
         self.gamma = _positive("gamma", gamma)
@@ -639,7 +642,7 @@ class AdaBelief(_AdamStep):
         beta1: float = 0.9,
         beta2: float = 0.999,
         eps: float = 1e-16,
-        schedule: Any = None,
+        schedule: ScheduleSpec = None,
     ) -> None:
         super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, schedule=schedule)
 
@@ -664,7 +667,7 @@ class SMORMS3(StatefulOptimizer):
     slots = ("mem", "g", "g2")
     initial: ClassVar[Mapping[str, float]] = {"mem": 1.0}
 
-    def __init__(self, lr: float = 1e-3, eps: float = 1e-16, schedule: Any = None) -> None:
+    def __init__(self, lr: float = 1e-3, eps: float = 1e-16, schedule: ScheduleSpec = None) -> None:
         self.lr = _positive("lr", lr)
         self.eps = _positive("eps", eps)
         super().__init__(schedule)

@@ -13,7 +13,7 @@ import numpy as np
 
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
-from plugnet.protocols import Array, Shape
+from plugnet.protocols import Array, Conformance, Shape
 from plugnet_builtins._im2col import (
     Padding,
     Workspace,
@@ -32,11 +32,13 @@ class _Pool2D(Configurable):
     name = "pool2d"
     fill = 0.0  # the value of the padding
     # Non-overlapping, overlapping and padded windows, for the conformance suite.
-    conformance_cases = (
-        {"config": {"pool_size": 2}, "input_shape": (2, 4, 6)},
-        {"config": {"pool_size": 3, "stride": 1}, "input_shape": (2, 5, 5)},
-        {"config": {"pool_size": 3, "stride": 2, "padding": 1}, "input_shape": (1, 5, 6)},
-        {"config": {"pool_size": (2, 3), "stride": (1, 2)}, "input_shape": (2, 4, 7)},
+    conformance = Conformance(
+        cases=(
+            {"config": {"pool_size": 2}, "input_shape": (2, 4, 6)},
+            {"config": {"pool_size": 3, "stride": 1}, "input_shape": (2, 5, 5)},
+            {"config": {"pool_size": 3, "stride": 2, "padding": 1}, "input_shape": (1, 5, 6)},
+            {"config": {"pool_size": (2, 3), "stride": (1, 2)}, "input_shape": (2, 4, 7)},
+        )
     )
 
     def __init__(

@@ -8,7 +8,7 @@ import numpy as np
 
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
-from plugnet.protocols import Array, Shape
+from plugnet.protocols import Array, Conformance, Shape
 from plugnet_builtins._checks import number
 
 
@@ -19,9 +19,11 @@ class Dropout(Configurable):
     With ``training=False`` it is the identity. Backward: dx = dy ⊙ m / (1 − rate).
     """
 
-    conformance_cases = (
-        {"config": {"rate": 0.5}, "input_shape": (6,)},
-        {"config": {"rate": 0.25}, "input_shape": (2, 3, 3)},
+    conformance = Conformance(
+        cases=(
+            {"config": {"rate": 0.5}, "input_shape": (6,)},
+            {"config": {"rate": 0.25}, "input_shape": (2, 3, 3)},
+        )
     )
 
     def __init__(self, rate: float) -> None:

@@ -9,16 +9,18 @@ import numpy as np
 
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
-from plugnet.protocols import Array, Shape
+from plugnet.protocols import Array, Conformance, Shape
 
 
 class Flatten(Configurable):
     """Each sample as a vector: (N, d1, d2, ...) → (N, d1·d2·...), in C (row-major) order.
     Backward reshapes the gradient back."""
 
-    conformance_cases = (
-        {"config": {}, "input_shape": (2, 3, 4)},
-        {"config": {}, "input_shape": (5,)},
+    conformance = Conformance(
+        cases=(
+            {"config": {}, "input_shape": (2, 3, 4)},
+            {"config": {}, "input_shape": (5,)},
+        )
     )
 
     def __init__(self) -> None:
@@ -55,9 +57,11 @@ class Reshape(Configurable):
     """Each sample to ``shape`` (without the batch axis), in C order: (N, ...) → (N, *shape).
     One entry may be -1, meaning whatever the element count leaves. Backward reshapes back."""
 
-    conformance_cases = (
-        {"config": {"shape": [1, 2, 3]}, "input_shape": (6,)},
-        {"config": {"shape": [-1, 4]}, "input_shape": (2, 2, 3)},
+    conformance = Conformance(
+        cases=(
+            {"config": {"shape": [1, 2, 3]}, "input_shape": (6,)},
+            {"config": {"shape": [-1, 4]}, "input_shape": (2, 2, 3)},
+        )
     )
 
     def __init__(self, shape: list[int] | tuple[int, ...]) -> None:

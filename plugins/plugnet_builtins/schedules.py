@@ -14,11 +14,13 @@ PyTorch gives when ``scheduler.step()`` is called after every ``optimizer.step()
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
+from plugnet import nested
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
-from plugnet.protocols import Schedule
+from plugnet.protocols import Conformance, Schedule
 from plugnet_builtins.optimizers import _non_negative, _positive
 
 
@@ -48,7 +50,9 @@ class Step(Configurable):
     base_lr, the next step_size use γ·base_lr, and so on. ``torch.optim.lr_scheduler.StepLR``.
     """
 
-    conformance_cases = ({"config": {"step_size": 10}}, {"config": {"step_size": 3, "gamma": 0.5}})
+    conformance = Conformance(
+        cases=({"config": {"step_size": 10}}, {"config": {"step_size": 3, "gamma": 0.5}})
+    )
 
     def __init__(self, step_size: int, gamma: float = 0.1) -> None:
         self.step_size = _steps("step_size", step_size)
@@ -65,7 +69,7 @@ class Exponential(Configurable):
     ``torch.optim.lr_scheduler.ExponentialLR``, stepped once per optimizer step.
     """
 
-    conformance_cases = ({"config": {"gamma": 0.99}},)
+    conformance = Conformance(cases=({"config": {"gamma": 0.99}},))
 
     def __init__(self, gamma: float) -> None:
         self.gamma = _positive("gamma", gamma)
@@ -84,7 +88,9 @@ class Cosine(Configurable):
     without the restarts.
     """
 
-    conformance_cases = ({"config": {"t_max": 100}}, {"config": {"t_max": 50, "eta_min": 0.01}})
+    conformance = Conformance(
+        cases=({"config": {"t_max": 100}}, {"config": {"t_max": 50, "eta_min": 0.01}})
+    )
 
     def __init__(self, t_max: int, eta_min: float = 0.0) -> None:
         self.t_max = _steps("t_max", t_max)
@@ -106,20 +112,20 @@ class Warmup(Configurable):
     ``get_config`` records it as a dict spec.
     """
 
-    conformance_cases = (
-        {"config": {"steps": 10}},
-        {"config": {"steps": 5, "then": {"name": "cosine", "t_max": 100}}},
+    conformance = Conformance(
+        cases=(
+            {"config": {"steps": 10}},
+            {"config": {"steps": 5, "then": {"name": "cosine", "t_max": 100}}},
+        )
     )
 
-    def __init__(self, steps: int, then: Any = "constant") -> None:
-        import plugnet
-
+    def __init__(self, steps: int, then: Schedule | str | Mapping[str, Any] = "constant") -> None:
+        self.component_specs: dict[str, dict[str, Any]] = {}
         self.steps = _steps("steps", steps)
-        self._then: Schedule = plugnet.schedule(then)
-        self._then_spec = plugnet.registry().spec_of(self._then)
+        self._then: Schedule = nested.argument(self, "then", "schedule", then)
 
     def get_config(self) -> dict[str, Any]:
-        return {"steps": self.steps, "then": dict(self._then_spec)}
+        return {"steps": self.steps, "then": nested.spec(self, "then", self._then)}
 
     def __call__(self, step: int, base_lr: float) -> float:
         _check_step(step)

@@ -7,16 +7,10 @@ pytest plugin and ``plugnet check`` run one by one. This module reads a componen
 declarations, builds the subjects and runs the checks; the checks themselves live in
 :mod:`plugnet.testing.checks`, a module per kind.
 
-Optional declarations a component can make (all plain class attributes or methods):
-
-- ``conformance_cases``: configurations to check, e.g.
-  ``({"config": {"units": 3}, "input_shape": (4,)},)``; a layer case also gives the per-sample
-  input shape. Default: the default configuration, and input shape ``(4,)`` for layers.
-- ``kinks`` (activations): the x where the derivative jumps; gradients are checked away from them.
-- ``conformance_domain`` (error functions): where y and t live, one of
-  :data:`plugnet.domains.DOMAINS`; default ``"real"``.
-- ``expected_std(shape)`` (initializers): the documented standard deviation, checked on large
-  samples.
+A component declares what the checks need as one class attribute,
+``conformance = plugnet.protocols.Conformance(cases=..., kinks=..., domain=...)`` (see
+:class:`~plugnet.protocols.Conformance`); an initializer that satisfies
+:class:`~plugnet.protocols.DocumentsStd` also gets the ``std`` check.
 """
 
 from __future__ import annotations
@@ -26,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from plugnet.protocols import DocumentsStd, conformance_of
 from plugnet.testing.checks import CHECKS
 from plugnet.testing.checks.common import Case, Subject
 from plugnet.testing.checks.layer import DEFAULT_LAYER_INPUT
@@ -58,7 +53,8 @@ def applicable(kind: str, factory_or_instance: Any) -> list[str]:
     """The names of the checks that apply: all of the kind's, less ``std`` for an initializer
     that documents none."""
     names = list(CHECKS[kind])
-    if kind == "initializer" and not callable(getattr(factory_or_instance, "expected_std", None)):
+    # A class passes isinstance as its instances would: the protocol has only a method.
+    if kind == "initializer" and not isinstance(factory_or_instance, DocumentsStd):
         names.remove("std")
     return names
 
@@ -79,14 +75,14 @@ def run_check(subject: Subject, check: str) -> float | None:
 
 
 def _cases(factory: Any, kind: str) -> list[Case]:
-    declared = getattr(factory, "conformance_cases", None)
-    if declared is None:
+    declared = conformance_of(factory).cases
+    if not declared:
         return [Case(input_shape=DEFAULT_LAYER_INPUT if kind == "layer" else None)]
     cases = []
     for raw in declared:
         if not isinstance(raw, Mapping) or not isinstance(raw.get("config", {}), Mapping):
             raise ValueError(
-                f"{getattr(factory, '__name__', factory)}.conformance_cases holds {raw!r}; each "
+                f"{getattr(factory, '__name__', factory)}.conformance.cases holds {raw!r}; each "
                 f'case is a dict like {{"config": {{...}}, "input_shape": (4,)}}'
             )
         shape = raw.get("input_shape")
@@ -104,7 +100,7 @@ def _subject_for(kind: str, spec: Any, input_shape: Sequence[int] | None = None)
     instance: Any = registry.resolve(kind, spec)
     component = registry.component_of(instance)
     name = component.name if component is not None else type(instance).__name__
-    config = instance.get_config() if callable(getattr(instance, "get_config", None)) else {}
+    config = instance.get_config()  # resolve() checked that it has one
     if input_shape is None and kind == "layer":
         cases = _cases(type(instance), kind)
         matching = [c for c in cases if dict(c.config) == config] or cases
@@ -143,7 +139,7 @@ def check_error_function(error: Any) -> None:
 
 def check_layer(layer: Any, *, input_shape: Sequence[int] | None = None) -> None:
     """Run every layer check on a spec or instance, built for per-sample ``input_shape``
-    (default: the layer's first matching ``conformance_cases`` entry, else ``(4,)``)."""
+    (default: the layer's first matching ``conformance.cases`` entry, else ``(4,)``)."""
     _run_all(_subject_for("layer", layer, input_shape), CHECKS["layer"])
 
 
@@ -212,12 +208,12 @@ class ConformanceCheck:
         return f"{self.kind}:{self.label}-{self.check}"
 
     def subject(self) -> Subject:
+        import plugnet
+
         component, case = self.component, self.case
+        registry = plugnet.registry()  # where select_components found the component
         pair = None
         if component.pair is not None:
-            import plugnet
-
-            registry = plugnet.registry()
             pair = (
                 registry.resolve("activation", component.pair[0]),
                 registry.resolve("error_function", component.pair[1]),
@@ -225,7 +221,7 @@ class ConformanceCheck:
         return Subject(
             kind=component.kind,
             label=self.label,
-            make=lambda: component.create(**case.config),
+            make=lambda: component.create(registry, **case.config),
             case=case,
             component=component,
             pair=pair,

@@ -1,5 +1,5 @@
-"""The activation checks. An activation may declare ``kinks``, the x where its derivative
-jumps (a sequence, or a method returning one); gradients are checked away from them."""
+"""The activation checks. An activation may declare kinks (``conformance.kinks``), the x where
+its derivative jumps; gradients are checked away from them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from plugnet.protocols import conformance_of
 from plugnet.testing.checks import expect
 from plugnet.testing.checks.common import DTYPES, SEED, CheckTable, Subject, rebuild
 from plugnet.testing.gradients import check_vjp
@@ -17,8 +18,7 @@ CHECKS = CheckTable()
 
 def kinks(activation: Any) -> list[float]:
     """The x where ``activation`` declares that its derivative jumps."""
-    declared = getattr(activation, "kinks", ())
-    return [float(k) for k in (declared() if callable(declared) else declared)]
+    return conformance_of(activation).kinks_of(activation)
 
 
 @CHECKS.check("gradient")

@@ -1,4 +1,4 @@
-"""The error-function checks, on y and t drawn from the function's ``conformance_domain``
+"""The error-function checks, on y and t drawn from the function's ``conformance.domain``
 (one of :data:`plugnet.domains.DOMAINS`; default ``"real"``)."""
 
 from __future__ import annotations
