@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-import plugnet
+from plugnet import discovery
 from plugnet._registry import Registry
 from plugnet.callbacks import EarlyStopping
 from plugnet.config import ConfigError, TrainingConfig, load_config, loads_config
@@ -342,7 +342,7 @@ def test_a_protocol_annotation_marks_a_nested_spec(
     fresh_registry.add_plugin(
         make_plugin("gated", register_layers=register_layers), provider="gated", version="1.0"
     )
-    monkeypatch.setattr(plugnet, "registry", lambda: fresh_registry)
+    monkeypatch.setattr(discovery, "_registry", fresh_registry)
     text = MINIMAL.replace(
         'type = "dense", units = 4, activation = "relu"', 'type = "gated", units = 4, gate = "rleu"'
     )

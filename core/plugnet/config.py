@@ -602,7 +602,7 @@ def _component_check(kind: str) -> Callable[[str, Any], Any]:
 
 def _check_component(kind: str, spec: Any, path: str, *, name_key: str) -> None:
     """Resolve ``spec`` through the registry, reporting each problem at its key path."""
-    import plugnet
+    from plugnet.discovery import get_registry
     from plugnet.specs import parse_string
 
     label = kind.replace("_", " ")
@@ -634,7 +634,7 @@ def _check_component(kind: str, spec: Any, path: str, *, name_key: str) -> None:
         raise ConfigError(
             path, f"expected {article} {label} name (a string) or a table, got {_describe(spec)}"
         )
-    registry = plugnet.registry()
+    registry = get_registry()
     try:
         component = registry.lookup(kind, name)
     except (LookupError, SpecError) as exc:

@@ -21,9 +21,9 @@ def argument(owner: Any, name: str, kind: str, value: Any) -> Any:
 
     if not isinstance(value, (str, Mapping)) and isinstance(value, KINDS[kind].protocol):
         return value
-    import plugnet
+    from plugnet.discovery import get_registry
 
-    registry = plugnet.registry()
+    registry = get_registry()
     instance = registry.resolve(kind, value)
     owner.component_specs[name] = registry.spec_of(instance)
     return instance
@@ -36,6 +36,6 @@ def spec(owner: Any, name: str, instance: Any) -> dict[str, Any]:
     recorded = owner.component_specs.get(name)
     if recorded is not None:
         return dict(recorded)
-    import plugnet
+    from plugnet.discovery import get_registry
 
-    return plugnet.registry().spec_of(instance)
+    return get_registry().spec_of(instance)

@@ -89,9 +89,9 @@ class Sequential:
         ):
             raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
         if registry is None:
-            import plugnet
+            from plugnet.discovery import get_registry
 
-            registry = plugnet.registry()
+            registry = get_registry()
         self.registry = registry
         self.dtype = as_dtype(dtype)
         self.seed = seed

@@ -18,12 +18,12 @@ def print_plugins(kind: str | None = None, *, show_all: bool = False, as_json: b
     """Print the installed providers (every kind, or only ``kind``, with each component's
     details when ``kind`` or ``show_all`` is given); returns the exit status, 0. Plugin warnings
     are part of the report, not printed as warnings."""
-    import plugnet
+    from plugnet.discovery import get_registry
     from plugnet.errors import PluginWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PluginWarning)
-        registry = plugnet.registry()
+        registry = get_registry()
         registry.load_deferred()
     for warning in caught:
         if not issubclass(warning.category, PluginWarning):

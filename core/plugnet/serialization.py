@@ -784,9 +784,9 @@ def load(path: str | os.PathLike[str], *, registry: Registry | None = None) -> S
     config, arrays = _read(source)
     providers = config.get("providers", {})
     if registry is None:
-        import plugnet
+        from plugnet.discovery import get_registry
 
-        registry = plugnet.registry()
+        registry = get_registry()
     records = [("layer", r) for r in config["layers"]] + [
         ("error_function", config["error_function"]),
         ("optimizer", config["optimizer"]),

@@ -94,9 +94,9 @@ def _cases(factory: Any, kind: str) -> list[Case]:
 
 def _subject_for(kind: str, spec: Any, input_shape: Sequence[int] | None = None) -> Subject:
     """A subject for a spec (name, dict) or an instance; an instance is copied for each check."""
-    import plugnet
+    from plugnet.discovery import get_registry
 
-    registry = plugnet.registry()
+    registry = get_registry()
     instance: Any = registry.resolve(kind, spec)
     component = registry.component_of(instance)
     name = component.name if component is not None else type(instance).__name__
@@ -163,9 +163,9 @@ def check_schedule(schedule: Any) -> None:
 def check_fused_backward(activation: Any, error: Any, fused: Any = None) -> None:
     """Check the fused backward registered for (activation, error), or ``fused`` if given,
     against the unfused chain and finite differences, and every other fused check."""
-    import plugnet
+    from plugnet.discovery import get_registry
 
-    registry = plugnet.registry()
+    registry = get_registry()
     act, err = registry.resolve("activation", activation), registry.resolve("error_function", error)
     if fused is None:
         fused = registry.fused_backward(act, err)
@@ -208,10 +208,10 @@ class ConformanceCheck:
         return f"{self.kind}:{self.label}-{self.check}"
 
     def subject(self) -> Subject:
-        import plugnet
+        from plugnet.discovery import get_registry
 
         component, case = self.component, self.case
-        registry = plugnet.registry()  # where select_components found the component
+        registry = get_registry()  # where select_components found the component
         pair = None
         if component.pair is not None:
             pair = (
@@ -254,11 +254,11 @@ def select_components(targets: Sequence[str] = (), kind: str | None = None) -> l
     """The registered components that ``targets`` name: distribution (provider) names select
     everything they register; other targets are component names, looked up in every kind (or in
     ``kind``). No targets: every component. Unknown targets raise LookupError."""
-    import plugnet
     from plugnet._registry import KINDS
+    from plugnet.discovery import get_registry
     from plugnet.specs import normalize
 
-    registry = plugnet.registry()
+    registry = get_registry()
     kinds = [kind] if kind is not None else list(KINDS)
     if kind is not None and kind not in KINDS:
         raise ValueError(f"unknown component kind {kind!r}; the kinds are {', '.join(KINDS)}")
@@ -289,10 +289,10 @@ def select_components(targets: Sequence[str] = (), kind: str | None = None) -> l
 
 def check_provider(distribution: str) -> None:
     """Run every check on every component that ``distribution`` registers."""
-    import plugnet
+    from plugnet.discovery import get_registry
     from plugnet.specs import normalize
 
-    registry = plugnet.registry()
+    registry = get_registry()
     if not any(
         normalize(p.name) == normalize(distribution) and p.status == "loaded"
         for p in registry.providers

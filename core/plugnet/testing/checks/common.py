@@ -88,10 +88,10 @@ def rebuild(subject: Subject, instance: Any) -> Any:
     """Rebuild ``instance`` from its config, which must be JSON-serializable: by qualified name
     when it is registered, else from its class, so that a component can be checked before its
     plugin registers it."""
-    import plugnet
+    from plugnet.discovery import get_registry
 
     config = _json_config(instance)
-    registry = plugnet.registry()
+    registry = get_registry()
     component = subject.component or registry.component_of(instance)
     if component is None:
         return type(instance)(**config)
