@@ -302,8 +302,6 @@ def check_provider(distribution: str) -> None:
             f"no loaded provider is named {distribution!r}; the loaded providers are {known}. "
             f"Is the distribution installed, and does `plugnet plugins` list it as loaded?"
         )
-    from plugnet.testing.report import run
-
     results = run(checks_for(select_components([distribution])))
     failures = [result.message for result in results if not result.passed]
     if failures:
@@ -311,3 +309,38 @@ def check_provider(distribution: str) -> None:
             f"{len(failures)} conformance check(s) of {distribution!r} failed:\n"
             + "\n".join(failures)
         )
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one check."""
+
+    check: ConformanceCheck
+    passed: bool
+    worst_error: float | None = None
+    message: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.check.id,
+            "kind": self.check.kind,
+            "component": self.check.label,
+            "provider": self.check.component.provider,
+            "check": self.check.check,
+            "passed": self.passed,
+            "worst_error": self.worst_error,
+            "message": self.message,
+        }
+
+
+def run(checks: Iterable[ConformanceCheck]) -> list[Result]:
+    """Run every check, recording failures instead of stopping at the first."""
+    results = []
+    for check in checks:
+        try:
+            worst = check()
+        except ConformanceError as exc:
+            results.append(Result(check, passed=False, message=str(exc)))
+        else:
+            results.append(Result(check, passed=True, worst_error=worst))
+    return results

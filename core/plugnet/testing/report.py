@@ -1,49 +1,11 @@
-"""Running the conformance suite for ``plugnet check``: results, a table and JSON."""
+"""Presenting the conformance suite for ``plugnet check``: a table per kind, or JSON."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
 
 from plugnet.testing.checks import CHECKS
-from plugnet.testing.conformance import ConformanceCheck
-from plugnet.testing.gradients import ConformanceError
-
-
-@dataclass(frozen=True)
-class Result:
-    """The outcome of one check."""
-
-    check: ConformanceCheck
-    passed: bool
-    worst_error: float | None = None
-    message: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.check.id,
-            "kind": self.check.kind,
-            "component": self.check.label,
-            "provider": self.check.component.provider,
-            "check": self.check.check,
-            "passed": self.passed,
-            "worst_error": self.worst_error,
-            "message": self.message,
-        }
-
-
-def run(checks: Iterable[ConformanceCheck]) -> list[Result]:
-    """Run every check, recording failures instead of stopping at the first."""
-    results = []
-    for check in checks:
-        try:
-            worst = check()
-        except ConformanceError as exc:
-            results.append(Result(check, passed=False, message=str(exc)))
-        else:
-            results.append(Result(check, passed=True, worst_error=worst))
-    return results
+from plugnet.testing.conformance import Result, checks_for, run, select_components
 
 
 def table(results: Sequence[Result]) -> str:
@@ -93,8 +55,6 @@ def check(targets: Sequence[str] = (), *, kind: str | None = None, as_json: bool
     component names; all when empty), print a table or JSON, and return the exit status: 1 when
     a check fails, else 0."""
     import json
-
-    from plugnet.testing import checks_for, select_components
 
     results = run(checks_for(select_components(targets, kind=kind)))
     failed = sum(not r.passed for r in results)
