@@ -232,7 +232,7 @@ import numpy as np
 
 import plugnet
 from plugnet import discovery
-from plugnet.serialization import load
+from plugnet.network import load
 
 
 class Wave:

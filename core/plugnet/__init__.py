@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from plugnet.callbacks import Callback, CSVLogger, EarlyStopping
     from plugnet.history import History
     from plugnet.hookspecs import hookimpl
-    from plugnet.network import Sequential
+    from plugnet.network import Sequential, load
     from plugnet.protocols import (
         Activation,
         ErrorFunction,
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
         Optimizer,
         Schedule,
     )
-    from plugnet.serialization import load
 
 __all__ = [
     "API_VERSION",
@@ -138,7 +137,7 @@ _LAZY = {
     "Callback": "plugnet.callbacks",
     "EarlyStopping": "plugnet.callbacks",
     "CSVLogger": "plugnet.callbacks",
-    "load": "plugnet.serialization",
+    "load": "plugnet.network",
 }
 
 

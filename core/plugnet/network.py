@@ -359,3 +359,16 @@ class Sequential:
         from plugnet.serialization import save
 
         save(self, path, allow_nonfinite=allow_nonfinite)
+
+
+def load(path: str | os.PathLike[str], *, registry: Registry | None = None) -> Sequential:
+    """Rebuild a model written by :meth:`Sequential.save`; nothing in the file is executed.
+    Components are looked up in ``registry`` (default: the process-wide one).
+
+    Raises :class:`~plugnet.errors.ModelFileError` (a ``ValueError``) naming the file for any
+    file that is not an intact plugnet model, and
+    :class:`~plugnet.errors.MissingProviderError` when a component's plugin is not installed.
+    """
+    from plugnet import serialization
+
+    return serialization.load(path, model=Sequential, registry=registry)

@@ -98,7 +98,7 @@ def evaluate(
     """Print the loss (and accuracy, for class targets) of a saved model on a data file or
     built-in set."""
     from plugnet.datasets import load as load_data
-    from plugnet.serialization import load
+    from plugnet.network import load
 
     net = load(model_path)
     data = load_data(data_source, label_column=label_column)
@@ -126,7 +126,7 @@ def predict(
     import numpy as np
 
     from plugnet.datasets import load as load_data
-    from plugnet.serialization import load
+    from plugnet.network import load
 
     net = load(model_path)
     target = Path(out) if out else None

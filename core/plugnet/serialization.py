@@ -29,7 +29,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
@@ -37,8 +37,10 @@ from plugnet._registry import BUILTIN_PROVIDER, KINDS, Registry
 from plugnet._version import __version__
 from plugnet.arrays import check_finite
 from plugnet.errors import MissingProviderError, ModelFileError, UnknownComponentError
-from plugnet.network import Sequential
 from plugnet.protocols import Array, HasBuffers, Stateful
+
+if TYPE_CHECKING:
+    from plugnet.network import Sequential
 
 FORMAT = "plugnet.model"
 FORMAT_VERSION = 1
@@ -772,9 +774,13 @@ def _build_component(
         ) from None
 
 
-def load(path: str | os.PathLike[str], *, registry: Registry | None = None) -> Sequential:
-    """Rebuild a model written by :meth:`Sequential.save`; nothing in the file is executed.
-    Components are looked up in ``registry`` (default: the process-wide one).
+def load(
+    path: str | os.PathLike[str], *, model: type[Sequential], registry: Registry | None = None
+) -> Sequential:
+    """Rebuild a ``model`` (the class) written by :meth:`Sequential.save`; nothing in the file
+    is executed. Components are looked up in ``registry`` (default: the process-wide one).
+    :func:`plugnet.load` is this with ``model=Sequential``; the class is passed in so that the
+    file format does not import the network that uses it.
 
     Raises :class:`~plugnet.errors.ModelFileError` (a ``ValueError``) naming the file for any
     file that is not an intact plugnet model, and
@@ -795,7 +801,7 @@ def load(path: str | os.PathLike[str], *, registry: Registry | None = None) -> S
         _build_component(source, kind, r, providers, registry) for kind, r in records
     ]
     try:
-        net = Sequential(
+        net = model(
             layers,
             error=error,
             optimizer=optimizer,
