@@ -112,8 +112,8 @@ class _StepGuard:
 def _nonfinite_loss(
     net: Sequential, loss: float, epoch: int, epochs: int, batch: int, history: History
 ) -> NonFiniteLossError:
-    lr = getattr(net.optimizer, "lr", None)
-    rate = f" (lr={lr:g})" if isinstance(lr, (int, float)) else ""
+    lr = net.optimizer.get_config().get("lr")  # get_config is the protocol; lr is optional
+    rate = f" (lr={lr:g})" if isinstance(lr, (int, float)) and not isinstance(lr, bool) else ""
     return NonFiniteLossError(
         f"the loss became {loss} in epoch {epoch + 1}/{epochs}, batch {batch + 1}: training "
         f"diverged. Try a smaller learning rate{rate}, scale the inputs, or check the data; "
