@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from plugnet.arrays import are_classes, as_inputs, as_targets, correct_predictions
+from plugnet.domains import domain_of, output_problem
 from plugnet.protocols import Array, Layer, OutputLayer, Shape, SkipsInputGrad
 
 if TYPE_CHECKING:
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 
 DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 PREDICT_BATCH = 4096
+# How many samples the output-layer check before training looks at.
+OUTPUT_CHECK_SAMPLES = 256
 
 
 def as_dtype(dtype: Any) -> np.dtype[Any]:
@@ -258,9 +261,14 @@ class Sequential:
         self.optimizer.update(self.params, self.grads)
         return y
 
-    def _prepare(self, x: Any, t: Any, *, build: bool) -> tuple[Array, Array]:
-        """Checked inputs and targets; builds the network on first use and undoes that if the
-        targets turn out to be wrong, so a failed call changes nothing."""
+    def prepare_data(self, x: Any, t: Any, *, build: bool = True) -> tuple[Array, Array]:
+        """``x`` and ``t`` as training and evaluation use them: checked, in the network's dtype,
+        class labels one-hot encoded.
+
+        With ``build``, the network is built on first use, and its output layer is checked
+        against the error function (on the first samples) before anything trains on it. A call
+        that raises changes nothing: a first build is undone, down to the Generator's state.
+        """
         inputs = as_inputs(x, self.dtype)
         self._check_input_shape(inputs)
         newly_built = build and not self.built
@@ -270,16 +278,27 @@ class Sequential:
         self._require_built()
         try:
             targets = as_targets(t, self.output_shape, self.dtype, samples=inputs.shape[0])
+            if build:
+                self._check_output(inputs[:OUTPUT_CHECK_SAMPLES], targets[:OUTPUT_CHECK_SAMPLES])
         except ValueError:
             if newly_built:
-                self._unbuild(rng_state)
+                self.input_shape, self.output_shapes = None, []
+                self.rng.bit_generator.state = rng_state
             raise
         return inputs, targets
 
-    def _unbuild(self, rng_state: Mapping[str, Any]) -> None:
-        """Undo a first build that a failed call made, down to the Generator's state."""
-        self.input_shape, self.output_shapes = None, []
-        self.rng.bit_generator.state = rng_state
+    def _check_output(self, x: Array, t: Array) -> None:
+        """Refuse an output layer that cannot feed the error function (logits into
+        cross-entropy), which would otherwise train on a meaningless loss."""
+        domain = domain_of(self.error)
+        if domain == "real":
+            return
+        problem = output_problem(domain, self.forward(x, training=False), t)
+        if problem is not None:
+            raise ValueError(
+                f"the output layer {self.layer_names[-1]!r} cannot feed the error function "
+                f"{type(self.error).__name__}: {problem}."
+            )
 
     def _check_input_shape(self, x: Array) -> None:
         if self.input_shape is not None and x.shape[1:] != self.input_shape:
@@ -302,10 +321,7 @@ class Sequential:
 
     def evaluate(self, x: Any, t: Any, *, batch_size: int = PREDICT_BATCH) -> dict[str, float]:
         """``{"loss": ...}`` plus ``"accuracy"`` when the targets are classes."""
-        inputs, targets = self._prepare(x, t, build=True)
-        return self._evaluate_prepared(inputs, targets, batch_size=batch_size)
-
-    def _evaluate_prepared(self, x: Array, t: Array, *, batch_size: int) -> dict[str, float]:
+        x, t = self.prepare_data(x, t)
         loss, correct, n = 0.0, 0, x.shape[0]
         classes = are_classes(t)
         for i in range(0, n, batch_size):

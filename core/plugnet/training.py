@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from plugnet.arrays import are_classes, correct_predictions
-from plugnet.domains import domain_of, output_problem
 from plugnet.errors import NonFiniteLossError
 from plugnet.history import History
 from plugnet.progress import progress_callbacks
@@ -25,8 +24,6 @@ if TYPE_CHECKING:
 
 # More epochs than anyone can wait for is a typo; "until a callback stops it" is a large count.
 MAX_EPOCHS = 10**9
-# How many samples the output check before the first update looks at.
-CHECK_SAMPLES = 256
 _CALLBACK_METHODS = ("on_train_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end",
                      "on_train_end")  # fmt: skip
 
@@ -62,21 +59,6 @@ def _check_callbacks(callbacks: Any) -> list[Callback]:
                 f"{', '.join(missing)}); subclass plugnet.Callback"
             )
     return list(callbacks)
-
-
-def _check_output(net: Sequential, x: Array, t: Array) -> None:
-    """Refuse an output layer that cannot feed the error function, before any update."""
-    domain = domain_of(net.error)
-    if domain == "real":
-        return
-    y = net.forward(x, training=False)
-    problem = output_problem(domain, y, t)
-    if problem is not None:
-        error = type(net.error).__name__
-        raise ValueError(
-            f"the output layer {net.layer_names[-1]!r} cannot feed the error function {error}: "
-            f"{problem}."
-        )
 
 
 class _StepGuard:
@@ -146,11 +128,10 @@ def fit(
         not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2
     ):
         raise ValueError("validation_data must be a pair (x_val, t_val)")
-    first_build, rng_state = not net.built, net.rng.bit_generator.state
-    inputs, targets = net._prepare(x, t, build=True)
+    inputs, targets = net.prepare_data(x, t)
     validation: tuple[Array, Array] | None = None
     if validation_data is not None:
-        validation = net._prepare(*validation_data, build=False)
+        validation = net.prepare_data(*validation_data, build=False)
     elif validation_split:
         held_out = round(inputs.shape[0] * validation_split)
         if held_out < 1 or held_out >= inputs.shape[0]:
@@ -169,12 +150,6 @@ def fit(
     listeners = [history, *callbacks, *progress]
     for callback in listeners:
         callback.network = net
-    try:
-        _check_output(net, inputs[:CHECK_SAMPLES], targets[:CHECK_SAMPLES])
-    except ValueError:
-        if first_build:
-            net._unbuild(rng_state)
-        raise
     net.stop_training = False
     classes = are_classes(targets)
     error, rng = net.error, net.rng
@@ -218,7 +193,7 @@ def fit(
                         callback.on_batch_end(batch, batch_logs)
                 logs = dict(batch_logs)
                 if validation is not None:
-                    scores = net._evaluate_prepared(*validation, batch_size=max(batch_size, 1024))
+                    scores = net.evaluate(*validation, batch_size=max(batch_size, 1024))
                     logs.update({f"val_{k}": v for k, v in scores.items()})
                 for callback in listeners:
                     callback.on_epoch_end(epoch, logs)
