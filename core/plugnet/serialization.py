@@ -38,6 +38,7 @@ from plugnet._version import __version__
 from plugnet.arrays import check_finite
 from plugnet.errors import MissingProviderError, ModelFileError, UnknownComponentError
 from plugnet.protocols import Array, HasBuffers, Stateful
+from plugnet.specs import preview
 
 if TYPE_CHECKING:
     from plugnet.network import Sequential
@@ -687,7 +688,7 @@ def _check_record(path: Path, kind: str, record: Any) -> None:
         and isinstance(record.get("config", {}), dict)
         and all(isinstance(record.get(k, ""), str) for k in ("provider", "version"))
     ):
-        raise ModelFileError(path, f"{article} {label} record is malformed: {_shorten(record)}")
+        raise ModelFileError(path, f"{article} {label} record is malformed: {preview(record)}")
 
 
 def _valid_rng_state(state: Any) -> bool:
@@ -702,11 +703,6 @@ def _valid_rng_state(state: Any) -> bool:
         and _is_int(state["has_uint32"], 0, 1)
         and _is_int(state["uinteger"], 0, 2**32 - 1)
     )
-
-
-def _shorten(value: Any, limit: int = 200) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _clip(exc: BaseException, limit: int = 400) -> str:
@@ -769,7 +765,7 @@ def _build_component(
     except _REFUSALS as exc:
         raise ModelFileError(
             path,
-            f"the {label} {name!r} refuses its saved config {_shorten(config)}: {_clip(exc)}"
+            f"the {label} {name!r} refuses its saved config {preview(config)}: {_clip(exc)}"
             f"{_version_changes(record, providers, registry)}",
         ) from None
 
