@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_PLUGIN = REPO_ROOT / "examples" / "plugnet-example-plugin"
 FIXTURE_PLUGINS = REPO_ROOT / "tests" / "fixtures" / "plugins"
@@ -57,6 +59,13 @@ def pip_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+# The marks of every module of real-install tests: `venv`, and skipped where pip is missing.
+PYTEST_MARKS = [
+    pytest.mark.venv,
+    pytest.mark.skipif(not pip_available(), reason="needs pip in the test environment"),
+]
 
 
 def clean_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:

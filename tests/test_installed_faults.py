@@ -22,10 +22,7 @@ else:  # the tests directory is on sys.path instead of being a package
 
 Venv = _venv.Venv
 
-pytestmark = [
-    pytest.mark.venv,
-    pytest.mark.skipif(not _venv.pip_available(), reason="needs pip in the test environment"),
-]
+pytestmark = _venv.PYTEST_MARKS
 
 EXAMPLE = "plugnet-example-plugin"
 EXITS = "plugnet-exits-at-import"

@@ -18,10 +18,7 @@ if __package__:
 else:  # the tests directory is on sys.path instead of being a package
     import _venv  # type: ignore[no-redef]
 
-pytestmark = [
-    pytest.mark.venv,
-    pytest.mark.skipif(not _venv.pip_available(), reason="needs pip in the test environment"),
-]
+pytestmark = _venv.PYTEST_MARKS
 
 DIST = "plugnet-scaffolded"
 MODULE = "plugnet_scaffolded"
