@@ -21,6 +21,7 @@ Keep the examples fast: tiny networks, few epochs. Each test is named after its 
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -131,3 +132,80 @@ def test_the_collector_follows_its_rules() -> None:
         "```pycon\n>>> 1\n```\n"
     )
     assert python_blocks(text) == [(2, "a = 1\n"), (8, "b = 2\n"), (13, "c = 3\n")]
+
+
+def table_after(text: str, header: str) -> list[list[str]]:
+    """The body rows of the markdown table whose header row is ``header``, each cell's
+    backticked names (``"`Schedule` (learning-rate schedules)"`` gives ``["Schedule"]``)."""
+    lines = text.splitlines()
+    start = lines.index(header) + 2  # past the header and the |---| row
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        cells = line.strip().strip("|").split("|")
+        rows.append([" ".join(re.findall(r"`([^`]+)`", cell)) for cell in cells])
+    return rows
+
+
+def test_the_kinds_tables_say_what_the_registry_says() -> None:
+    from plugnet._registry import KINDS  # here, so that a page's own process imports nothing
+
+    expected = [
+        [kind.name, kind.hook, kind.protocol.__name__, " ".join(kind.methods)]
+        for kind in KINDS.values()
+    ]
+    design = (DOCS / "design.md").read_text(encoding="utf-8")
+    assert table_after(design, "| kind | hook | protocol | required methods |") == expected
+    plugins = (DOCS / "plugins.md").read_text(encoding="utf-8")
+    assert table_after(plugins, "| hook | kind | protocol |") == [
+        [hook, kind, protocol] for kind, hook, protocol, _ in expected
+    ]
+
+
+def test_the_plugin_page_registers_and_checks_an_example_of_every_kind() -> None:
+    from plugnet._registry import KINDS
+
+    source = "".join(code for _, code in python_blocks((DOCS / "plugins.md").read_text("utf-8")))
+    for kind in KINDS.values():
+        assert f"@plugnet.hookimpl\ndef {kind.hook}(register):" in source, kind.name
+    # The page runs (test_docs_page_runs), and this runs the whole kit on its examples.
+    assert 'check_provider("plugnet-demo")' in source
+
+
+LEGACY_DECLARATIONS = {"conformance_cases", "conformance_domain", "kinks"}
+
+
+def legacy_declarations(source: str) -> list[str]:
+    """The classes in ``source`` that declare an attribute of the spelling that
+    ``conformance = Conformance(...)`` replaced, as ``Class.attribute``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ClassDef):
+            for statement in node.body:
+                targets = (
+                    statement.targets
+                    if isinstance(statement, ast.Assign)
+                    else [statement.target]
+                    if isinstance(statement, ast.AnnAssign)
+                    else []
+                )
+                names = [t.id for t in targets if isinstance(t, ast.Name)]
+                found += [f"{node.name}.{n}" for n in names if n in LEGACY_DECLARATIONS]
+    return found
+
+
+def test_examples_and_plugins_declare_conformance_in_one_attribute() -> None:
+    sources = {
+        f"{page_id(page)}, block at line {first}": code
+        for page in pages()
+        for first, code in python_blocks(page.read_text(encoding="utf-8"))
+    }
+    for folder in (ROOT / "examples", ROOT / "plugins"):
+        sources |= {
+            str(path.relative_to(ROOT)): path.read_text(encoding="utf-8")
+            for path in sorted(folder.rglob("*.py"))
+        }
+    old = {where: found for where, code in sources.items() if (found := legacy_declarations(code))}
+    assert old == {}, "declare these as conformance = Conformance(...) instead"
+    assert legacy_declarations("class A:\n    kinks = (0.0,)\n") == ["A.kinks"]

@@ -1,5 +1,6 @@
 """The example plugin's components: plain classes with ``forward``, ``backward`` and
-``get_config``. They do not import plugnet at all; NumPy is all they need.
+``get_config``. NumPy is all they compute with; from plugnet they import only
+:class:`~plugnet.protocols.Conformance`, which declares what the conformance suite checks.
 
 Both keep the input's floating dtype (float32 in, float32 out), never modify their inputs and
 stay finite for inputs as large as ±1e4 (and far beyond).
@@ -12,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from plugnet.protocols import Conformance
 
 Array = npt.NDArray[Any]
 
@@ -28,8 +31,10 @@ class SquarePlus:
     evaluated as (b/4) / (√(x² + b)/2 − x/2) so that nothing overflows.
     """
 
-    # Configurations the plugnet conformance suite checks, besides the default.
-    conformance_cases = ({"config": {}}, {"config": {"b": 1.0}}, {"config": {"b": 0.25}})
+    # The configurations the plugnet conformance suite checks: the default and two others.
+    conformance = Conformance(
+        cases=({"config": {}}, {"config": {"b": 1.0}}, {"config": {"b": 0.25}})
+    )
 
     def __init__(self, b: float = 4.0) -> None:
         b = float(b)
