@@ -1,4 +1,5 @@
-"""A network's configuration as plain data, and its components rebuilt from it.
+"""A network's configuration as plain data, its components rebuilt from it, and the check
+that a state's arrays fit a network.
 
 :meth:`Sequential.get_config <plugnet.network.Sequential.get_config>` records every component
 as ``{kind, name, provider, version, config}``; :meth:`Sequential.from_config
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import Any
+
+import numpy as np
 
 from plugnet._registry import BUILTIN_PROVIDER, KINDS, Registry
 from plugnet._version import __version__
@@ -197,3 +200,32 @@ def build_component(
             f"the {label} {name!r} refuses its saved config {preview(config)}: {clip(exc)}"
             f"{version_changes(record, providers, registry)}"
         ) from None
+
+
+def components_from(config: Any, registry: Registry) -> tuple[list[Any], Any, Any]:
+    """The layers, error function and optimizer a network config describes, rebuilt; raises
+    what :func:`check_config` and :func:`build_component` raise."""
+    check_config(config)
+    providers = config.get("providers", {})
+    layers = [build_component("layer", r, providers, registry) for r in config["layers"]]
+    error = build_component("error_function", config["error_function"], providers, registry)
+    optimizer = build_component("optimizer", config["optimizer"], providers, registry)
+    return layers, error, optimizer
+
+
+def misfit(arrays: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarray]) -> str | None:
+    """What keeps ``arrays`` (optimizer state aside) from replacing a network's ``expected``
+    parameters and buffers: a key missing or extra, a shape or a dtype; None if they fit."""
+    model_keys = {k for k in arrays if not k.startswith("optimizer/")}
+    if model_keys != set(expected):
+        return (
+            f"the saved arrays {sorted(model_keys)} do not fit the network, which has "
+            f"{sorted(expected)}"
+        )
+    for key in sorted(expected):
+        if arrays[key].shape != expected[key].shape or arrays[key].dtype != expected[key].dtype:
+            return (
+                f"array {key!r} has shape {arrays[key].shape} ({arrays[key].dtype}) but the "
+                f"network needs {expected[key].shape} ({expected[key].dtype})"
+            )
+    return None

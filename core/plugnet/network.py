@@ -13,10 +13,10 @@ from plugnet.arrays import are_classes, as_inputs, as_targets, correct_predictio
 from plugnet.domains import domain_of, output_problem
 from plugnet.model_config import (
     REFUSALS,
-    build_component,
-    check_config,
     clip,
     component_record,
+    components_from,
+    misfit,
     provider_versions,
 )
 from plugnet.protocols import Array, HasBuffers, Layer, OutputLayer, Shape, SkipsInputGrad, Stateful
@@ -429,15 +429,11 @@ class Sequential:
         other config it cannot rebuild, naming the key or the component (and a provider whose
         version changed since the config was made).
         """
-        check_config(config)
         if registry is None:
             from plugnet.discovery import get_registry
 
             registry = get_registry()
-        providers = config.get("providers", {})
-        layers = [build_component("layer", r, providers, registry) for r in config["layers"]]
-        error = build_component("error_function", config["error_function"], providers, registry)
-        optimizer = build_component("optimizer", config["optimizer"], providers, registry)
+        layers, error, optimizer = components_from(config, registry)
         try:
             net = cls(
                 layers,
@@ -481,11 +477,8 @@ class Sequential:
         self._require_built()
         arrays = self._model_arrays()
         for key, value in arrays.items():
-            if copy:
-                arrays[key] = value.copy()
-            else:
-                arrays[key] = view = value.view()
-                view.flags.writeable = False
+            arrays[key] = value.copy() if copy else value.view()
+            arrays[key].flags.writeable = copy
         if isinstance(self.optimizer, Stateful):  # its get_state gives copies already
             state = self.optimizer.get_state()
             arrays.update({f"optimizer/{k}": np.asarray(v) for k, v in state.items()})
@@ -510,18 +503,9 @@ class Sequential:
             )
         arrays = {key: np.asarray(value) for key, value in state["arrays"].items()}
         expected = self._model_arrays()
-        model_keys = {k for k in arrays if not k.startswith("optimizer/")}
-        if model_keys != set(expected):
-            raise ValueError(
-                f"the saved arrays {sorted(model_keys)} do not fit the network, which has "
-                f"{sorted(expected)}"
-            )
-        for key in sorted(expected):
-            if arrays[key].shape != expected[key].shape or arrays[key].dtype != expected[key].dtype:
-                raise ValueError(
-                    f"array {key!r} has shape {arrays[key].shape} ({arrays[key].dtype}) but the "
-                    f"network needs {expected[key].shape} ({expected[key].dtype})"
-                )
+        problem = misfit(arrays, expected)
+        if problem is not None:
+            raise ValueError(problem)
         rng = state.get("rng")
         if rng is not None:
             try:  # on a spare bit generator first, so that a bad state changes nothing
