@@ -18,7 +18,7 @@ import plugnet
 import plugnet_builtins
 from plugnet import serialization
 from plugnet.network import Sequential
-from plugnet.serialization import TEMPORARY_MARK, collect_arrays, model_config
+from plugnet.serialization import TEMPORARY_MARK, model_config
 
 SAVER = """
 import sys
@@ -40,7 +40,7 @@ while True:
 
 
 def identity(net: Sequential) -> dict[str, Any]:
-    return model_config(net, collect_arrays(net))
+    return model_config(net, net.get_state(copy=False)["arrays"])
 
 
 def saver(path: Path, seed: int) -> subprocess.Popen[str]:

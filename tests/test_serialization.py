@@ -13,7 +13,7 @@ import pytest
 import plugnet
 from plugnet._registry import Registry
 from plugnet.network import Sequential
-from plugnet.serialization import CONFIG_KEY, collect_arrays
+from plugnet.serialization import CONFIG_KEY
 from tests.conftest import make_plugin
 
 X = np.random.default_rng(0).standard_normal((60, 5))
@@ -324,8 +324,8 @@ def test_non_finite_values_are_saved_only_when_allowed(tmp_path: Path, where: st
     assert not target.exists() and list(tmp_path.iterdir()) == []
     net.save(target, allow_nonfinite=True)
     loaded = plugnet.load(target)
-    for key, value in collect_arrays(net).items():
-        np.testing.assert_array_equal(collect_arrays(loaded)[key], value)
+    for key, value in net.get_state(copy=False)["arrays"].items():
+        np.testing.assert_array_equal(loaded.get_state(copy=False)["arrays"][key], value)
 
 
 def test_saving_and_loading_built_in_models_never_load_third_party_plugins(

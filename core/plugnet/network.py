@@ -11,7 +11,15 @@ import numpy as np
 
 from plugnet.arrays import are_classes, as_inputs, as_targets, correct_predictions
 from plugnet.domains import domain_of, output_problem
-from plugnet.protocols import Array, Layer, OutputLayer, Shape, SkipsInputGrad
+from plugnet.model_config import (
+    REFUSALS,
+    clip,
+    component_record,
+    components_from,
+    misfit,
+    provider_versions,
+)
+from plugnet.protocols import Array, HasBuffers, Layer, OutputLayer, Shape, SkipsInputGrad, Stateful
 
 if TYPE_CHECKING:
     from plugnet._registry import Registry
@@ -54,11 +62,15 @@ class ParameterView(Mapping[str, Array]):
         return len(self._entries)
 
 
+def _checked_name(name: Any) -> str:
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a layer's name must be a non-empty string, got {name!r}")
+    return name
+
+
 def _layer_name(spec: Any, instance: Any, counts: dict[str, int], registry: Registry) -> str:
     if isinstance(spec, Mapping) and "type" in spec and "name" in spec:
-        if not isinstance(spec["name"], str) or not spec["name"]:
-            raise ValueError(f"a layer's name must be a non-empty string, got {spec['name']!r}")
-        return spec["name"]
+        return _checked_name(spec["name"])
     component = registry.component_of(instance)
     base = component.name if component is not None else type(instance).__name__.lower()
     counts[base] = counts.get(base, 0) + 1
@@ -70,7 +82,8 @@ class Sequential:
 
     ``layers`` are specs (``{"type": "dense", "units": 128, "activation": "relu"}``, strings or
     instances); a dict spec with ``"type"`` may carry ``"name"`` to name the layer (default
-    ``dense_1``, ``dense_2``, ... as in Keras). Names are resolved here,
+    ``dense_1``, ``dense_2``, ... as in Keras), or ``layer_names`` names them all. Names are
+    resolved here,
     once, by ``registry`` (default: the process-wide registry, which is built only then); the
     input shape is inferred on the first ``fit``/``predict``.
     """
@@ -84,9 +97,16 @@ class Sequential:
         seed: int | None = None,
         dtype: Any = "float32",
         registry: Registry | None = None,
+        layer_names: Sequence[str] | None = None,
     ) -> None:
         if isinstance(layers, (str, Mapping)) or not layers:
             raise ValueError("layers must be a non-empty list of layer specs or instances")
+        if layer_names is not None and (
+            isinstance(layer_names, str) or len(layer_names) != len(layers)
+        ):
+            raise ValueError(
+                f"layer_names must be one name per layer ({len(layers)}), got {layer_names!r}"
+            )
         if seed is not None and (
             isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
         ):
@@ -102,11 +122,19 @@ class Sequential:
         self.layers: list[Layer] = []
         self.layer_names: list[str] = []
         counts: dict[str, int] = {}
-        for spec in layers:
+        for index, spec in enumerate(layers):
             named = isinstance(spec, Mapping) and "type" in spec
             layer_spec = {k: v for k, v in spec.items() if k != "name"} if named else spec
             layer = registry.resolve("layer", layer_spec)
-            name = _layer_name(spec, layer, counts, registry)
+            if layer_names is None:
+                name = _layer_name(spec, layer, counts, registry)
+            else:
+                name = _checked_name(layer_names[index])
+                if named and spec.get("name", name) != name:
+                    raise ValueError(
+                        f"layer {index} is named {spec['name']!r} in its spec but {name!r} "
+                        f"in layer_names; give its name once"
+                    )
             if name in self.layer_names:
                 raise ValueError(f"two layers are named {name!r}; layer names must be unique")
             self.layers.append(layer)
@@ -363,6 +391,144 @@ class Sequential:
             callbacks=callbacks,
             verbose=verbose,
         )
+
+    # -- configuration and state ----------------------------------------------------------------
+
+    def get_config(self) -> dict[str, Any]:
+        """The architecture as JSON-able data, which :meth:`from_config` rebuilds.
+
+        ``dtype``, ``seed``, ``input_shape`` (None until built), ``layer_names``, a record
+        ``{kind, name, provider, version, config}`` for each of ``layers``, ``error_function``
+        and ``optimizer``, and ``providers`` (distribution -> version). Raises ValueError if a
+        component is not registered, so that no name could rebuild it.
+        """
+        records = [component_record("layer", layer, self.registry) for layer in self.layers]
+        error = component_record("error_function", self.error, self.registry)
+        optimizer = component_record("optimizer", self.optimizer, self.registry)
+        return {
+            "dtype": self.dtype.name,
+            "seed": self.seed,
+            "input_shape": None if self.input_shape is None else list(self.input_shape),
+            "layer_names": list(self.layer_names),
+            "layers": records,
+            "error_function": error,
+            "optimizer": optimizer,
+            "providers": provider_versions([*records, error, optimizer], self.registry),
+        }
+
+    @classmethod
+    def from_config(
+        cls, config: Mapping[str, Any], *, registry: Registry | None = None
+    ) -> Sequential:
+        """A new network from :meth:`get_config`'s data, its components rebuilt by name through
+        ``registry`` (default: the process-wide one). It is built when ``input_shape`` is given,
+        with fresh parameters; :meth:`set_state` sets them.
+
+        Raises :class:`~plugnet.errors.MissingProviderError` naming the distribution to
+        ``pip install`` when a component's plugin is not installed, and ValueError for any
+        other config it cannot rebuild, naming the key or the component (and a provider whose
+        version changed since the config was made).
+        """
+        if registry is None:
+            from plugnet.discovery import get_registry
+
+            registry = get_registry()
+        layers, error, optimizer = components_from(config, registry)
+        try:
+            net = cls(
+                layers,
+                error=error,
+                optimizer=optimizer,
+                seed=config.get("seed"),
+                dtype=config.get("dtype", "float32"),
+                registry=registry,
+                layer_names=config.get("layer_names"),
+            )
+        except REFUSALS as exc:
+            raise ValueError(f"the saved network cannot be assembled: {clip(exc)}") from None
+        shape = config.get("input_shape")
+        if shape is not None:
+            try:
+                net.build(shape)
+            except REFUSALS as exc:
+                raise ValueError(
+                    f"the network cannot be built for input shape {tuple(shape)}: {clip(exc)}"
+                ) from None
+        return net
+
+    def _model_arrays(self) -> dict[str, Array]:
+        """The live parameters and layer buffers, by the names a model file uses."""
+        arrays = {f"params/{name}": value for name, value in self.params.items()}
+        for layer_name, layer in zip(self.layer_names, self.layers, strict=True):
+            if isinstance(layer, HasBuffers):
+                for key, value in layer.buffers.items():
+                    arrays[f"buffers/{layer_name}.{key}"] = value
+        return arrays
+
+    def get_state(self, *, copy: bool = True) -> dict[str, Any]:
+        """``{"arrays": {name: array}, "rng": Generator state}``, which :meth:`set_state` restores.
+
+        The arrays are the parameters (``params/<layer>.<key>``), the buffers of layers that
+        have them (``buffers/<layer>.<key>``) and the optimizer's state
+        (``optimizer/<key>``); ``"rng"`` is ``rng.bit_generator.state``. They are copies, unless
+        ``copy=False``: then parameters and buffers are read-only views of the live arrays,
+        which change as the network trains (what :meth:`save` writes from, without a copy).
+        """
+        self._require_built()
+        arrays = self._model_arrays()
+        for key, value in arrays.items():
+            arrays[key] = value.copy() if copy else value.view()
+            arrays[key].flags.writeable = copy
+        if isinstance(self.optimizer, Stateful):  # its get_state gives copies already
+            state = self.optimizer.get_state()
+            arrays.update({f"optimizer/{k}": np.asarray(v) for k, v in state.items()})
+        return {"arrays": arrays, "rng": self.rng.bit_generator.state}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`get_state` returned into this (built) network, by copying.
+
+        Every parameter and buffer must be given, with the shape and dtype the network has;
+        optimizer state and ``"rng"`` are optional. Raises ValueError naming what does not
+        fit, and then changes nothing.
+        """
+        self._require_built()
+        if (
+            not isinstance(state, Mapping)
+            or "arrays" not in state
+            or set(state) - {"arrays", "rng"}
+        ):
+            raise ValueError(
+                "state must be a dict with 'arrays' and optionally 'rng', as get_state returns; "
+                f"got keys {sorted(map(str, state)) if isinstance(state, Mapping) else state!r}"
+            )
+        arrays = {key: np.asarray(value) for key, value in state["arrays"].items()}
+        expected = self._model_arrays()
+        problem = misfit(arrays, expected)
+        if problem is not None:
+            raise ValueError(problem)
+        rng = state.get("rng")
+        if rng is not None:
+            try:  # on a spare bit generator first, so that a bad state changes nothing
+                type(self.rng.bit_generator)().state = rng
+            except REFUSALS as exc:
+                raise ValueError(f"the saved random state is invalid: {clip(exc)}") from None
+        optimizer_state = {
+            k.removeprefix("optimizer/"): v for k, v in arrays.items() if k.startswith("optimizer/")
+        }
+        if optimizer_state:
+            if not isinstance(self.optimizer, Stateful):
+                raise ValueError(
+                    f"the state holds optimizer arrays, but the optimizer "
+                    f"{type(self.optimizer).__name__} keeps no state"
+                )
+            try:
+                self.optimizer.set_state(optimizer_state)
+            except REFUSALS as exc:
+                raise ValueError(f"the saved optimizer state is invalid: {clip(exc)}") from None
+        for key, value in expected.items():
+            value[...] = arrays[key]
+        if rng is not None:
+            self.rng.bit_generator.state = rng
 
     # -- persistence ----------------------------------------------------------------------------
 

@@ -33,14 +33,15 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
-from plugnet._registry import BUILTIN_PROVIDER, KINDS, Registry
 from plugnet._version import __version__
 from plugnet.arrays import check_finite
-from plugnet.errors import MissingProviderError, ModelFileError, UnknownComponentError
-from plugnet.protocols import Array, HasBuffers, Stateful
+from plugnet.errors import MissingProviderError, ModelFileError
+from plugnet.model_config import CONFIG_KEYS, REFUSALS, clip
+from plugnet.protocols import Array
 from plugnet.specs import preview
 
 if TYPE_CHECKING:
+    from plugnet._registry import Registry
     from plugnet.network import Sequential
 
 FORMAT = "plugnet.model"
@@ -80,91 +81,19 @@ def _digest(array: Array) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
-def _record(kind: str, instance: Any, registry: Registry) -> dict[str, Any]:
-    component = registry.component_of(instance)
-    if component is None:
-        raise ValueError(
-            f"cannot save: the {kind.replace('_', ' ')} {instance!r} is not a registered "
-            f"component; register its plugin (plugnet.register_plugin) so it can be rebuilt"
-        )
-    return {
-        "kind": kind,
-        "name": component.qualified_name,
-        "provider": component.provider,
-        "version": component.version,
-        "config": instance.get_config(),
-    }
-
-
-def _qualified_names(value: Any) -> Iterator[str]:
-    """Every ``provider:name`` that a nested config mentions as a component spec."""
-    if isinstance(value, Mapping):
-        name = value.get("name")
-        if isinstance(name, str) and ":" in name:
-            yield name
-        for item in value.values():
-            yield from _qualified_names(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _qualified_names(item)
-
-
-def _provider_versions(records: list[dict[str, Any]], registry: Registry) -> dict[str, str]:
-    """The version of every provider the records name, from the components' own records.
-
-    The registry's provider list is never consulted: building it loads every third-party plugin,
-    and a broken, unrelated plugin must not stop a save. A nested spec's provider that no
-    top-level component shares is looked up by its qualified name; such a provider is a third
-    party whose component was already resolved, so the plugins are loaded by then anyway.
-    """
-    versions = {record["provider"]: record["version"] for record in records}
-    for qualified in _qualified_names([record["config"] for record in records]):
-        provider = qualified.split(":", 1)[0]
-        if provider in versions:
-            continue
-        versions[provider] = ""
-        for kind in KINDS:
-            try:
-                versions[provider] = registry.lookup(kind, qualified).version
-                break
-            except (LookupError, ValueError):
-                continue
-    return versions
-
-
-def collect_arrays(net: Sequential) -> dict[str, Array]:
-    """The arrays a model file holds: parameters, layer buffers and optimizer state."""
-    arrays = {f"params/{name}": value for name, value in net.params.items()}
-    for layer_name, layer in zip(net.layer_names, net.layers, strict=True):
-        if isinstance(layer, HasBuffers):
-            for key, value in layer.buffers.items():
-                arrays[f"buffers/{layer_name}.{key}"] = value
-    if isinstance(net.optimizer, Stateful):
-        state = net.optimizer.get_state()
-        arrays.update({f"optimizer/{k}": np.asarray(v) for k, v in state.items()})
-    return arrays
-
-
 def model_config(net: Sequential, arrays: Mapping[str, Array]) -> dict[str, Any]:
-    """The JSON config of a model file holding ``arrays``."""
-    registry = net.registry
-    records = [_record("layer", layer, registry) for layer in net.layers]
-    error = _record("error_function", net.error, registry)
-    optimizer = _record("optimizer", net.optimizer, registry)
-    assert net.input_shape is not None
+    """The JSON config of a model file holding ``arrays``: the format marker, the network's
+    :meth:`~plugnet.network.Sequential.get_config`, its random state, and the array table."""
+    try:
+        architecture = net.get_config()
+    except ValueError as exc:
+        raise ValueError(f"cannot save: {exc}") from None
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "plugnet_version": __version__,
-        "dtype": net.dtype.name,
-        "seed": net.seed,
-        "input_shape": list(net.input_shape),
-        "layer_names": list(net.layer_names),
-        "layers": records,
-        "error_function": error,
-        "optimizer": optimizer,
-        "providers": _provider_versions([*records, error, optimizer], registry),
-        "rng_state": net.rng.bit_generator.state,
+        **architecture,
+        "rng_state": net.get_state(copy=False)["rng"],
         "arrays": {
             key: {"shape": list(value.shape), "dtype": value.dtype.str, "sha256": _digest(value)}
             for key, value in arrays.items()
@@ -182,7 +111,7 @@ def save(net: Sequential, path: str | os.PathLike[str], *, allow_nonfinite: bool
     if not net.built:
         raise ValueError("cannot save a network that is not built yet; fit or build it first")
     target = _target(Path(path))
-    arrays = collect_arrays(net)
+    arrays = net.get_state(copy=False)["arrays"]
     if not allow_nonfinite:
         for key, value in arrays.items():
             try:
@@ -412,7 +341,7 @@ def _check_directory(path: Path, handle: IO[bytes], size: int) -> None:
 def _corrupt(path: Path, exc: BaseException) -> NoReturn:
     raise ModelFileError(
         path,
-        f"cannot read the file, it is truncated or corrupt ({type(exc).__name__}: {_clip(exc)})",
+        f"cannot read the file, it is truncated or corrupt ({type(exc).__name__}: {clip(exc)})",
     ) from None
 
 
@@ -500,7 +429,7 @@ def _member(
             _corrupt(path, exc)
         except Exception as exc:  # NumPy's header parser raises what its tokenizer and ast do
             raise ModelFileError(
-                path, f"member {name!r} is not a NumPy array plugnet wrote ({_clip(exc)})"
+                path, f"member {name!r} is not a NumPy array plugnet wrote ({clip(exc)})"
             ) from None
         if dtype.hasobject or dtype.kind not in "biuf" or dtype.fields or dtype.subdtype:
             raise ModelFileError(
@@ -587,7 +516,7 @@ def _parse_config(path: Path, raw: bytes) -> dict[str, Any]:
     try:
         config = decoder.decode(text)
     except json.JSONDecodeError as exc:
-        fail(f"the config is not valid JSON ({_clip(exc)})")
+        fail(f"the config is not valid JSON ({clip(exc)})")
     except RecursionError:
         fail(f"the config nests deeper than the {MAX_CONFIG_DEPTH} levels a model config has")
     if _depth(config) > MAX_CONFIG_DEPTH:
@@ -705,69 +634,7 @@ def _valid_rng_state(state: Any) -> bool:
     )
 
 
-def _clip(exc: BaseException, limit: int = 400) -> str:
-    """Another exception's message on one line, cut to ``limit`` characters: it may quote a
-    whole (hostile) config."""
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 # -- rebuilding --------------------------------------------------------------------------------
-
-# What a component's factory or build raises when a config is not one it accepts.
-_REFUSALS = (ValueError, TypeError, LookupError, ArithmeticError, RecursionError, MemoryError)
-
-
-def _version_changes(record: dict[str, Any], providers: Any, registry: Registry) -> str:
-    """`` (P: version A when saved, B installed)`` for each provider that ``record`` names, its
-    own and those of nested specs, whose installed version differs from the file's; or ``""``."""
-
-    name = record["name"]
-    own = record.get("provider") or (name.split(":", 1)[0] if ":" in name else "")
-    nested = [q.split(":", 1)[0] for q in _qualified_names(record.get("config", {}))]
-    involved = [p for p in dict.fromkeys([own, *nested]) if p]
-    installed = {BUILTIN_PROVIDER: __version__}
-    if any(p != BUILTIN_PROVIDER for p in involved):  # third parties are loaded by now
-        installed |= {p.name: p.version for p in registry.providers if p.status == "loaded"}
-    changes = []
-    for provider in involved:
-        saved = providers.get(provider) or (record.get("version") if provider == own else "")
-        now = installed.get(provider, "")
-        if saved and now and saved != now:
-            changes.append(f"{provider}: version {saved} when saved, {now} installed")
-    return f" ({'; '.join(changes)})" if changes else ""
-
-
-def _build_component(
-    path: Path, kind: str, record: dict[str, Any], providers: Any, registry: Registry
-) -> Any:
-    name, config = record["name"], record.get("config", {})
-    label = kind.replace("_", " ")
-    try:
-        return registry.lookup(kind, name).create(registry, **config)
-    except UnknownComponentError as exc:
-        provider = exc.name.split(":", 1)[0] if ":" in exc.name else None
-        installed = {p.name for p in registry.providers if p.status == "loaded"}
-        if provider is not None and provider not in installed:
-            version = providers.get(provider) or record.get("version")
-            saved = f" (version {version} when saved)" if version else ""
-            raise MissingProviderError(
-                f"{path}: the model uses {exc.kind.replace('_', ' ')} {exc.name!r} from the "
-                f"distribution {provider!r}{saved}, which is not installed. Install it with: "
-                f"pip install {provider}"
-            ) from exc
-        # A provider whose version changed since the save is the likeliest cause, so it is named.
-        raise ModelFileError(
-            path,
-            f"the {label} {name!r} cannot be rebuilt: {_clip(exc)}"
-            f"{_version_changes(record, providers, registry)}",
-        ) from None
-    except _REFUSALS as exc:
-        raise ModelFileError(
-            path,
-            f"the {label} {name!r} refuses its saved config {preview(config)}: {_clip(exc)}"
-            f"{_version_changes(record, providers, registry)}",
-        ) from None
 
 
 def load(
@@ -784,37 +651,21 @@ def load(
     """
     source = Path(path)
     config, arrays = _read(source)
-    providers = config.get("providers", {})
-    if registry is None:
-        from plugnet.discovery import get_registry
-
-        registry = get_registry()
-    records = [("layer", r) for r in config["layers"]] + [
-        ("error_function", config["error_function"]),
-        ("optimizer", config["optimizer"]),
-    ]
-    *layers, error, optimizer = [
-        _build_component(source, kind, r, providers, registry) for kind, r in records
-    ]
+    architecture = {key: config[key] for key in CONFIG_KEYS if key in config}
     try:
-        net = model(
-            layers,
-            error=error,
-            optimizer=optimizer,
-            seed=config["seed"],
-            dtype=config["dtype"],
-            registry=registry,
-        )
-    except _REFUSALS as exc:
-        raise ModelFileError(
-            source, f"the saved network cannot be assembled: {_clip(exc)}"
-        ) from None
-    net.layer_names = list(config["layer_names"])
+        # Unbuilt: the first build is the budgeted trial below.
+        net = model.from_config({**architecture, "input_shape": None}, registry=registry)
+    except MissingProviderError as exc:
+        raise MissingProviderError(f"{source}: {exc}") from exc.__cause__
+    except ValueError as exc:
+        raise ModelFileError(source, str(exc)) from None
     input_shape = tuple(config["input_shape"])
     _trial_build(source, net, input_shape, arrays)
     net.build(input_shape)  # now with the network's own Generator, which layers may keep
-    _restore(source, net, arrays)
-    net.rng.bit_generator.state = config["rng_state"]
+    try:
+        net.set_state({"arrays": arrays, "rng": config["rng_state"]})
+    except ValueError as exc:
+        raise ModelFileError(source, str(exc)) from None
     return net
 
 
@@ -891,7 +742,7 @@ def _trial_build(
     path: Path, net: Sequential, input_shape: tuple[int, ...], arrays: Mapping[str, Array]
 ) -> None:
     """Build ``net`` with a Generator that draws no more numbers than the file's parameters
-    and buffers hold (twice, plus an allowance), then check what the build made against them.
+    and buffers hold (twice, plus an allowance); the real build that follows draws as many.
 
     Parameters start as random draws, so a config that describes a network larger than its
     file is refused at its first oversized draw instead of allocating it.
@@ -907,49 +758,10 @@ def _trial_build(
             f"the config describes a network that needs at least {exc.args[0]} parameters, but "
             f"the file holds {held}; the file was altered",
         ) from None
-    except _REFUSALS as exc:
+    except REFUSALS as exc:
         raise ModelFileError(
             path,
-            f"the saved network cannot be built for input shape {input_shape}: {_clip(exc)}",
+            f"the saved network cannot be built for input shape {input_shape}: {clip(exc)}",
         ) from None
     finally:
         net.rng = own
-    _check_fit(path, net, arrays)
-
-
-def _check_fit(path: Path, net: Sequential, arrays: Mapping[str, Array]) -> None:
-    expected = {k: v for k, v in collect_arrays(net).items() if not k.startswith("optimizer/")}
-    model_keys = {k for k in arrays if not k.startswith("optimizer/")}
-    if model_keys != set(expected):
-        raise ModelFileError(
-            path,
-            f"the saved arrays {sorted(model_keys)} do not fit the network, which has "
-            f"{sorted(expected)}",
-        )
-    for key in sorted(expected):
-        if arrays[key].shape != expected[key].shape or arrays[key].dtype != expected[key].dtype:
-            raise ModelFileError(
-                path,
-                f"array {key!r} has shape {arrays[key].shape} ({arrays[key].dtype}) but the "
-                f"network needs {expected[key].shape} ({expected[key].dtype})",
-            )
-
-
-def _restore(path: Path, net: Sequential, arrays: Mapping[str, Array]) -> None:
-    _check_fit(path, net, arrays)
-    expected = collect_arrays(net)
-    optimizer_keys = {k for k in arrays if k.startswith("optimizer/")}
-    if optimizer_keys:
-        if not isinstance(net.optimizer, Stateful):
-            raise ModelFileError(path, "the file holds optimizer state the optimizer cannot take")
-        try:
-            net.optimizer.set_state(
-                {k.removeprefix("optimizer/"): arrays[k] for k in optimizer_keys}
-            )
-        except _REFUSALS as exc:
-            raise ModelFileError(
-                path, f"the saved optimizer state is invalid: {_clip(exc)}"
-            ) from None
-    for key, value in expected.items():
-        if not key.startswith("optimizer/"):
-            value[...] = arrays[key]
