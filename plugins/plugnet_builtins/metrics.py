@@ -28,8 +28,8 @@ Average = Literal["auto", "binary", "macro", "micro", "weighted"]
 AVERAGES = ("auto", "binary", "macro", "micro", "weighted")
 
 
-def _batch(name: str, y: Array, t: Array, sample_weight: Array | None) -> tuple[Array, Array]:
-    """``y`` and ``t`` as float64 of shape (N, outputs), after checking them and the weights."""
+def _checked(name: str, y: Array, t: Array, sample_weight: Array | None) -> tuple[Array, Array]:
+    """``y`` and ``t`` as arrays, after checking their shapes and the weights."""
     y, t = np.asarray(y), np.asarray(t)
     if y.ndim < 2 or y.shape != t.shape:
         raise ValueError(
@@ -45,6 +45,12 @@ def _batch(name: str, y: Array, t: Array, sample_weight: Array | None) -> tuple[
             )
         if not np.all(np.isfinite(w)) or np.any(w < 0):
             raise ValueError(f"{name}: sample_weight must be finite and >= 0")
+    return y, t
+
+
+def _batch(name: str, y: Array, t: Array, sample_weight: Array | None) -> tuple[Array, Array]:
+    """``y`` and ``t`` as float64 of shape (N, outputs), after checking them and the weights."""
+    y, t = _checked(name, y, t, sample_weight)
     rows = y.shape[0]
     return (
         y.reshape(rows, -1).astype(np.float64, copy=False),
@@ -76,7 +82,8 @@ class _ClassMetric(Configurable):
                 f"{self.name}: y has shape {np.shape(y)}; a class metric takes outputs of "
                 f"shape (N, classes), or (N, 1) for one sigmoid unit"
             )
-        y, t = _batch(self.name, y, t, sample_weight)
+        # No float64 copy: an argmax, or a comparison with 0.5 (exact in float32), needs none.
+        y, t = _checked(self.name, y, t, sample_weight)
         if y.shape[1] == 1:
             return (y[:, 0] >= 0.5).astype(np.intp), (t[:, 0] >= 0.5).astype(np.intp), 2
         return y.argmax(axis=1), t.argmax(axis=1), y.shape[1]
