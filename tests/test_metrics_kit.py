@@ -9,7 +9,10 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import pytest
 
+from plugnet.catalogue import render
+from plugnet.cli import main
 from plugnet.configurable import Configurable
+from plugnet.discovery import build_registry
 from plugnet.testing import ConformanceError, check_metric
 
 Array = np.ndarray
@@ -134,3 +137,20 @@ def test_builtins_by_spec_pass() -> None:
     check_metric("f1(average='binary')", output_shape=(1,))
     check_metric("top_k_accuracy(k=3)")
     check_metric({"name": "r2"}, output_shape=(2, 2))
+
+
+def test_the_cli_and_the_catalogue_list_and_check_the_metrics(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["plugins", "--kind", "metric"]) == 0
+    listed = capsys.readouterr().out
+    assert "metric: accuracy (acc), top_k_accuracy, precision, recall, f1 (f1_score)" in listed
+    assert main(["check", "--kind", "metric", "r2", "f1"]) == 0
+    checked = capsys.readouterr().out
+    assert (
+        checked.startswith("metric ")
+        and "batch_split" in checked
+        and "f1(average='micro')" in checked
+    )
+    catalogue = render(build_registry({"PLUGNET_DISABLE_PLUGIN_AUTOLOAD": "1"}))
+    assert "## Metrics" in catalogue and "| `top_k_accuracy` |" in catalogue

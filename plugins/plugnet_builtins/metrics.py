@@ -16,7 +16,8 @@ sample's outputs and average the per-output scores (scikit-learn's ``"uniform_av
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from collections.abc import Callable
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -233,7 +234,7 @@ class _ConfusionMetric(_ClassMetric):
         )
         self._matrix += counts.reshape(classes, classes)
 
-    def _average_of(self, score: Any) -> float:
+    def _average_of(self, score: Callable[[Array, Array, Array], Array]) -> float:
         """``score(tp, predicted, true)`` (arrays of counts) averaged over the classes."""
         if self._matrix is None:
             return float("nan")
