@@ -82,3 +82,8 @@ def register_fused_backwards(register: Register) -> None:
     ``name`` is the pair ``(activation_name, error_name)``, for example
     ``register(SoftmaxCrossEntropy, name=("softmax", "cross_entropy"))``.
     """
+
+
+@hookspec
+def register_metrics(register: Register) -> None:
+    """Register metrics (protocol ``Metric``): scores that accumulate over an epoch."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from plugnet.arrays import are_classes, as_inputs, as_targets, correct_predictions
+from plugnet.arrays import are_classes, as_inputs, as_targets
 from plugnet.domains import domain_of, output_problem
 from plugnet.model_config import (
     REFUSALS,
@@ -19,7 +19,17 @@ from plugnet.model_config import (
     misfit,
     provider_versions,
 )
-from plugnet.protocols import Array, HasBuffers, Layer, OutputLayer, Shape, SkipsInputGrad, Stateful
+from plugnet.protocols import (
+    METRIC_TARGETS,
+    Array,
+    HasBuffers,
+    Layer,
+    Metric,
+    OutputLayer,
+    Shape,
+    SkipsInputGrad,
+    Stateful,
+)
 
 if TYPE_CHECKING:
     from plugnet._registry import Registry
@@ -77,6 +87,37 @@ def _layer_name(spec: Any, instance: Any, counts: dict[str, int], registry: Regi
     return f"{base}_{counts[base]}"
 
 
+def _named_metrics(metrics: Any, registry: Registry) -> dict[str, Metric]:
+    """Each metric spec resolved, under its registered name (the key of its scores); an
+    unregistered instance goes by its class name in snake case, as it would be registered."""
+    from plugnet._registry import _snake_case
+
+    if isinstance(metrics, (str, Mapping)) or not isinstance(metrics, (list, tuple)):
+        raise ValueError(
+            f"metrics must be a list of metric specs or instances, got {metrics!r}; write "
+            f"metrics=[{metrics!r}] for one"
+        )
+    named: dict[str, Metric] = {}
+    for spec in metrics:
+        metric: Metric = registry.resolve("metric", spec)
+        component = registry.component_of(metric)
+        name = component.name if component is not None else _snake_case(type(metric).__name__)
+        if name in named:
+            raise ValueError(
+                f"metrics holds two metrics named {name!r}; each logs its score under its name, "
+                f"so give each metric once"
+            )
+        if name == "loss":
+            raise ValueError("metrics holds a metric named 'loss', the key of the loss in logs")
+        if getattr(metric, "targets", None) not in METRIC_TARGETS:
+            raise ValueError(
+                f"the metric {name!r} declares targets={getattr(metric, 'targets', None)!r}; "
+                f"a metric declares one of {', '.join(map(repr, METRIC_TARGETS))}"
+            )
+        named[name] = metric
+    return named
+
+
 class Sequential:
     """A stack of layers trained with an error function and an optimizer.
 
@@ -86,6 +127,10 @@ class Sequential:
     resolved here,
     once, by ``registry`` (default: the process-wide registry, which is built only then); the
     input shape is inferred on the first ``fit``/``predict``.
+
+    ``metrics`` are metric specs or instances (``["accuracy", "f1(average='macro')"]``), logged
+    under their names (``f1``, and ``val_f1`` for validation data); None, the default, is
+    accuracy for class targets and nothing for regression.
     """
 
     def __init__(
@@ -94,6 +139,7 @@ class Sequential:
         *,
         error: Any,
         optimizer: Any = "sgd",
+        metrics: Sequence[Any] | None = None,
         seed: int | None = None,
         dtype: Any = "float32",
         registry: Registry | None = None,
@@ -141,6 +187,7 @@ class Sequential:
             self.layer_names.append(name)
         self.error = registry.resolve("error_function", error)
         self.optimizer = registry.resolve("optimizer", optimizer)
+        self.metrics = None if metrics is None else _named_metrics(metrics, registry)
         self.input_shape: Shape | None = None
         self.output_shapes: list[Shape] = []
         self.stop_training = False
@@ -347,21 +394,38 @@ class Sequential:
         ]
         return outputs[0].copy() if len(outputs) == 1 else np.concatenate(outputs)
 
-    def evaluate(self, x: Any, t: Any, *, batch_size: int = PREDICT_BATCH) -> dict[str, float]:
-        """``{"loss": ...}`` plus ``"accuracy"`` when the targets are classes."""
-        x, t = self.prepare_data(x, t)
-        loss, correct, n = 0.0, 0, x.shape[0]
+    def metrics_for(self, t: Array) -> dict[str, Metric]:
+        """The metrics to score targets ``t`` (as :meth:`prepare_data` returns them) with, by
+        name, each reset: those given to the constructor, or by default accuracy when ``t`` holds
+        classes. A metric that needs classes refuses other targets."""
         classes = are_classes(t)
+        if self.metrics is None:
+            metrics = {"accuracy": self.registry.resolve("metric", "accuracy")} if classes else {}
+        else:
+            metrics = self.metrics
+        for name, metric in metrics.items():
+            if metric.targets == "classes" and not classes:
+                raise ValueError(
+                    f"the metric {name!r} needs class targets ({METRIC_TARGETS['classes']}), but "
+                    f"these targets are not classes; for regression use metrics such as 'mse', "
+                    f"'mae', 'rmse' or 'r2', or remove {name!r} from metrics="
+                )
+            metric.reset()
+        return metrics
+
+    def evaluate(self, x: Any, t: Any, *, batch_size: int = PREDICT_BATCH) -> dict[str, float]:
+        """``{"loss": ...}`` plus each metric's score (see :meth:`metrics_for`), each computed
+        over the whole set: the metrics accumulate over the batches."""
+        x, t = self.prepare_data(x, t)
+        metrics = self.metrics_for(t)
+        loss, n = 0.0, x.shape[0]
         for i in range(0, n, batch_size):
             y = self.forward(x[i : i + batch_size], training=False)
             tb = t[i : i + batch_size]
             loss += self.error.forward(y, tb) * len(tb)
-            if classes:
-                correct += correct_predictions(y, tb)
-        metrics = {"loss": loss / n}
-        if classes:
-            metrics["accuracy"] = correct / n
-        return metrics
+            for metric in metrics.values():
+                metric.update(y, tb)
+        return {"loss": loss / n, **{name: m.result() for name, m in metrics.items()}}
 
     def fit(
         self,

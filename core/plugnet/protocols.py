@@ -118,6 +118,46 @@ class Schedule(Protocol):
     def get_config(self) -> dict[str, Any]: ...
 
 
+METRIC_TARGETS: dict[str, str] = {
+    "classes": "one-hot rows, or 0/1 in one column for one sigmoid unit (classification)",
+    "values": "any real numbers of the output's shape (regression)",
+}
+"""What a metric's ``targets`` may declare, with what each means."""
+
+
+@runtime_checkable
+class Metric(Protocol):
+    """A score that accumulates over a whole epoch (or data set), never a mean of per-batch
+    values: ``reset()``, then ``update(y, t)`` once per batch, then ``result()``.
+
+    ``y`` is a batch of the network's outputs and ``t`` its targets as the network sees them,
+    with ``y``'s shape: one-hot rows for classes (or 0/1 in one column for one sigmoid unit,
+    thresholded at 0.5), values for regression. ``sample_weight`` (shape ``(N,)``, finite and
+    ≥ 0) weights each sample; None weighs them all 1. ``update`` does not modify its inputs,
+    and the result does not depend on how the samples are split into batches.
+
+    ``result()`` is a Python float computed in float64, NaN when nothing (or only zero weight)
+    has been seen. ``targets`` declares what the metric needs (:data:`METRIC_TARGETS`):
+    ``"classes"`` (accuracy, f1) or ``"values"`` (mse, r2), which works on any targets.
+    """
+
+    targets: ClassVar[Literal["classes", "values"]]
+
+    def reset(self) -> None:
+        """Forget every update."""
+        ...
+
+    def update(self, y: Array, t: Array, sample_weight: Array | None = None) -> None:
+        """Add one batch of outputs ``y`` and targets ``t``."""
+        ...
+
+    def result(self) -> float:
+        """The score over every sample since the last ``reset``."""
+        ...
+
+    def get_config(self) -> dict[str, Any]: ...
+
+
 # -- optional capabilities ----------------------------------------------------------------------
 # The core and the kit use a capability only through these protocols (``isinstance``), and the
 # registry refuses, at registration, a component that claims one but implements it wrongly.

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from plugnet.arrays import are_classes, correct_predictions
 from plugnet.errors import NonFiniteLossError
 from plugnet.history import History
 from plugnet.progress import progress_callbacks
@@ -151,7 +150,7 @@ def fit(
     for callback in listeners:
         callback.network = net
     net.stop_training = False
-    classes = are_classes(targets)
+    metrics = net.metrics_for(targets)
     error, rng = net.error, net.rng
     batch_logs: dict[str, float] = {}
 
@@ -163,7 +162,9 @@ def fit(
                 for callback in listeners:
                     callback.on_epoch_begin(epoch)
                 order = rng.permutation(n) if shuffle else None
-                loss_sum, correct = 0.0, 0
+                loss_sum = 0.0
+                for metric in metrics.values():
+                    metric.reset()
                 for batch, start in enumerate(range(0, n, batch_size)):
                     if order is None:
                         xb = inputs[start : start + batch_size]
@@ -183,12 +184,10 @@ def fit(
                     if not math.isfinite(loss):
                         raise _nonfinite_loss(net, loss, epoch, epochs, batch, history)
                     loss_sum += loss * len(tb)
-                    if classes:
-                        correct += correct_predictions(y, tb)
-                    seen = min(start + batch_size, n)
-                    batch_logs["loss"] = loss_sum / seen
-                    if classes:
-                        batch_logs["accuracy"] = correct / seen
+                    batch_logs["loss"] = loss_sum / min(start + batch_size, n)
+                    for name, metric in metrics.items():  # over the epoch so far, as in Keras
+                        metric.update(y, tb)
+                        batch_logs[name] = metric.result()
                     for callback in listeners:
                         callback.on_batch_end(batch, batch_logs)
                 logs = dict(batch_logs)

@@ -9,7 +9,8 @@ declarations, builds the subjects and runs the checks; the checks themselves liv
 
 A component declares what the checks need as one class attribute,
 ``conformance = plugnet.protocols.Conformance(cases=..., kinks=..., domain=...)`` (see
-:class:`~plugnet.protocols.Conformance`); an initializer that satisfies
+:class:`~plugnet.protocols.Conformance`; a metric's case gives the per-sample shape of its
+outputs as ``input_shape``); an initializer that satisfies
 :class:`~plugnet.protocols.DocumentsStd` also gets the ``std`` check.
 """
 
@@ -40,6 +41,7 @@ __all__ = [
     "check_fused_backward",
     "check_initializer",
     "check_layer",
+    "check_metric",
     "check_optimizer",
     "check_provider",
     "check_schedule",
@@ -101,7 +103,7 @@ def _subject_for(kind: str, spec: Any, input_shape: Sequence[int] | None = None)
     component = registry.component_of(instance)
     name = component.name if component is not None else type(instance).__name__
     config = instance.get_config()  # resolve() checked that it has one
-    if input_shape is None and kind == "layer":
+    if input_shape is None and kind in ("layer", "metric"):
         cases = _cases(type(instance), kind)
         matching = [c for c in cases if dict(c.config) == config] or cases
         input_shape = matching[0].input_shape
@@ -158,6 +160,13 @@ def check_initializer(initializer: Any) -> None:
 def check_schedule(schedule: Any) -> None:
     """Run every learning-rate schedule check on a spec or instance."""
     _run_all(_subject_for("schedule", schedule), CHECKS["schedule"])
+
+
+def check_metric(metric: Any, *, output_shape: Sequence[int] | None = None) -> None:
+    """Run every metric check on a spec or instance, on outputs and targets of per-sample
+    ``output_shape`` (default: the metric's first matching ``conformance.cases`` entry, else
+    ``(10,)`` for class metrics and ``(3,)`` for regression metrics)."""
+    _run_all(_subject_for("metric", metric, output_shape), CHECKS["metric"])
 
 
 def check_fused_backward(activation: Any, error: Any, fused: Any = None) -> None:

@@ -15,6 +15,7 @@ from plugnet.testing.checks import (
     fused_backward,
     initializer,
     layer,
+    metric,
     optimizer,
     schedule,
 )
@@ -28,4 +29,5 @@ CHECKS: dict[str, dict[str, CheckFunction]] = {
     "optimizer": optimizer.CHECKS,
     "initializer": initializer.CHECKS,
     "schedule": schedule.CHECKS,
+    "metric": metric.CHECKS,
 }
