@@ -37,8 +37,9 @@ def test_get_config_is_plain_json_data_with_every_component_record() -> None:
     assert json.loads(json.dumps(config)) == config
     assert set(config) == {
         "dtype", "seed", "input_shape", "layer_names", "layers", "error_function", "optimizer",
-        "providers",
+        "metrics", "providers",
     }  # fmt: skip
+    assert config["metrics"] is None  # the default metrics, chosen from the targets
     assert config["input_shape"] == [5] and config["seed"] == 7
     assert config["layer_names"] == ["hidden", "batch_norm_1", "dropout_1", "dense_1"]
     assert config["optimizer"]["name"] == "plugnet:adam"
@@ -223,3 +224,31 @@ def test_layer_names_name_the_layers_at_construction() -> None:
         Sequential([{"type": "dense", "units": 4, "name": "x"}], error="square", layer_names=["a"])
     with pytest.raises(ValueError, match=r"one name per layer \(1\)"):
         Sequential(["flatten"], error="square", layer_names=["a", "b"])
+
+
+def test_metrics_are_part_of_the_config_and_survive_a_save(tmp_path: Any) -> None:
+    net = Sequential(
+        LAYERS,
+        error="cross_entropy",
+        metrics=["accuracy", "f1(average='weighted')"],
+        seed=7,
+    )
+    net.fit(X, T, epochs=1, batch_size=8, verbose=0)
+    config = net.get_config()
+    assert [m["name"] for m in config["metrics"]] == ["plugnet:accuracy", "plugnet:f1"]
+    assert config["metrics"][1]["config"]["average"] == "weighted"
+    again = Sequential.from_config(config)
+    assert list(again.metrics or {}) == ["accuracy", "f1"]
+    assert again.get_config() == config
+    net.save(tmp_path / "m.npz")
+    loaded = plugnet.load(tmp_path / "m.npz")
+    assert loaded.evaluate(X, T) == net.evaluate(X, T)
+    assert set(loaded.evaluate(X, T)) == {"loss", "accuracy", "f1"}
+
+
+def test_a_config_with_a_malformed_metric_record_is_refused() -> None:
+    config = trained().get_config()
+    with pytest.raises(ValueError, match=r"config\['metrics'\]\[0\] is not a metric record"):
+        Sequential.from_config({**config, "metrics": [{"name": 3}]})
+    with pytest.raises(ValueError, match=r"config\['metrics'\] must be null or a list"):
+        Sequential.from_config({**config, "metrics": "accuracy"})

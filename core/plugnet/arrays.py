@@ -125,10 +125,3 @@ def are_classes(t: Array) -> bool:
     if t.ndim != 2 or not np.all((t == 0) | (t == 1)):
         return False
     return t.shape[1] == 1 or bool(np.all(t.sum(axis=1) == 1))
-
-
-def correct_predictions(y: Array, t: Array) -> int:
-    """How many rows of ``y`` pick the class that ``t`` marks (0.5 threshold for one column)."""
-    if t.shape[1] == 1:
-        return int(np.count_nonzero((y >= 0.5) == (t >= 0.5)))
-    return int(np.count_nonzero(y.argmax(axis=1) == t.argmax(axis=1)))

@@ -29,6 +29,7 @@ CONFIG_KEYS = frozenset(
         "layers",
         "error_function",
         "optimizer",
+        "metrics",
         "providers",
     )
 )
@@ -130,6 +131,15 @@ def check_config(config: Any) -> None:
         check_record(f"config['layers'][{index}]", "layer", record)
     for kind in ("error_function", "optimizer"):
         check_record(f"config[{kind!r}]", kind, config[kind])
+    metrics = config.get("metrics")
+    if metrics is not None:
+        if not isinstance(metrics, list):
+            raise ValueError(
+                f"config['metrics'] must be null or a list of metric records, got "
+                f"{preview(metrics)}"
+            )
+        for index, record in enumerate(metrics):
+            check_record(f"config['metrics'][{index}]", "metric", record)
     names = config.get("layer_names")
     if names is not None and (not isinstance(names, list) or len(names) != len(layers)):
         raise ValueError(
@@ -202,15 +212,24 @@ def build_component(
         ) from None
 
 
-def components_from(config: Any, registry: Registry) -> tuple[list[Any], Any, Any]:
-    """The layers, error function and optimizer a network config describes, rebuilt; raises
-    what :func:`check_config` and :func:`build_component` raise."""
+def components_from(
+    config: Any, registry: Registry
+) -> tuple[list[Any], Any, Any, list[Any] | None]:
+    """The layers, error function, optimizer and metrics (None: the default ones) a network
+    config describes, rebuilt; raises what :func:`check_config` and :func:`build_component`
+    raise."""
     check_config(config)
     providers = config.get("providers", {})
     layers = [build_component("layer", r, providers, registry) for r in config["layers"]]
     error = build_component("error_function", config["error_function"], providers, registry)
     optimizer = build_component("optimizer", config["optimizer"], providers, registry)
-    return layers, error, optimizer
+    records = config.get("metrics")
+    metrics = (
+        None
+        if records is None
+        else [build_component("metric", r, providers, registry) for r in records]
+    )
+    return layers, error, optimizer, metrics
 
 
 def misfit(arrays: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarray]) -> str | None:

@@ -109,9 +109,9 @@ def _named_metrics(metrics: Any, registry: Registry) -> dict[str, Metric]:
             )
         if name == "loss":
             raise ValueError("metrics holds a metric named 'loss', the key of the loss in logs")
-        if getattr(metric, "targets", None) not in METRIC_TARGETS:
+        if metric.targets not in METRIC_TARGETS:
             raise ValueError(
-                f"the metric {name!r} declares targets={getattr(metric, 'targets', None)!r}; "
+                f"the metric {name!r} declares targets={metric.targets!r}; "
                 f"a metric declares one of {', '.join(map(repr, METRIC_TARGETS))}"
             )
         named[name] = metric
@@ -469,6 +469,11 @@ class Sequential:
         records = [component_record("layer", layer, self.registry) for layer in self.layers]
         error = component_record("error_function", self.error, self.registry)
         optimizer = component_record("optimizer", self.optimizer, self.registry)
+        metrics = (
+            None
+            if self.metrics is None
+            else [component_record("metric", m, self.registry) for m in self.metrics.values()]
+        )
         return {
             "dtype": self.dtype.name,
             "seed": self.seed,
@@ -477,7 +482,10 @@ class Sequential:
             "layers": records,
             "error_function": error,
             "optimizer": optimizer,
-            "providers": provider_versions([*records, error, optimizer], self.registry),
+            "metrics": metrics,
+            "providers": provider_versions(
+                [*records, error, optimizer, *(metrics or [])], self.registry
+            ),
         }
 
     @classmethod
@@ -497,12 +505,13 @@ class Sequential:
             from plugnet.discovery import get_registry
 
             registry = get_registry()
-        layers, error, optimizer = components_from(config, registry)
+        layers, error, optimizer, metrics = components_from(config, registry)
         try:
             net = cls(
                 layers,
                 error=error,
                 optimizer=optimizer,
+                metrics=metrics,
                 seed=config.get("seed"),
                 dtype=config.get("dtype", "float32"),
                 registry=registry,

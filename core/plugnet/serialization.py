@@ -579,6 +579,10 @@ def _check_config(path: Path, config: Any) -> None:
         _check_record(path, "layer", record)
     _check_record(path, "error_function", config.get("error_function"))
     _check_record(path, "optimizer", config.get("optimizer"))
+    metrics = config.get("metrics")
+    require(metrics is None or isinstance(metrics, list), "the config's metrics are not a list")
+    for record in metrics or []:
+        _check_record(path, "metric", record)
     names = config.get("layer_names")
     require(
         isinstance(names, list)
