@@ -18,7 +18,8 @@ def test_builtin_conforms(conformance_check: ConformanceCheck) -> None:
 
 def test_every_builtin_component_is_in_the_suite() -> None:
     registry = plugnet.registry()
-    kinds = ("activation", "error_function", "layer", "optimizer", "initializer", "schedule")
+    kinds = ("activation", "error_function", "layer", "optimizer", "initializer", "schedule",
+             "dataset")  # fmt: skip
     builtins = {
         (c.kind, c.name)
         for kind in (*kinds, "fused_backward")

@@ -63,6 +63,7 @@ KINDS: dict[str, Kind] = {
         Kind("schedule", "register_schedules", protocols.Schedule, ("__call__",)),
         Kind("fused_backward", "register_fused_backwards", protocols.FusedBackward,
              ("backward",)),
+        Kind("dataset", "register_datasets", protocols.DataSource, ("load",)),
     )
 }  # fmt: skip
 _KIND_BY_HOOK = {kind.hook: kind for kind in KINDS.values()}

@@ -22,6 +22,7 @@ TITLES = {
     "optimizer": "Optimizers",
     "initializer": "Initializers",
     "schedule": "Learning-rate schedules",
+    "dataset": "Data sets",
 }
 
 

@@ -82,3 +82,9 @@ def register_fused_backwards(register: Register) -> None:
     ``name`` is the pair ``(activation_name, error_name)``, for example
     ``register(SoftmaxCrossEntropy, name=("softmax", "cross_entropy"))``.
     """
+
+
+@hookspec
+def register_datasets(register: Register) -> None:
+    """Register data sets by name (protocol ``DataSource``): factories whose arguments are the
+    set's options, e.g. ``register(Spiral)`` for ``"spiral(n=300, classes=3)"``."""

@@ -13,4 +13,5 @@ PLUGIN_MODULES: tuple[str, ...] = (
     "plugnet_builtins.optimizers",
     "plugnet_builtins.initializers",
     "plugnet_builtins.schedules",
+    "plugnet_builtins.datasets",
 )

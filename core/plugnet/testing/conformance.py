@@ -36,6 +36,7 @@ __all__ = [
     "Subject",
     "applicable",
     "check_activation",
+    "check_dataset",
     "check_error_function",
     "check_fused_backward",
     "check_initializer",
@@ -158,6 +159,11 @@ def check_initializer(initializer: Any) -> None:
 def check_schedule(schedule: Any) -> None:
     """Run every learning-rate schedule check on a spec or instance."""
     _run_all(_subject_for("schedule", schedule), CHECKS["schedule"])
+
+
+def check_dataset(dataset: Any) -> None:
+    """Run every data set check on a spec or instance."""
+    _run_all(_subject_for("dataset", dataset), CHECKS["dataset"])
 
 
 def check_fused_backward(activation: Any, error: Any, fused: Any = None) -> None:

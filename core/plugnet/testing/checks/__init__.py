@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from plugnet.testing.checks import (
     activation,
+    dataset,
     error_function,
     fused_backward,
     initializer,
@@ -28,4 +29,5 @@ CHECKS: dict[str, dict[str, CheckFunction]] = {
     "optimizer": optimizer.CHECKS,
     "initializer": initializer.CHECKS,
     "schedule": schedule.CHECKS,
+    "dataset": dataset.CHECKS,
 }
