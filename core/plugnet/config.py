@@ -578,8 +578,8 @@ def _parse_data(table: _Table | None, base: Path) -> DataConfig:
     for key, (path, value) in arguments.items():
         if key == "label_column" and not name.lower().endswith(".csv"):
             raise ConfigError(path, "applies only to a .csv data source")
-        if key not in parameters or key == "path":
-            takes = [p for p in parameters if p != "path"]
+        if key not in parameters:  # a file's path is its source, not a parameter given here
+            takes = list(parameters)
             accepted = ", ".join(takes) or "no options"
             if key in DATA_OPTIONS:  # an option of other sets
                 raise ConfigError(path, f"does not apply to {where} (it takes {accepted})")

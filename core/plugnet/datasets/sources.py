@@ -139,7 +139,7 @@ def whole(source: DataSource, seed: int = 0) -> Dataset:
     else its train and test parts one after the other."""
     from plugnet.protocols import WholeData
 
-    if isinstance(source, WholeData):
+    if isinstance(source, WholeData) and callable(source.data):  # isinstance checks presence
         return source.data(seed)
     parts = source.load(seed)
     if parts.test is None:
