@@ -225,6 +225,18 @@ def test_a_third_party_set_is_named_and_checked_from_its_signature(with_gaussian
     check_dataset("gaussian")  # the kit passes a well-made source
 
 
+def test_a_config_naming_a_builtin_set_loads_no_plugin(
+    fresh_registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loaded: list[str] = []
+    fresh_registry.defer(lambda registry: loaded.append("plugins"))
+    monkeypatch.setattr(discovery, "_registry", fresh_registry)
+    config = loads_config('[data]\nsource = "spiral"\nn = 20\n' + MODEL)
+    assert len(config.data.splits().train) == 45 and loaded == []
+    config_error('[data]\nsource = "spirl"\n' + MODEL)  # listing the sets loads them
+    assert loaded == ["plugins"]
+
+
 def test_unknown_names_list_the_registered_sets(with_gaussian: Any) -> None:
     error = config_error('[data]\nsource = "gausian"\n' + MODEL)
     assert error.key == "data.source"

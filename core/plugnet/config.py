@@ -540,10 +540,13 @@ def _parse_data(table: _Table | None, base: Path) -> DataConfig:
     from plugnet.discovery import get_registry
 
     registry = get_registry()
-    names = registry.available("dataset")
-    hint = f"give a data set ({', '.join(names)}) or a path to a .npz or .csv file"
-    raw = table.get("source", lambda path, value: value, hint=hint)
     source_key = table.key("source")
+    hint = ""
+    if not table.has("source") or isinstance(table.data["source"], Mapping):
+        # Listing the sets loads every plugin; a config that names a built-in set needs none.
+        names = ", ".join(registry.available("dataset"))
+        hint = f"give a data set ({names}) or a path to a .npz or .csv file"
+    raw = table.get("source", lambda path, value: value, hint=hint)
     arguments: dict[str, tuple[str, Any]] = {}  # argument -> (key path, value)
     if isinstance(raw, Mapping):
         if "name" not in raw:
@@ -576,7 +579,9 @@ def _parse_data(table: _Table | None, base: Path) -> DataConfig:
         arguments[key] = (table.key(_clip(key)), table.data[key])
     options: dict[str, Any] = {}
     for key, (path, value) in arguments.items():
-        if key == "label_column" and not name.lower().endswith(".csv"):
+        if key == "label_column" and (
+            not name.lower().endswith(".csv") if is_file else key not in parameters
+        ):
             raise ConfigError(path, "applies only to a .csv data source")
         if key not in parameters:  # a file's path is its source, not a parameter given here
             takes = list(parameters)

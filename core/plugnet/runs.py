@@ -110,9 +110,9 @@ def evaluate(
     data, part = _model_data(data_source, label_column=label_column, seed=seed)
     scores = net.evaluate(data.x, data.t)
     if as_json:
-        report: dict[str, object] = {"model": model_path, "data": data_source}
-        report |= {"split": part.split} if part.split == "file" else {"split": part.split,
-                                                                       "seed": seed}  # fmt: skip
+        report: dict[str, object] = {"model": model_path, "data": data_source, "split": part.split}
+        if part.split != "file":  # a file is scored whole: no seed makes a difference to it
+            report["seed"] = seed
         report |= {"samples": len(data), **scores}
         print(json.dumps(report, indent=2))
         return 0
@@ -138,6 +138,7 @@ def predict(
     column is dropped when it is one beyond the model's inputs (the label, as in training)."""
     import numpy as np
 
+    from plugnet.datasets import load as load_data
     from plugnet.network import load
 
     net = load(model_path)
@@ -146,8 +147,6 @@ def predict(
         if target.suffix.lower() not in (".npz", ".csv"):
             raise ValueError(f"{target}: write predictions to a .npz or .csv file")
         _writable(target, "predictions")
-    from plugnet.datasets import load as load_data
-
     data = load_data(data_source, label_column=label_column, seed=seed, require_targets=False)
     x = data.x
     inputs = net.input_shape
