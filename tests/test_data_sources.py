@@ -87,6 +87,18 @@ def test_test_size_left_out_gives_way_and_given_never_does() -> None:
 
 
 @pytest.mark.parametrize(
+    "spec", ["xor(n=10000001)", "spiral(n=5000000, classes=3)", f"sine(n={10**30})"]
+)
+def test_a_toy_set_makes_at_most_max_samples(spec: str) -> None:
+    with pytest.raises(plugnet.SpecError, match=r"more than plugnet\.datasets\.MAX_SAMPLES"):
+        plugnet.get("dataset", spec)
+    assert plugnet.get("dataset", "spiral(n=5000000, classes=2)").n == 5_000_000  # 10⁷ is fine
+    error = config_error('[data]\nsource = "spiral"\nn = 4000000\n' + MODEL)
+    assert error.key == "data.source"
+    assert "spiral(n=4000000, classes=3) makes 12000000 samples" in str(error)
+
+
+@pytest.mark.parametrize(
     ("name", "samples", "features", "classes"),
     [("digits", 1797, 64, 10), ("iris", 150, 4, 3), ("wine", 178, 13, 3),
      ("breast_cancer", 569, 30, 2)],

@@ -23,6 +23,7 @@ from plugnet.datasets import (
     Splits,
     check_int,
     check_noise,
+    check_samples,
     digits,
     sine,
     spiral,
@@ -44,7 +45,7 @@ class Xor(HeldOut):
     def __init__(
         self, n: int = 4, noise: float = 0.0, test_size: float | None = None, stratify: bool = True
     ) -> None:
-        self.n = check_int("n", n, 1)
+        self.n = check_samples(f"xor(n={n})", check_int("n", n, 1))
         self.noise = check_noise(noise)
         self.hold_out_with(test_size, stratify)
 
@@ -70,6 +71,7 @@ class Spiral(HeldOut):
     ) -> None:
         self.n = check_int("n", n, 1)
         self.classes = check_int("classes", classes, 2)
+        check_samples(f"spiral(n={n}, classes={classes})", n * classes)
         self.noise = check_noise(noise)
         self.hold_out_with(test_size, stratify)
 
@@ -89,7 +91,7 @@ class Sine(HeldOut):
         test_size: float | None = None,
         stratify: bool = True,
     ) -> None:
-        self.n = check_int("n", n, 1)
+        self.n = check_samples(f"sine(n={n})", check_int("n", n, 1))
         self.noise = check_noise(noise)
         self.hold_out_with(test_size, stratify)
 

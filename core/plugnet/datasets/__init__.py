@@ -38,8 +38,10 @@ from plugnet.datasets.splits import (
 )
 from plugnet.datasets.toy_sets import (
     EXAMPLES_EXTRA,
+    MAX_SAMPLES,
     check_int,
     check_noise,
+    check_samples,
     digits,
     sine,
     spiral,
@@ -51,6 +53,7 @@ __all__ = [
     "DEFAULT_TEST_SIZE",
     "EXAMPLES_EXTRA",
     "FILE_SUFFIXES",
+    "MAX_SAMPLES",
     "DataFile",
     "Dataset",
     "HeldOut",
@@ -58,6 +61,7 @@ __all__ = [
     "Splits",
     "check_int",
     "check_noise",
+    "check_samples",
     "check_test_size",
     "digits",
     "file_exists",

@@ -25,6 +25,9 @@ import numpy as np
 from plugnet.datasets.base import Dataset
 
 EXAMPLES_EXTRA = 'pip install "plugnet[examples]"'
+#: The most samples a toy set makes: 10⁷ two-feature samples are 160 MB of float64, and a larger
+#: ``n`` is a typo rather than a data set to train a NumPy network on.
+MAX_SAMPLES = 10_000_000
 
 
 def check_int(name: str, value: Any, minimum: int) -> int:
@@ -32,6 +35,16 @@ def check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def check_samples(name: str, count: int) -> int:
+    """``count`` (the samples a set of these options makes) if it is at most MAX_SAMPLES."""
+    if count > MAX_SAMPLES:
+        raise ValueError(
+            f"{name} makes {count} samples, more than plugnet.datasets.MAX_SAMPLES "
+            f"({MAX_SAMPLES}); lower n"
+        )
+    return count
 
 
 def check_noise(value: Any) -> float:
@@ -47,7 +60,7 @@ def xor(n: int = 4, noise: float = 0.0, seed: int = 0) -> Dataset:
     """XOR: sample i sits at corner i % 4 of the unit square — (0,0)→0, (0,1)→1, (1,0)→1,
     (1,1)→0 — plus Gaussian noise of standard deviation ``noise``. The defaults give the four
     exact points."""
-    n = check_int("n", n, 1)
+    n = check_samples(f"xor(n={n})", check_int("n", n, 1))
     noise = check_noise(noise)
     corners = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     labels = np.array([0, 1, 1, 0], dtype=np.int64)
@@ -63,6 +76,7 @@ def spiral(n: int = 100, classes: int = 3, noise: float = 0.2, seed: int = 0) ->
     0 → 1 and angle θ runs 4k → 4(k+1) plus N(0, noise²); x = (r·sin θ, r·cos θ)."""
     n = check_int("n", n, 1)
     classes = check_int("classes", classes, 2)
+    check_samples(f"spiral(n={n}, classes={classes})", n * classes)
     noise = check_noise(noise)
     rng = np.random.default_rng(seed)
     x = np.zeros((n * classes, 2))
@@ -78,7 +92,7 @@ def spiral(n: int = 100, classes: int = 3, noise: float = 0.2, seed: int = 0) ->
 
 def sine(n: int = 200, noise: float = 0.1, seed: int = 0) -> Dataset:
     """Regression: x ~ U[−π, π] of shape (n, 1), t = sin(x) + N(0, noise²), shape (n, 1)."""
-    n = check_int("n", n, 1)
+    n = check_samples(f"sine(n={n})", check_int("n", n, 1))
     noise = check_noise(noise)
     rng = np.random.default_rng(seed)
     x = rng.uniform(-np.pi, np.pi, size=(n, 1))
