@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugnet.datasets import Dataset, HeldOut, check_int, check_noise
+from plugnet.datasets import Dataset, HeldOut, check_int, check_noise, check_samples
 
 
 class Moons(HeldOut):
@@ -29,6 +29,7 @@ class Moons(HeldOut):
         stratify: bool = True,
     ) -> None:
         self.n = check_int("n", n, 1)
+        check_samples(f"moons(n={n})", 2 * self.n)  # at most plugnet.datasets.MAX_SAMPLES
         self.noise = check_noise(noise)
         self.hold_out_with(test_size, stratify)
 
