@@ -111,7 +111,7 @@ def test_predict_to_stdout_piped_to_head_exits_quietly(digits_model: Path) -> No
         env=environment(),
         check=False,
     )
-    assert result.stdout == "y_0,y_1,y_2,y_3,y_4,y_5,y_6,y_7,y_8,y_9\n"
+    assert result.stdout == "class,y_0,y_1,y_2,y_3,y_4,y_5,y_6,y_7,y_8,y_9\n"
     assert (result.returncode, result.stderr) == (BROKEN_PIPE, "")
 
 

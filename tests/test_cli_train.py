@@ -115,9 +115,12 @@ def test_evaluate_on_a_file_and_as_json(
     assert main(["evaluate", str(trained), "--data", str(tmp_path / "held_out.npz")]) == 0
     out = capsys.readouterr().out
     assert out.startswith("samples: 30\n") and 0 <= score(out, "accuracy") <= 1
+    assert "split: all of " in out  # a file is scored whole
     assert main(["evaluate", str(trained), "--data", "spiral", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["samples"] == 300 and set(report) >= {"loss", "accuracy", "model", "data"}
+    # a data set by name: its test split (75 of 300), never the training part
+    assert report["samples"] == 75 and set(report) >= {"loss", "accuracy", "model", "data"}
+    assert (report["split"], report["seed"]) == ("test", 0)
 
 
 def test_predict_to_npz_csv_and_stdout(
@@ -128,8 +131,10 @@ def test_predict_to_npz_csv_and_stdout(
     np.savez(tmp_path / "x.npz", x=x)
     assert main(["predict", str(trained), "--data", str(tmp_path / "x.npz")]) == 0
     printed = capsys.readouterr().out.splitlines()
-    assert printed[0] == "y_0,y_1,y_2" and len(printed) == 13
-    np.testing.assert_allclose(np.loadtxt(printed[1:], delimiter=","), expected, rtol=1e-6)
+    assert printed[0] == "class,y_0,y_1,y_2" and len(printed) == 13  # class outputs: the class
+    table = np.loadtxt(printed[1:], delimiter=",")
+    np.testing.assert_allclose(table[:, 1:], expected, rtol=1e-6)
+    np.testing.assert_array_equal(table[:, 0], expected.argmax(axis=1))
 
     out = tmp_path / "p.npz"
     assert (
@@ -151,9 +156,8 @@ def test_predict_to_npz_csv_and_stdout(
             main(["predict", str(trained), "--data", str(tmp_path / name), "--out", str(csv_out)])
             == 0
         )
-        np.testing.assert_allclose(
-            np.loadtxt(csv_out, delimiter=",", skiprows=1), expected, rtol=1e-6
-        )
+        written = np.loadtxt(csv_out, delimiter=",", skiprows=1)  # class, then y_0..y_2
+        np.testing.assert_allclose(written[:, 1:], expected, rtol=1e-6)
     capsys.readouterr()
 
 

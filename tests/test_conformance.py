@@ -26,6 +26,7 @@ def test_every_builtin_component_is_in_the_suite() -> None:
         "initializer",
         "schedule",
         "metric",
+        "dataset",
     )
     builtins = {
         (c.kind, c.name)

@@ -64,6 +64,7 @@ KINDS: dict[str, Kind] = {
         Kind("fused_backward", "register_fused_backwards", protocols.FusedBackward,
              ("backward",)),
         Kind("metric", "register_metrics", protocols.Metric, ("reset", "update", "result")),
+        Kind("dataset", "register_datasets", protocols.DataSource, ("load",)),
     )
 }  # fmt: skip
 _KIND_BY_HOOK = {kind.hook: kind for kind in KINDS.values()}

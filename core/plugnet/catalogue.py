@@ -23,6 +23,7 @@ TITLES = {
     "initializer": "Initializers",
     "schedule": "Learning-rate schedules",
     "metric": "Metrics",
+    "dataset": "Data sets",
 }
 
 

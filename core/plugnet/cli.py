@@ -83,8 +83,12 @@ def _discard_stdout() -> None:
 # -- the parsers of plugnet train / evaluate / predict ------------------------------------------
 
 DATA_HELP = (
-    "a .npz file (arrays x and t, or y), a .csv file (numeric, one header row) or a built-in "
-    "data set: digits, xor, spiral, sine"
+    "a .npz file (arrays x and t, or y), a .csv file (numeric, one header row) or a data set by "
+    "name, e.g. digits or 'spiral(n=50)' (`plugnet plugins --kind dataset` lists them)"
+)
+SEED_HELP = (
+    "the seed that makes a data set by name and its split, as data.random_state does in "
+    "training (default: 0)"
 )
 
 
@@ -126,26 +130,32 @@ def _add_model_commands(commands: Any) -> None:
     evaluate = commands.add_parser(
         "evaluate",
         help="score a saved model on data",
-        description="Print the loss (and accuracy, for class targets) of a saved model on data.",
+        description="Print the loss (and accuracy, for class targets) of a saved model on data: "
+        "all of a data file, or the test split of a data set by name (never its training "
+        "part). The output says which samples were scored.",
     )
     evaluate.add_argument("model", metavar="MODEL", help="a model file written by plugnet")
-    evaluate.add_argument("--data", required=True, metavar="FILE", help=DATA_HELP)
+    evaluate.add_argument(
+        "--data", required=True, metavar="FILE", help=f"{DATA_HELP}; a set's test split is scored"
+    )
     evaluate.add_argument(
         "--label-column",
         default="label",
         metavar="NAME",
         help="the label column of a .csv file (default: 'label', else the last column)",
     )
+    evaluate.add_argument("--seed", type=_count(0), default=0, metavar="S", help=SEED_HELP)
     evaluate.add_argument("--json", action="store_true", help="print machine-readable JSON")
     evaluate.set_defaults(handler=_guarded("evaluate", _cmd_evaluate))
 
     predict = commands.add_parser(
         "predict",
         help="predict with a saved model",
-        description="Run a saved model on the inputs of a data file or built-in set. A .csv "
-        "file's label column is dropped when it has one (named by --label-column, or a last "
-        "column beyond the model's inputs). The outputs go to --out (.npz with array y, or "
-        ".csv) or, without --out, to standard output as CSV.",
+        description="Run a saved model on the inputs of a data file or a data set by name (all "
+        "of it). A .csv file's label column is dropped when it has one (named by "
+        "--label-column, or a last column beyond the model's inputs). The outputs go to --out "
+        "(.npz with array y, or .csv) or, without --out, to standard output as CSV; for class "
+        "outputs the CSV's first column is the predicted class.",
     )
     predict.add_argument("model", metavar="MODEL", help="a model file written by plugnet")
     predict.add_argument("--data", required=True, metavar="FILE", help=DATA_HELP)
@@ -155,6 +165,7 @@ def _add_model_commands(commands: Any) -> None:
         metavar="NAME",
         help="the label column of a .csv file, dropped if present (default: 'label')",
     )
+    predict.add_argument("--seed", type=_count(0), default=0, metavar="S", help=SEED_HELP)
     predict.add_argument("--out", metavar="FILE", help="write the outputs to a .npz or .csv file")
     predict.set_defaults(handler=_guarded("predict", _cmd_predict))
 
@@ -256,13 +267,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from plugnet.runs import evaluate
 
-    return evaluate(args.model, args.data, label_column=args.label_column, as_json=args.json)
+    return evaluate(
+        args.model, args.data, label_column=args.label_column, seed=args.seed, as_json=args.json
+    )
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from plugnet.runs import predict
 
-    return predict(args.model, args.data, label_column=args.label_column, out=args.out)
+    return predict(
+        args.model, args.data, label_column=args.label_column, seed=args.seed, out=args.out
+    )
 
 
 def _cmd_check(args: argparse.Namespace) -> int:

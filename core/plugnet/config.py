@@ -15,15 +15,17 @@ defaults are those of the fields of :class:`DataConfig`, :class:`ModelConfig` an
 :class:`TrainingConfig` and of :class:`plugnet.EarlyStopping`, listed in docs/configs.md)::
 
     [data]
-    source = "digits"          # a built-in set (digits, xor, spiral, sine) or a path to a .npz
-                               # or .csv file, relative to this config file
-    label_column = "label"     # .csv only: the label column (else the last column)
+    source = "digits"          # a data set by name (`plugnet plugins --kind dataset`; a spec
+                               # such as "spiral(n=300)" or a table { name = "spiral", ... })
+                               # or a path to a .npz or .csv file, relative to this config file
+    validation_split = 0.0     # fraction of the training part used for validation each epoch
+    random_state = 0           # seeds the set's generator and its splits
+    # every other key is an argument of the set's factory, checked against its signature:
     test_size = 0.25           # fraction held out for the final test score (0 = no test part);
                                # left out, the default unless the set is too small for it
-    validation_split = 0.0     # fraction of the training part used for validation each epoch
-    random_state = 0           # seeds the splits and the built-in sets' generators
     stratify = true            # keep class proportions in the splits (class targets only)
-    # built-in sets' options: n (xor, spiral, sine), noise (xor, spiral, sine), classes (spiral)
+    label_column = "label"     # .csv only: the label column (else the last column)
+    # and the set's own options, e.g. n, noise (xor, spiral, sine), classes (spiral)
 
     [model]
     dtype = "float32"          # or "float64"
@@ -76,23 +78,16 @@ from plugnet.specs import ArgumentCheck, _type_hints, argument_checks, preview
 if TYPE_CHECKING:
     from plugnet.callbacks import Callback
     from plugnet.network import Sequential
+    from plugnet.protocols import DataSource
 
 #: The largest config accepted: bytes of a file, characters of a text.
 MAX_CONFIG_SIZE = 256 * 1024
 #: How deeply arrays and inline tables may nest (``a = [[[1]]]`` is 3 deep).
 MAX_CONFIG_DEPTH = 32
 SECTIONS = ("data", "model", "training", "output")
-DATA_KEYS = (
-    "source",
-    "label_column",
-    "test_size",
-    "validation_split",
-    "random_state",
-    "stratify",
-    "n",
-    "noise",
-    "classes",
-)
+#: The keys of ``[data]`` that are the config's own; every other key is an argument of the data
+#: source (its factory's parameter), such as the options in DATA_OPTIONS.
+DATA_KEYS = ("source", "validation_split", "random_state")
 MODEL_KEYS = ("dtype", "seed", "error", "optimizer", "layers")
 TRAINING_KEYS = ("epochs", "batch_size", "shuffle", "verbose", "early_stopping")
 EARLY_STOPPING_KEYS = ("monitor", "patience", "min_delta", "mode", "restore_best")
@@ -117,61 +112,102 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class DataConfig:
+    """The ``[data]`` table: a data set by name (``source`` its canonical name) or a data file
+    (``source`` its path as written), with ``options``, the arguments given to its factory
+    (``n = 300``, ``test_size = 0.2``; for a file ``label_column`` too)."""
+
     source: str
-    label_column: str | None = None
-    test_size: float = 0.25
     validation_split: float = 0.0
     random_state: int = 0
-    stratify: bool = True
     options: dict[str, Any] = field(default_factory=dict)
     base_dir: Path = Path()
-    #: Whether the config gave ``test_size``; the default gives way on a set too small for it.
-    test_size_given: bool = False
-    #: The config file, named in the errors of :meth:`split`.
+    #: The config file, named in the errors of :meth:`splits`.
     config_file: Path | None = None
 
     @property
     def is_file(self) -> bool:
         return datasets.is_file_source(self.source)
 
+    @property
+    def test_size(self) -> float:
+        """The fraction held out for testing: as given, else the default (which gives way on a
+        set too small for it)."""
+        given = self.options.get("test_size")
+        return datasets.DEFAULT_TEST_SIZE if given is None else float(given)
+
+    @property
+    def stratify(self) -> bool:
+        return bool(self.options.get("stratify", self._defaults().get("stratify", True)))
+
+    @property
+    def label_column(self) -> str | None:
+        return self.options.get("label_column")
+
+    def _defaults(self) -> dict[str, Any]:
+        if self.is_file:
+            return _parameter_defaults(datasets.DataFile)
+        from plugnet.discovery import get_registry
+
+        return dict(get_registry().lookup("dataset", self.source).parameters())
+
+    def data_source(self) -> DataSource:
+        """The data source: the registered set with its options, or a :class:`DataFile`."""
+        if self.is_file:
+            path = Path(self.source)
+            return datasets.DataFile(str(path if path.is_absolute() else self.base_dir / path),
+                                     **self.options)  # fmt: skip
+        return datasets.named_source(self.source, self.options)
+
     def load(self) -> datasets.Dataset:
         """The whole data set (before any split)."""
-        # Not given, the label column is datasets.load's default.
-        given: dict[str, Any] = {}
-        if self.label_column is not None:
-            given["label_column"] = self.label_column
-        return datasets.load(
-            self.source, base_dir=self.base_dir, seed=self.random_state, **given, **self.options
-        )
+        return datasets.whole(self.data_source(), self.random_state)
+
+    def splits(self) -> datasets.Splits:
+        """Train, validation and test parts: the source's train and test parts for
+        ``random_state``, then ``validation_split`` of the training part. A split that cannot
+        be made is a :class:`ConfigError` naming ``data.test_size`` or
+        ``data.validation_split``."""
+        source = self.data_source()
+        try:
+            parts = source.load(self.random_state)
+        except datasets.SplitError as exc:
+            data = datasets.whole(source, self.random_state)
+            raise self._split_error("test_size", exc, data) from None
+        return self._validation(parts)
 
     def split(self, data: datasets.Dataset) -> datasets.Splits:
-        """Train, validation and test parts. A split that cannot be made is a
-        :class:`ConfigError` naming ``data.test_size`` or ``data.validation_split``; when
-        ``test_size`` was left out and its default cannot be made (the four points of xor),
-        there is no test part."""
-        test_size = self.test_size
-        if not self.test_size_given and data.t is not None:
-            groups = datasets.strata(data.t) if self.stratify else None
-            if datasets.split_problem(len(data), test_size, groups) is not None:
-                test_size = 0.0
-        options: dict[str, Any] = {"random_state": self.random_state, "stratify": self.stratify}
+        """:meth:`splits` for ``data`` given whole (``test_size`` and ``stratify`` as this
+        config gives them)."""
         try:
-            outer = datasets.split(data, test_size=test_size, **options)
-        except ValueError as exc:
+            parts = datasets.hold_out(
+                data,
+                test_size=self.options.get("test_size"),
+                seed=self.random_state,
+                stratify=self.stratify,
+            )
+        except datasets.SplitError as exc:
             raise self._split_error("test_size", exc, data) from None
+        return self._validation(parts)
+
+    def _validation(self, parts: datasets.Splits) -> datasets.Splits:
         if not self.validation_split:
-            return outer
+            return parts
         try:
-            inner = datasets.split(outer.train, test_size=self.validation_split, **options)
+            inner = datasets.split(
+                parts.train,
+                test_size=self.validation_split,
+                random_state=self.random_state,
+                stratify=self.stratify,
+            )
         except ValueError as exc:
-            raise self._split_error("validation_split", exc, outer.train) from None
-        return datasets.Splits(inner.train, inner.test, outer.test)
+            raise self._split_error("validation_split", exc, parts.train) from None
+        return datasets.Splits(inner.train, inner.test, parts.test)
 
     def _split_error(self, key: str, exc: ValueError, data: datasets.Dataset) -> ConfigError:
         fixes = [f"set data.{key} = 0 to train on all {len(data)} samples"]
         if self.stratify and data.t is not None and datasets.strata(data.t) is not None:
             fixes.append("set data.stratify = false")
-        if not self.is_file and "n" in datasets.TOY_OPTIONS[self.source]:
+        if "n" in self._defaults():
             fixes.append("raise data.n")
         hint = f"{', '.join(fixes[:-1])} or {fixes[-1]}" if len(fixes) > 1 else fixes[0]
         problem = f"{exc}. {hint[0].upper()}{hint[1:]}."
@@ -400,7 +436,9 @@ class _Table:
                 raise ConfigError(key, f"missing; the config needs a [{self.key(key)}] table")
             return None
         known = {
-            "data": DATA_KEYS,
+            # Any key: those that are not the config's own are the source's arguments, which
+            # _parse_data checks against its factory's signature.
+            "data": tuple(self.data[key]) if isinstance(self.data[key], Mapping) else (),
             "model": MODEL_KEYS,
             "training": TRAINING_KEYS,
             "output": OUTPUT_KEYS,
@@ -482,62 +520,120 @@ def _parameter_defaults(factory: Callable[..., Any]) -> dict[str, Any]:
 # -- sections -------------------------------------------------------------------------------------
 
 
+#: Arguments a data source may take whose meaning the config knows, so that it checks them
+#: (with messages in its own words) wherever a source's factory has a parameter of that name.
+DATA_OPTIONS: dict[str, Callable[[str, Any], Any]] = {
+    "n": _positive_int,
+    "noise": _non_negative,
+    "classes": _int(2, "an integer >= 2"),
+    "test_size": _fraction,
+    "stratify": _bool,
+    "label_column": _string,
+}
+
+
 def _parse_data(table: _Table | None, base: Path) -> DataConfig:
+    """``source`` names a registered data set (``"spiral"``, ``"spiral(n=300)"`` or a table
+    ``{ name = "spiral", n = 300 }``) or a ``.npz``/``.csv`` path; the other keys, besides
+    DATA_KEYS, are the source's arguments, checked against its factory's signature."""
     assert table is not None
-    builtins = ", ".join(datasets.TOY_SETS)
-    source = table.get(
-        "source", _string, hint=f"give a built-in set ({builtins}) or a path to a .npz or .csv file"
-    )
-    source = source.strip()
-    is_file = datasets.is_file_source(source)
-    if is_file:
-        path = Path(source) if Path(source).is_absolute() else base / source
-        if not datasets.file_exists(path):
-            raise ConfigError(table.key("source"), f"no such data file: {_clip(str(path))}")
-    elif source.lower() not in datasets.TOY_SETS:
-        if datasets.file_exists(base / source):
-            raise ConfigError(
-                table.key("source"),
-                f"unsupported data file type {Path(source).suffix or '(no suffix)'!r}; "
-                "use .npz or .csv",
-            )
-        raise ConfigError(table.key("source"), datasets.unknown_source_message(source))
+    from plugnet.discovery import get_registry
+
+    registry = get_registry()
+    source_key = table.key("source")
+    hint = ""
+    if not table.has("source") or isinstance(table.data["source"], Mapping):
+        # Listing the sets loads every plugin; a config that names a built-in set needs none.
+        names = ", ".join(registry.available("dataset"))
+        hint = f"give a data set ({names}) or a path to a .npz or .csv file"
+    raw = table.get("source", lambda path, value: value, hint=hint)
+    arguments: dict[str, tuple[str, Any]] = {}  # argument -> (key path, value)
+    if isinstance(raw, Mapping):
+        if "name" not in raw:
+            raise ConfigError(_join(source_key, "name"), f"missing; {hint}")
+        name = _string(_join(source_key, "name"), raw["name"]).strip()
+        for key, value in raw.items():
+            if key != "name":
+                arguments[key] = (_join(source_key, key), value)
     else:
-        source = source.lower()
-    if table.has("label_column") and not source.lower().endswith(".csv"):
-        raise ConfigError(table.key("label_column"), "applies only to a .csv data source")
-    options: dict[str, Any] = {}
-    checks: dict[str, Callable[[str, Any], Any]] = {
-        "n": _positive_int,
-        "noise": _non_negative,
-        "classes": _int(2, "an integer >= 2"),
-    }
-    for option, check in checks.items():
-        if not table.has(option):
+        name = _string(source_key, raw).strip()
+    is_file = datasets.is_file_source(name) and not isinstance(raw, Mapping)
+    if is_file:
+        file = Path(name) if Path(name).is_absolute() else base / name
+        if not datasets.file_exists(file):
+            raise ConfigError(source_key, f"no such data file: {_clip(str(file))}")
+        parameters = _parameter_defaults(datasets.DataFile)
+        component = None
+        where = "a data file"
+    else:
+        component, name = _data_set(registry, name, source_key, base, arguments)
+        parameters = component.parameters()
+        where = f"the {component.name} data set"
+    for key in table.data:
+        if key in DATA_KEYS:
             continue
-        takes = () if is_file else datasets.TOY_OPTIONS[source]
-        if option not in takes:
-            where = "a data file" if is_file else f"the {source} data set"
+        if key in arguments:
+            raise ConfigError(
+                table.key(_clip(key)), f"given twice: here and in {arguments[key][0]}"
+            )
+        arguments[key] = (table.key(_clip(key)), table.data[key])
+    options: dict[str, Any] = {}
+    for key, (path, value) in arguments.items():
+        if key == "label_column" and (
+            not name.lower().endswith(".csv") if is_file else key not in parameters
+        ):
+            raise ConfigError(path, "applies only to a .csv data source")
+        if key not in parameters:  # a file's path is its source, not a parameter given here
+            takes = list(parameters)
             accepted = ", ".join(takes) or "no options"
-            raise ConfigError(table.key(option), f"does not apply to {where} (it takes {accepted})")
-        options[option] = table.get(option, check)
-    given = _given(
-        table,
-        {
-            "label_column": _string,
-            "test_size": _fraction,
-            "validation_split": _fraction,
-            "random_state": _seed,
-            "stratify": _bool,
-        },
-    )
-    return DataConfig(
-        source=source,
-        options=options,
-        base_dir=base,
-        test_size_given=table.has("test_size"),
-        **given,
-    )
+            if key in DATA_OPTIONS:  # an option of other sets
+                raise ConfigError(path, f"does not apply to {where} (it takes {accepted})")
+            raise ConfigError(
+                path,
+                f"unknown key.{_suggest(key, [*DATA_KEYS, *takes])} Keys of [data]: "
+                f"{', '.join(DATA_KEYS)}, and the arguments of {where}: {accepted}",
+            )
+        if key in DATA_OPTIONS:
+            options[key] = DATA_OPTIONS[key](path, value)
+            continue
+        check = argument_checks(component.factory).get(key) if component is not None else None
+        if check is not None and not check.accepts(value):
+            raise ConfigError(path, f"expected {_expected(check, value)}, got {_describe(value)}")
+        options[key] = value
+    given = _given(table, {"validation_split": _fraction, "random_state": _seed})
+    config = DataConfig(source=name, options=options, base_dir=base, **given)
+    try:
+        config.data_source()  # the factory's own checks (ranges, combinations), before any data
+    except (LookupError, ValueError, TypeError) as exc:
+        raise ConfigError(source_key, str(exc)) from None
+    return config
+
+
+def _data_set(
+    registry: Any, spec: str, path: str, base: Path, arguments: dict[str, tuple[str, Any]]
+) -> tuple[Any, str]:
+    """The registered data set that ``spec`` names, and the name to keep; the spec's own
+    arguments go into ``arguments``."""
+    from plugnet.specs import parse_string
+
+    try:
+        parsed = parse_string(spec)
+        component = registry.lookup("dataset", parsed.display)
+    except (LookupError, SpecError) as exc:
+        if isinstance(exc, SpecError) and "(" in spec:
+            raise ConfigError(path, str(exc)) from None
+        if datasets.file_exists(base / spec):
+            raise ConfigError(
+                path,
+                f"unsupported data file type {Path(spec).suffix or '(no suffix)'!r}; "
+                "use .npz or .csv",
+            ) from None
+        message = datasets.unknown_source_message(spec, registry.available("dataset"))
+        raise ConfigError(path, message) from None
+    for key, value in parsed.kwargs.items():
+        arguments[key] = (f"{path} (argument {key!r})", value)
+    name = component.name if parsed.provider is None else f"{parsed.provider}:{component.name}"
+    return component, name
 
 
 def _parse_model(table: _Table | None) -> ModelConfig:

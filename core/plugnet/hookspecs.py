@@ -87,3 +87,9 @@ def register_fused_backwards(register: Register) -> None:
 @hookspec
 def register_metrics(register: Register) -> None:
     """Register metrics (protocol ``Metric``): scores that accumulate over an epoch."""
+
+
+@hookspec
+def register_datasets(register: Register) -> None:
+    """Register data sets by name (protocol ``DataSource``): factories whose arguments are the
+    set's options, e.g. ``register(Spiral)`` for ``"spiral(n=300, classes=3)"``."""

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from plugnet.datasets.base import Dataset, Splits
 
 Array = npt.NDArray[Any]
 Shape = tuple[int, ...]
@@ -158,6 +161,26 @@ class Metric(Protocol):
     def get_config(self) -> dict[str, Any]: ...
 
 
+@runtime_checkable
+class DataSource(Protocol):
+    """A data set by name: its training and test splits, made reproducibly from a seed.
+
+    ``load(seed)`` returns :class:`plugnet.datasets.Splits` whose ``train`` and ``test`` are
+    :class:`plugnet.datasets.Dataset` objects (``test`` is None when the set has no test part)
+    and whose ``validation`` is None: ``plugnet train`` takes validation data out of ``train``
+    (``data.validation_split``). The same seed gives the same arrays, and a test sample is not
+    also a training sample. The options of a set (``n``, ``noise``, ``classes``,
+    ``test_size``) are its factory's arguments, checked against the factory's annotations like
+    any component's, so ``"spiral(n=300, classes=3)"`` and a ``[data]`` table name them.
+    """
+
+    def load(self, seed: int = 0) -> Splits:
+        """The train and test parts, the same for the same ``seed``."""
+        ...
+
+    def get_config(self) -> dict[str, Any]: ...
+
+
 # -- optional capabilities ----------------------------------------------------------------------
 # The core and the kit use a capability only through these protocols (``isinstance``), and the
 # registry refuses, at registration, a component that claims one but implements it wrongly.
@@ -231,6 +254,16 @@ class Stateful(Protocol):
     def get_state(self) -> Mapping[str, Array]: ...
 
     def set_state(self, state: Mapping[str, Array]) -> None: ...
+
+
+@runtime_checkable
+class WholeData(Protocol):
+    """A data source whose splits are parts of one whole set that it can give: ``data(seed)``
+    returns every sample, in the order made, before any split (the ``seed`` that ``load``
+    splits with makes the same set). ``plugnet.datasets.load`` returns it for a set by name; for
+    a source without it, train and test one after the other."""
+
+    def data(self, seed: int = 0) -> Dataset: ...
 
 
 @runtime_checkable

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from plugnet.datasets import Dataset
+    from plugnet.datasets import Dataset, Splits
+    from plugnet.network import Sequential
+    from plugnet.protocols import Array
 
 
 def train(
@@ -51,19 +53,18 @@ def train(
                 'plotting learning curves needs matplotlib: pip install "plugnet[plot]"'
             ) from exc
 
-    data = config.data.load()
-    splits = config.data.split(data)
+    splits = config.data.splits()
     parts = [f"{len(splits.train)} training"]
     if splits.validation is not None:
         parts.append(f"{len(splits.validation)} validation")
     if splits.test is not None:
         parts.append(f"{len(splits.test)} test")
-    print(f"{_describe_data(data, len(data))}; {' / '.join(parts)}")
+    print(f"{_describe_splits(splits)}; {' / '.join(parts)}")
     monitor = (training.early_stopping or {}).get("monitor", "")
-    if "accuracy" in monitor and not data.classification:
+    if "accuracy" in monitor and not splits.train.classification:
         raise ValueError(
             f"training.early_stopping.monitor: {monitor!r} needs class targets, and "
-            f"{data.name} has regression targets; monitor a loss"
+            f"{splits.train.name} has regression targets; monitor a loss"
         )
 
     net = model.build()
@@ -93,21 +94,30 @@ def train(
 
 
 def evaluate(
-    model_path: str, data_source: str, *, label_column: str = "label", as_json: bool = False
+    model_path: str,
+    data_source: str,
+    *,
+    label_column: str = "label",
+    seed: int = 0,
+    as_json: bool = False,
 ) -> int:
-    """Print the loss (and accuracy, for class targets) of a saved model on a data file or
-    built-in set."""
-    from plugnet.datasets import load as load_data
+    """Print the loss (and accuracy, for class targets) of a saved model on a data file (all of
+    it) or on the test split of a data set by name (made with ``seed``, as ``data.random_state``
+    makes it in training), and say which samples were scored."""
     from plugnet.network import load
 
     net = load(model_path)
-    data = load_data(data_source, label_column=label_column)
+    data, part = _model_data(data_source, label_column=label_column, seed=seed)
     scores = net.evaluate(data.x, data.t)
     if as_json:
-        report = {"model": model_path, "data": data_source, "samples": len(data), **scores}
+        report: dict[str, object] = {"model": model_path, "data": data_source, "split": part.split}
+        if part.split != "file":  # a file is scored whole: no seed makes a difference to it
+            report["seed"] = seed
+        report |= {"samples": len(data), **scores}
         print(json.dumps(report, indent=2))
         return 0
     print(f"samples: {len(data)}")
+    print(f"split: {part.text}")
     for metric, value in scores.items():
         print(f"{metric}: {value:.4f}")
     return 0
@@ -118,10 +128,13 @@ def predict(
     data_source: str,
     *,
     label_column: str = "label",
+    seed: int = 0,
     out: str | os.PathLike[str] | None = None,
 ) -> int:
-    """Write a saved model's outputs on the inputs of a data file or built-in set to ``out``
-    (.npz with array y, or .csv) or, without it, to standard output as CSV. A .csv file's last
+    """Write a saved model's outputs on the inputs of a data file or a data set by name (all
+    of it, made with ``seed``) to ``out`` (.npz with array y, or .csv) or, without it, to
+    standard output as CSV. For class outputs (an error function over class probabilities, or
+    one sigmoid unit) the CSV's first column is the predicted ``class``. A .csv file's last
     column is dropped when it is one beyond the model's inputs (the label, as in training)."""
     import numpy as np
 
@@ -134,7 +147,7 @@ def predict(
         if target.suffix.lower() not in (".npz", ".csv"):
             raise ValueError(f"{target}: write predictions to a .npz or .csv file")
         _writable(target, "predictions")
-    data = load_data(data_source, label_column=label_column, require_targets=False)
+    data = load_data(data_source, label_column=label_column, seed=seed, require_targets=False)
     x = data.x
     inputs = net.input_shape
     if (
@@ -149,18 +162,63 @@ def predict(
         np.savez(target, y=y)
     else:
         flat = y.reshape(len(y), -1)
-        header = ",".join(["y"] if flat.shape[1] == 1 else [f"y_{i}" for i in range(flat.shape[1])])
+        header = ["y"] if flat.shape[1] == 1 else [f"y_{i}" for i in range(flat.shape[1])]
+        formats = ["%.8g"] * flat.shape[1]
+        classes = predicted_classes(net, y)
+        if classes is not None:
+            flat = np.column_stack([classes, flat])
+            header, formats = ["class", *header], ["%d", *formats]
         np.savetxt(
             sys.stdout if target is None else target,
             flat,
-            fmt="%.8g",
+            fmt=formats,
             delimiter=",",
-            header=header,
+            header=",".join(header),
             comments="",
         )
     if target is not None:
         print(f"wrote {len(y)} predictions to {target}")
     return 0
+
+
+def predicted_classes(net: Sequential, y: Array) -> Array | None:
+    """The class each row of ``y`` picks, when the model's outputs are classes: the argmax for
+    an error function over class (log-)probabilities with several outputs, ``y ≥ 0.5`` for a
+    binary one with one output (the rules accuracy uses); None otherwise (regression)."""
+    import numpy as np
+
+    from plugnet.domains import domain_of
+
+    domain = domain_of(net.error)
+    if y.ndim == 2 and y.shape[1] > 1 and domain in ("probabilities", "log_probabilities"):
+        return np.asarray(y.argmax(axis=1))
+    if y.shape[1:] == (1,) and domain == "binary":
+        return (y[:, 0] >= 0.5).astype(np.int64)
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Part:
+    split: str  # "test", "all" (a set without a test part) or "file"
+    text: str
+
+
+def _model_data(source: str, *, label_column: str, seed: int) -> tuple[Dataset, _Part]:
+    """The samples to score or predict on: a data file whole; for a data set by name its test
+    split for ``seed`` (never its training data), or all of it when it has no test part."""
+    from plugnet import datasets
+
+    if datasets.is_file_source(source) or datasets.file_exists(Path(source)):
+        data = datasets.load(source, label_column=label_column)
+        return data, _Part("file", f"all of {source}")
+    parts = datasets.named_source(source).load(seed)
+    if parts.test is None:
+        return parts.train, _Part(
+            "all", f"all {len(parts.train)} samples ({parts.train.name} has no test part)"
+        )
+    total = len(parts.train) + len(parts.test)
+    text = f"test ({parts.test.name}, seed {seed}: {len(parts.test)} of {total} samples)"
+    return parts.test, _Part("test", text)
 
 
 def _writable(path: Path, what: str) -> None:
@@ -170,11 +228,17 @@ def _writable(path: Path, what: str) -> None:
         raise FileNotFoundError(f"{path}: cannot write the {what}, no directory {path.parent}")
 
 
-def _describe_data(data: Dataset, count: int) -> str:
+def _describe_splits(splits: Splits) -> str:
+    """``digits: 1797 samples, 64 features, 10 classes``, over every part."""
+    import numpy as np
+
+    parts = [p for p in (splits.train, splits.validation, splits.test) if p is not None]
+    data = splits.train
+    count = sum(len(p) for p in parts)
     features = "×".join(str(d) for d in data.x.shape[1:])
     if data.classification:
-        assert data.t is not None
-        kind = f"{len(set(data.t.tolist()))} classes"
+        labels = np.concatenate([p.t for p in parts if p.t is not None])
+        kind = f"{len(np.unique(labels))} classes"
     else:
         kind = "regression targets" if data.t is not None else "no targets"
     return f"{data.name}: {count} samples, {features} features, {kind}"

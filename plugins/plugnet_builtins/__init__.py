@@ -14,4 +14,5 @@ PLUGIN_MODULES: tuple[str, ...] = (
     "plugnet_builtins.initializers",
     "plugnet_builtins.schedules",
     "plugnet_builtins.metrics",
+    "plugnet_builtins.datasets",
 )

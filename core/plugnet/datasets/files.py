@@ -1,4 +1,5 @@
-"""Data files, and :func:`load`, which reads a file or builds a built-in set by name.
+"""Data files, :class:`DataFile` (a file as a data source), and :func:`load`, which reads a file
+or makes a data set by name.
 
 - ``.npz``: arrays ``x`` (inputs) and ``t`` (targets; ``y`` is accepted as its name too), read with
   ``allow_pickle=False``.
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from plugnet.datasets.base import Dataset
+from plugnet.datasets.sources import HeldOut
 from plugnet.datasets.toy_sets import toy
 from plugnet.protocols import Array
 
@@ -152,6 +154,39 @@ def _existing(path: str | os.PathLike[str]) -> Path:
     return file
 
 
+class DataFile(HeldOut):
+    """A ``.npz`` or ``.csv`` file as a :class:`~plugnet.protocols.DataSource`: the file is the
+    whole set, and ``test_size`` of it (None: 0.25, or nothing when it is too small for that)
+    is held out for testing, stratified by class when ``stratify``, seeded by ``load``'s seed.
+    ``label_column`` applies to a ``.csv`` file (see :func:`load_csv`).
+
+    A path is not a registered name: ``plugnet train`` builds one for a ``source`` that ends in
+    ``.npz`` or ``.csv``, so ``source = "data/train.csv"`` stays a path.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        label_column: str | None = "label",
+        test_size: float | None = None,
+        stratify: bool = True,
+    ) -> None:
+        if not is_file_source(path):
+            raise ValueError(
+                f"{path}: unsupported data file type {Path(path).suffix or '(no suffix)'!r}; "
+                f"use {' or '.join(FILE_SUFFIXES)}"
+            )
+        self.path = os.fspath(path)
+        self.label_column = label_column
+        self.hold_out_with(test_size, stratify)
+
+    def data(self, seed: int = 0) -> Dataset:
+        """The file's samples (``seed`` makes no difference to them)."""
+        if Path(self.path).suffix.lower() == ".npz":
+            return load_npz(self.path)
+        return load_csv(self.path, label_column=self.label_column)
+
+
 def load(
     source: str | os.PathLike[str],
     *,
@@ -161,8 +196,9 @@ def load(
     require_targets: bool = True,
     **options: Any,
 ) -> Dataset:
-    """A data set from a built-in name or a ``.npz``/``.csv`` path (relative paths are taken
-    from ``base_dir`` when given). ``options`` (n, noise, classes) go to a built-in set."""
+    """A whole data set from a registered name (:func:`~plugnet.datasets.toy`, made from
+    ``seed``) or a ``.npz``/``.csv`` path (relative paths are taken from ``base_dir`` when
+    given). ``options`` (n, noise, classes, ...) go to a set by name."""
     text = os.fspath(source)
     if not is_file_source(text):
         if file_exists(Path(text)):
@@ -173,7 +209,7 @@ def load(
         return toy(text, seed=seed, **options)
     if options:
         raise ValueError(
-            f"{', '.join(sorted(options))} only apply to the built-in data sets, not to a file"
+            f"{', '.join(sorted(options))} only apply to data sets by name, not to a file"
         )
     path = Path(text)
     if base_dir is not None and not path.is_absolute():

@@ -1,7 +1,7 @@
-"""The built-in toy sets, generated deterministically from ``seed``.
+"""The generators of plugnet's toy sets, made deterministically from ``seed``.
 
 ======== ============================================================= =================
-name     what                                                          options
+function what                                                          options
 ======== ============================================================= =================
 xor      the four XOR points (n=4, noise=0), or n samples around them  n, noise
 spiral   K interleaved spiral arms (as in CS231n); n points per class  n, classes, noise
@@ -9,39 +9,46 @@ sine     x ~ U[−π, π] of shape (n, 1), t = sin(x) + noise (regression) n, no
 digits   scikit-learn's bundled 8×8 digits, 1797×64, x scaled to [0, 1] (none)
 ======== ============================================================= =================
 
-``digits`` needs scikit-learn: ``pip install "plugnet[examples]"``. Classification targets are
-integer labels of shape (N,); ``Sequential`` one-hot encodes them.
+They are registered as data sets by name by plugnet's built-in plugin
+(``plugnet_builtins.datasets``), through the same ``register_datasets`` hook as a third party's;
+the core lists no set by name. ``digits`` needs scikit-learn: ``pip install "plugnet[examples]"``.
+Classification targets are integer labels of shape (N,); ``Sequential`` one-hot encodes them.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from plugnet.datasets.base import Dataset
 
-TOY_SETS = ("digits", "sine", "spiral", "xor")
-#: Which options each built-in set takes (besides ``seed``).
-TOY_OPTIONS: dict[str, tuple[str, ...]] = {
-    "xor": ("n", "noise"),
-    "spiral": ("n", "classes", "noise"),
-    "sine": ("n", "noise"),
-    "digits": (),
-}
 EXAMPLES_EXTRA = 'pip install "plugnet[examples]"'
+#: The most samples a toy set makes: 10⁷ two-feature samples are 160 MB of float64, and a larger
+#: ``n`` is a typo rather than a data set to train a NumPy network on.
+MAX_SAMPLES = 10_000_000
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
+def check_int(name: str, value: Any, minimum: int) -> int:
+    """``value`` if it is an integer >= ``minimum``, else a ValueError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
 
-def _check_noise(value: Any) -> float:
+def check_samples(name: str, count: int) -> int:
+    """``count`` (the samples a set of these options makes) if it is at most MAX_SAMPLES."""
+    if count > MAX_SAMPLES:
+        raise ValueError(
+            f"{name} makes {count} samples, more than plugnet.datasets.MAX_SAMPLES "
+            f"({MAX_SAMPLES}); lower n"
+        )
+    return count
+
+
+def check_noise(value: Any) -> float:
+    """``value`` as a float if it is a finite number >= 0, else a ValueError."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
         raise ValueError(f"noise must be a number >= 0, got {value!r}")
     if not (math.isfinite(value) and value >= 0):
@@ -53,8 +60,8 @@ def xor(n: int = 4, noise: float = 0.0, seed: int = 0) -> Dataset:
     """XOR: sample i sits at corner i % 4 of the unit square — (0,0)→0, (0,1)→1, (1,0)→1,
     (1,1)→0 — plus Gaussian noise of standard deviation ``noise``. The defaults give the four
     exact points."""
-    n = _check_int("n", n, 1)
-    noise = _check_noise(noise)
+    n = check_samples(f"xor(n={n})", check_int("n", n, 1))
+    noise = check_noise(noise)
     corners = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     labels = np.array([0, 1, 1, 0], dtype=np.int64)
     which = np.arange(n) % 4
@@ -67,9 +74,10 @@ def xor(n: int = 4, noise: float = 0.0, seed: int = 0) -> Dataset:
 def spiral(n: int = 100, classes: int = 3, noise: float = 0.2, seed: int = 0) -> Dataset:
     """``classes`` spiral arms of ``n`` points each, as in CS231n: for arm k, radius r runs
     0 → 1 and angle θ runs 4k → 4(k+1) plus N(0, noise²); x = (r·sin θ, r·cos θ)."""
-    n = _check_int("n", n, 1)
-    classes = _check_int("classes", classes, 2)
-    noise = _check_noise(noise)
+    n = check_int("n", n, 1)
+    classes = check_int("classes", classes, 2)
+    check_samples(f"spiral(n={n}, classes={classes})", n * classes)
+    noise = check_noise(noise)
     rng = np.random.default_rng(seed)
     x = np.zeros((n * classes, 2))
     t = np.zeros(n * classes, dtype=np.int64)
@@ -84,8 +92,8 @@ def spiral(n: int = 100, classes: int = 3, noise: float = 0.2, seed: int = 0) ->
 
 def sine(n: int = 200, noise: float = 0.1, seed: int = 0) -> Dataset:
     """Regression: x ~ U[−π, π] of shape (n, 1), t = sin(x) + N(0, noise²), shape (n, 1)."""
-    n = _check_int("n", n, 1)
-    noise = _check_noise(noise)
+    n = check_samples(f"sine(n={n})", check_int("n", n, 1))
+    noise = check_noise(noise)
     rng = np.random.default_rng(seed)
     x = rng.uniform(-np.pi, np.pi, size=(n, 1))
     t = np.sin(x) + noise * rng.standard_normal((n, 1))
@@ -105,28 +113,8 @@ def digits() -> Dataset:
 
 
 def toy(name: str, *, seed: int = 0, **options: Any) -> Dataset:
-    """A built-in set by name, with its options (see the module docstring)."""
-    key = name.strip().lower()
-    if key not in TOY_SETS:
-        raise LookupError(unknown_source_message(name))
-    unknown = sorted(set(options) - set(TOY_OPTIONS[key]))
-    if unknown:
-        takes = ", ".join(TOY_OPTIONS[key]) or "no options"
-        raise ValueError(f"the {key} data set does not take {', '.join(unknown)}; it takes {takes}")
-    if key == "digits":
-        return digits()
-    generators: dict[str, Callable[..., Dataset]] = {"xor": xor, "spiral": spiral, "sine": sine}
-    return generators[key](seed=seed, **options)
+    """A registered data set by name, whole (every sample, before any split), made from
+    ``seed`` with its ``options``: see :func:`plugnet.datasets.sources.named_source`."""
+    from plugnet.datasets.sources import named_source, whole
 
-
-def unknown_source_message(name: str) -> str:
-    """Why ``name`` is no data source: neither a built-in set nor a ``.npz``/``.csv`` file; it
-    suggests the closest set's name and lists them all. The config checker reports it too."""
-    # A name far longer than any set's is no misspelling (and would cost difflib time).
-    close = difflib.get_close_matches(name.strip().lower(), TOY_SETS, n=1) if len(name) < 80 else []
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    shown = repr(name) if len(name) < 200 else f"{name[:160]!r}... ({len(name)} characters)"
-    return (
-        f"unknown data source {shown}: it is not a built-in data set and not a .npz or .csv "
-        f"file.{hint} Built-in sets: {', '.join(TOY_SETS)}."
-    )
+    return whole(named_source(name, options), seed)

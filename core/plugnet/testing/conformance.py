@@ -37,6 +37,7 @@ __all__ = [
     "Subject",
     "applicable",
     "check_activation",
+    "check_dataset",
     "check_error_function",
     "check_fused_backward",
     "check_initializer",
@@ -167,6 +168,11 @@ def check_metric(metric: Any, *, output_shape: Sequence[int] | None = None) -> N
     ``output_shape`` (default: the metric's first matching ``conformance.cases`` entry, else
     ``(10,)`` for class metrics and ``(3,)`` for regression metrics)."""
     _run_all(_subject_for("metric", metric, output_shape), CHECKS["metric"])
+
+
+def check_dataset(dataset: Any) -> None:
+    """Run every data set check on a spec or instance."""
+    _run_all(_subject_for("dataset", dataset), CHECKS["dataset"])
 
 
 def check_fused_backward(activation: Any, error: Any, fused: Any = None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from plugnet.testing.checks import (
     activation,
+    dataset,
     error_function,
     fused_backward,
     initializer,
@@ -30,4 +31,5 @@ CHECKS: dict[str, dict[str, CheckFunction]] = {
     "initializer": initializer.CHECKS,
     "schedule": schedule.CHECKS,
     "metric": metric.CHECKS,
+    "dataset": dataset.CHECKS,
 }
