@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from plugnet import SpecError
 from plugnet.specs import normalize, parse_mapping, parse_string
@@ -79,3 +83,14 @@ def test_malformed_mappings(spec: dict[str, object], message: str) -> None:
 def test_normalize_ignores_case_underscore_dash_space() -> None:
     assert normalize("LeakyReLU") == normalize("leaky-relu") == normalize("leaky_relu")
     assert normalize("Leaky ReLU") == "leakyrelu"
+
+
+@given(st.text(max_size=30))
+def test_normalize_fast_path_matches_the_pattern(name: str) -> None:
+    """ASCII names skip the regular expression; the result is the pattern's."""
+    assert normalize(name) == re.sub(r"[\s_\-.]+", "", name).lower()
+
+
+def test_normalize_every_ascii_separator() -> None:
+    text = "".join(map(chr, range(128)))
+    assert normalize(text) == re.sub(r"[\s_\-.]+", "", text).lower()

@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal, NamedTuple, NoReturn
 
 import pluggy
 
@@ -41,28 +41,34 @@ from plugnet.specs import (
 BUILTIN_PROVIDER = "plugnet"
 
 
-@dataclass(frozen=True)
-class Kind:
-    """A component kind: the hook that registers it and the protocol its instances satisfy."""
+class Kind(NamedTuple):  # not a dataclass, which would cost a millisecond of start-up
+    """A component kind: the hook that registers it, the protocol its instances satisfy, the
+    methods they must have, and the title of its section in listings (the catalogue)."""
 
     name: str
     hook: str
     protocol: type
     methods: tuple[str, ...]
+    title: str
 
 
+# The one table of kinds: a new kind is a row here and its hookspec in plugnet.hookspecs.
 KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in (
-        Kind("activation", "register_activations", protocols.Activation, ("forward", "backward")),
+        Kind("activation", "register_activations", protocols.Activation, ("forward", "backward"),
+             "Activations"),
         Kind("error_function", "register_error_functions", protocols.ErrorFunction,
-             ("forward", "backward")),
-        Kind("layer", "register_layers", protocols.Layer, ("build", "forward", "backward")),
-        Kind("optimizer", "register_optimizers", protocols.Optimizer, ("update",)),
-        Kind("initializer", "register_initializers", protocols.Initializer, ("__call__",)),
-        Kind("schedule", "register_schedules", protocols.Schedule, ("__call__",)),
+             ("forward", "backward"), "Error functions"),
+        Kind("layer", "register_layers", protocols.Layer, ("build", "forward", "backward"),
+             "Layers"),
+        Kind("optimizer", "register_optimizers", protocols.Optimizer, ("update",), "Optimizers"),
+        Kind("initializer", "register_initializers", protocols.Initializer, ("__call__",),
+             "Initializers"),
+        Kind("schedule", "register_schedules", protocols.Schedule, ("__call__",),
+             "Learning-rate schedules"),
         Kind("fused_backward", "register_fused_backwards", protocols.FusedBackward,
-             ("backward",)),
+             ("backward",), "Fused output backwards"),
     )
 }  # fmt: skip
 _KIND_BY_HOOK = {kind.hook: kind for kind in KINDS.values()}
@@ -104,6 +110,10 @@ class Component:
     # Signature and annotations are read on first use, not at registration, and then kept.
     @cached_property
     def _signature(self) -> inspect.Signature | None:
+        if _takes_nothing(self.factory):
+            # What inspect.signature finds, without its parse of object's text signature, which
+            # costs milliseconds the first time (tokenize compiles its patterns).
+            return inspect.Signature()
         try:
             return inspect.signature(self.factory)
         except (TypeError, ValueError):
@@ -184,6 +194,17 @@ class Component:
         if specs and isinstance(instance, protocols.TakesComponents):
             instance.component_specs.update(specs)
         return instance
+
+
+def _takes_nothing(factory: Callable[..., Any]) -> bool:
+    """Whether ``factory`` is a class with object's constructor, and so takes no arguments."""
+    return (
+        isinstance(factory, type)
+        and type(factory).__call__ is type.__call__
+        and vars(object)["__init__"] is getattr(factory, "__init__", None)
+        and vars(object)["__new__"] is getattr(factory, "__new__", None)
+        and getattr(factory, "__signature__", None) is None
+    )
 
 
 def nested_kinds(factory: Callable[..., Any]) -> dict[str, str]:
@@ -291,6 +312,48 @@ def _snake_case(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
+class _PluginManager(pluggy.PluginManager):
+    """pluggy's manager, reading a module's functions directly.
+
+    pluggy looks up every name in ``dir(plugin)`` with :func:`inspect.getattr_static`, which
+    for the built-in modules (hundreds of names) is most of their registration time. In a plain
+    module, what getattr_static finds under a name that the module type does not define is the
+    module's own value, and only a function there can be a hook (pluggy also takes staticmethods,
+    classmethods and bound methods: those, and anything not in a plain module, go to pluggy).
+    """
+
+    def parse_hookimpl_opts(self, plugin: object, name: str) -> Any:
+        value = _module_value(plugin, name)
+        if value is _ABSENT:
+            return super().parse_hookimpl_opts(plugin, name)
+        return _marker_options(value, self.project_name + "_impl")
+
+    def parse_hookspec_opts(self, module_or_class: object, name: str) -> Any:
+        value = _module_value(module_or_class, name)
+        if value is _ABSENT:
+            return super().parse_hookspec_opts(module_or_class, name)  # type: ignore[arg-type]
+        return _marker_options(value, self.project_name + "_spec")
+
+
+def _module_value(plugin: object, name: str) -> Any:
+    """A plain module's function under ``name``, None if what is there cannot be a hook, or
+    _ABSENT when pluggy's own lookup must decide."""
+    if type(plugin) is not types.ModuleType or name in _MODULE_TYPE_NAMES:
+        return _ABSENT
+    value = vars(plugin).get(name, _ABSENT)
+    if isinstance(value, types.FunctionType) or value is _ABSENT:
+        return value
+    return _ABSENT if isinstance(value, (staticmethod, classmethod, types.MethodType)) else None
+
+
+def _marker_options(function: Any, attribute: str) -> dict[str, Any] | None:
+    options = None if function is None else getattr(function, attribute, None)
+    return options if isinstance(options, dict) else None
+
+
+_MODULE_TYPE_NAMES = frozenset(dir(types.ModuleType))
+
+
 class Registry:
     """Components by kind, registered one plugin at a time through the pluggy hooks."""
 
@@ -306,7 +369,7 @@ class Registry:
         self._short: dict[str, dict[str, list[Component]]] = {kind: {} for kind in KINDS}
         self._qualified: dict[str, dict[tuple[str, str], Component]] = {k: {} for k in KINDS}
         self._by_type: dict[type, Component] = {}
-        self._manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self._manager = _PluginManager(hookspecs.PROJECT_NAME)
         self._manager.add_hookspecs(hookspecs)
 
     # -- registration -------------------------------------------------------------------------

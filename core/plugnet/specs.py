@@ -12,7 +12,6 @@ not fit (``leaky_relu(alpha='x')``) is refused when it is resolved rather than o
 from __future__ import annotations
 
 import ast
-import dataclasses
 import inspect
 import keyword
 import math
@@ -23,7 +22,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal, NamedTuple, Union
 
 from plugnet.errors import SpecError
 
@@ -43,7 +42,13 @@ _LITERALS = "numbers, strings, True/False/None, tuples, lists and dicts of them"
 
 def normalize(name: str) -> str:
     """The lookup key of a name: lower case, without '_', '-', '.' and spaces."""
+    if name.isascii():  # the usual case, without a regular expression
+        return name.translate(_ASCII_SEPARATORS).lower()
     return re.sub(r"[\s_\-.]+", "", name).lower()
+
+
+# What r"[\s_\-.]" matches among ASCII characters.
+_ASCII_SEPARATORS = str.maketrans("", "", "_-. \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f")
 
 
 class _Preview(reprlib.Repr):
@@ -108,11 +113,13 @@ def parse_string(spec: str) -> ParsedSpec:
 _CLOSERS = {"(": ")", "[": "]", "{": "}"}
 _CONSTANT_TYPES = (str, int, float, bool, type(None))  # not bytes, complex or Ellipsis
 _PARSE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError)
-_NEWLINE = re.compile(r"\r\n?|\n")  # the line ends Python's tokenizer counts
-_NEVER_CLOSED = re.compile(r"'(.)' was never closed")
-_BAD_NUMBER = re.compile(r"leading zeros|invalid (?:decimal|hexadecimal|octal|binary|digit)")
-_KEYWORD_ARGUMENT = re.compile(r"(\w+)\s*=(?!=)")
-_WORD = re.compile(r"[\w.]+")
+# Patterns for spec arguments and their errors, compiled on first use (re caches them), since
+# building the registry parses no arguments.
+_NEWLINE = r"\r\n?|\n"  # the line ends Python's tokenizer counts
+_NEVER_CLOSED = r"'(.)' was never closed"
+_BAD_NUMBER = r"leading zeros|invalid (?:decimal|hexadecimal|octal|binary|digit)"
+_KEYWORD_ARGUMENT = r"(\w+)\s*=(?!=)"
+_WORD = r"[\w.]+"
 _TOO_DEEP = (
     f"its arguments nest more than {MAX_SPEC_DEPTH} brackets deep (plugnet.specs.MAX_SPEC_DEPTH)"
 )
@@ -131,7 +138,7 @@ def _parse_arguments(spec: str, args: str) -> dict[str, Any]:
         raise _unparsable(spec, str(exc)) from None
     except (RecursionError, MemoryError):  # thousands of nested operators, e.g. ---...1
         raise _unparsable(spec, "they nest too deeply for Python's parser") from None
-    call, lines = tree.body, _NEWLINE.split(source)
+    call, lines = tree.body, re.split(_NEWLINE, source)
     # A comment or a ')' inside the arguments could end the call early: `relu(a=1)+(2)`. The
     # end is (line, UTF-8 offset), as ast counts it.
     end = (len(lines), len(lines[-1].encode()))
@@ -217,7 +224,7 @@ def _index(source: str, line: int | None, offset: int | None) -> int | None:
     """The index in ``source`` of a SyntaxError's line and offset (both from 1), if given."""
     if not line or not offset or offset < 1:
         return None
-    starts = [0, *(match.end() for match in _NEWLINE.finditer(source))]
+    starts = [0, *(match.end() for match in re.finditer(_NEWLINE, source))]
     return min(starts[min(line, len(starts)) - 1] + offset - 1, len(source))
 
 
@@ -229,23 +236,23 @@ def _syntax_error(spec: str, source: str, error: SyntaxError) -> SpecError:
         return _refused(spec, _TOO_DEEP)
     if message.startswith(("positional argument follows", "iterable argument unpacking")):
         return _positional(spec)
-    if never_closed := _NEVER_CLOSED.fullmatch(message):
+    if never_closed := re.fullmatch(_NEVER_CLOSED, message):
         return _unparsable(spec, f"{never_closed[1]!r} is never closed")
     if at is None:
         return _unparsable(spec, message)
     if message.startswith("unterminated"):
         return _unparsable(spec, f"the string at {source[at:-1][:20]!r} is never closed")
-    if _BAD_NUMBER.match(message):
+    if re.match(_BAD_NUMBER, message):
         start = at  # Python points into the number, or just past it
         while start and (source[start - 1].isalnum() or source[start - 1] in "_."):
             start -= 1
-        number = _WORD.match(source, start)
+        number = re.compile(_WORD).match(source, start)
         shown = preview(number[0] if number else source[at : at + 1])
         return _refused(spec, f"{shown} is not a valid number ({message})")
     if message.startswith("(unicode error) "):
         detail = message.removeprefix("(unicode error) ")
         return _refused(spec, f"one of its strings is not a valid string ({detail})")
-    name = _KEYWORD_ARGUMENT.match(source, at)
+    name = re.compile(_KEYWORD_ARGUMENT).match(source, at)
     if name and keyword.iskeyword(name[1]):  # class=1, True=1
         return _unparsable(spec, f"{name[1]!r} cannot be an argument name")
     end = _index(source, error.end_lineno, error.end_offset)
@@ -274,7 +281,7 @@ def _missing_comma(source: str, start: int, end: int) -> str:
     try:
         ast.parse(source[:start], mode="eval")
     except SyntaxError as exc:
-        opener = _NEVER_CLOSED.fullmatch(exc.msg)
+        opener = re.fullmatch(_NEVER_CLOSED, exc.msg)
         if opener and _index(source, exc.lineno, exc.offset) != 1:  # 1: the call's own '('
             return f"unexpected {unexpected!r} in a {opener[1]}...{_CLOSERS[opener[1]]}"
     except _PARSE_ERRORS:
@@ -314,8 +321,7 @@ def parse_mapping(spec: Mapping[str, Any]) -> ParsedSpec:
 # -- what a factory's annotations admit -----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ArgumentCheck:
+class ArgumentCheck(NamedTuple):  # not a dataclass, which would cost start-up time
     """What an annotation admits: ``expected`` describes it for messages (``"an integer"``),
     ``plural`` for the items of a list (``"integers"``)."""
 
@@ -358,7 +364,7 @@ def argument_checks(factory: Callable[..., Any]) -> dict[str, ArgumentCheck]:
         check = _check_for(hints[parameter.name], infinite=infinite)
         if check is not None:
             annotation = inspect.formatannotation(hints[parameter.name])
-            checks[parameter.name] = dataclasses.replace(check, annotation=annotation)
+            checks[parameter.name] = check._replace(annotation=annotation)
     return checks
 
 
