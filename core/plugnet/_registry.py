@@ -31,6 +31,7 @@ from plugnet.errors import (
 from plugnet.specs import (
     ArgumentCheck,
     ParsedSpec,
+    _type_hints,
     argument_checks,
     normalize,
     parse_mapping,
@@ -211,10 +212,7 @@ def nested_kinds(factory: Callable[..., Any]) -> dict[str, str]:
     """The keyword parameters of ``factory`` (a class: its ``__init__``) annotated with a kind's
     protocol, alone or in a union, each with that kind's name."""
     target = inspect.getattr_static(factory, "__init__") if isinstance(factory, type) else factory
-    try:
-        hints = typing.get_type_hints(target)
-    except Exception:  # an annotation that does not resolve declares nothing
-        return {}
+    hints = _type_hints(target)  # an annotation that does not resolve declares nothing
     by_protocol = {kind.protocol: kind.name for kind in KINDS.values()}
     nested = {}
     for name, hint in hints.items():

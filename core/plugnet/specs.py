@@ -22,7 +22,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, Union
+from typing import Annotated, Any, Literal, NamedTuple, Union
 
 from plugnet.errors import SpecError
 
@@ -340,10 +340,18 @@ class ArgumentCheck(NamedTuple):  # not a dataclass, which would cost start-up t
         return f"{name} must be {expected} (annotated {self.annotation}), got {preview(value)}"
 
 
+class AtLeast(NamedTuple):
+    """A lower bound in an annotation, which :func:`argument_checks` enforces:
+    ``patience: Annotated[int, AtLeast(0)]`` admits the integers >= 0."""
+
+    minimum: float
+
+
 def argument_checks(factory: Callable[..., Any]) -> dict[str, ArgumentCheck]:
     """A check per keyword parameter of ``factory`` (a class: its ``__init__``) whose annotation
-    is simple: float, int, bool, str, None, unions of them, Literal[...], and lists and tuples
-    of them. Other annotations, ``Any`` and those that cannot be resolved are not checked."""
+    is simple: float, int, bool, str, None, unions of them, Literal[...], lists and tuples of
+    them, and ``Annotated[int | float, AtLeast(m)]``. Other annotations, ``Any`` and those that
+    cannot be resolved are not checked."""
     try:
         signature = inspect.signature(factory)
     except (TypeError, ValueError):
@@ -372,7 +380,7 @@ def _type_hints(target: Any) -> dict[str, Any]:
     """``typing.get_type_hints(target)``; when one annotation cannot be resolved (a name
     imported only for type checkers), the others are resolved one by one."""
     try:
-        return typing.get_type_hints(target)
+        return typing.get_type_hints(target, include_extras=True)
     except Exception:  # whatever an annotation raises, it only means "not checked"
         pass
     annotations = getattr(target, "__annotations__", None)
@@ -383,7 +391,7 @@ def _type_hints(target: Any) -> dict[str, Any]:
     for name, annotation in annotations.items():
         one = types.SimpleNamespace(__annotations__={name: annotation})
         try:
-            hints.update(typing.get_type_hints(one, globalns=namespace))
+            hints.update(typing.get_type_hints(one, globalns=namespace, include_extras=True))
         except Exception:  # this one stays unchecked
             continue
     return hints
@@ -433,6 +441,12 @@ def _check_for(hint: Any, *, infinite: bool = False) -> ArgumentCheck | None:
     if hint is None or hint is type(None):
         return ArgumentCheck("None", "None", lambda v: v is None)
     origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Annotated:
+        check = _check_for(args[0], infinite=infinite)
+        bounds = [item.minimum for item in args[1:] if isinstance(item, AtLeast)]
+        if check is None or not bounds:
+            return check
+        return _at_least(check, max(bounds), integer=args[0] is int)
     if origin is Literal:
         shown = ", ".join(repr(a) for a in args)
         return ArgumentCheck(
@@ -453,6 +467,23 @@ def _check_for(hint: Any, *, infinite: bool = False) -> ArgumentCheck | None:
     if origin in (list, tuple):
         return _sequence_check(args, variadic=origin is list or args[-1:] == (...,))
     return None
+
+
+def _at_least(check: ArgumentCheck, minimum: float, *, integer: bool) -> ArgumentCheck:
+    """``check``, admitting only values >= ``minimum``."""
+    if integer and minimum == 1:
+        expected, plural = "a positive integer", "positive integers"
+    else:
+        expected, plural = f"{check.expected} >= {minimum:g}", f"{check.plural} >= {minimum:g}"
+
+    def explain(value: Any) -> str:
+        if check.explain is not None and not check.accepts(value):
+            return check.explain(value)
+        return expected
+
+    return ArgumentCheck(
+        expected, plural, lambda v: check.accepts(v) and v >= minimum, explain=explain
+    )
 
 
 def _sequence_check(args: tuple[Any, ...], *, variadic: bool) -> ArgumentCheck | None:
