@@ -821,3 +821,15 @@ def test_plugin_manager_finds_what_pluggys_finds() -> None:
             found += expected is not None
     assert found >= len(modules) + 1
     assert ours.parse_hookimpl_opts(module, "register_activations") is not None
+
+
+def test_each_kind_is_one_row_with_its_hookspec() -> None:
+    """A kind is its row in KINDS (name, hook, protocol, methods, title) and its hookspec; the
+    catalogue's sections take their titles from the rows."""
+    from plugnet import hookspecs
+    from plugnet.catalogue import render
+
+    text = render(build_registry({"PLUGNET_DISABLE_PLUGIN_AUTOLOAD": "1"}))
+    for name, kind in KINDS.items():
+        assert kind.name == name and kind.title and callable(getattr(hookspecs, kind.hook))
+        assert f"\n## {kind.title}\n" in text

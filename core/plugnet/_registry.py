@@ -44,13 +44,15 @@ BUILTIN_PROVIDER = "plugnet"
 
 class Kind(NamedTuple):  # not a dataclass, which would cost a millisecond of start-up
     """A component kind: the hook that registers it, the protocol its instances satisfy, the
-    methods they must have, and the title of its section in listings (the catalogue)."""
+    methods they must have, the title of its section in listings (the catalogue), and the
+    dict attributes its instances must have (checked on instances, which set them)."""
 
     name: str
     hook: str
     protocol: type
     methods: tuple[str, ...]
     title: str
+    attributes: tuple[str, ...] = ()
 
 
 # The one table of kinds: a new kind is a row here and its hookspec in plugnet.hookspecs.
@@ -62,7 +64,7 @@ KINDS: dict[str, Kind] = {
         Kind("error_function", "register_error_functions", protocols.ErrorFunction,
              ("forward", "backward"), "Error functions"),
         Kind("layer", "register_layers", protocols.Layer, ("build", "forward", "backward"),
-             "Layers"),
+             "Layers", ("params", "grads")),
         Kind("optimizer", "register_optimizers", protocols.Optimizer, ("update",), "Optimizers"),
         Kind("initializer", "register_initializers", protocols.Initializer, ("__call__",),
              "Initializers"),
@@ -245,8 +247,8 @@ class Provider:
 def _missing_members(obj: Any, kind: Kind) -> list[str]:
     members = [*kind.methods, "get_config"]
     missing = [m for m in members if not callable(getattr(obj, m, None))]
-    if kind.name == "layer" and not isinstance(obj, type):
-        missing += [a for a in ("params", "grads") if not isinstance(getattr(obj, a, None), dict)]
+    if not isinstance(obj, type):
+        missing += [a for a in kind.attributes if not isinstance(getattr(obj, a, None), dict)]
     return missing + _capability_problems(obj)
 
 
