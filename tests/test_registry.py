@@ -809,7 +809,8 @@ def test_plugin_manager_finds_what_pluggys_finds() -> None:
     hookimpl(module.register_activations)
     module.register_layers = hookimpl(staticmethod(lambda register: None))
     module.register_schedules = hookimpl(classmethod(lambda cls, register: None))
-    module.__annotations__ = {}
+    module.__annotations__ = {}  # a data descriptor of the module type: pluggy decides
+    module.__doc__ = hookimpl(lambda register: None)  # the type's __doc__ is a plain str
     modules = [importlib.import_module(name) for name in plugnet_builtins.PLUGIN_MODULES]
     ours = Registry()._manager
     theirs = pluggy.PluginManager(PROJECT_NAME)
@@ -833,3 +834,15 @@ def test_each_kind_is_one_row_with_its_hookspec() -> None:
     for name, kind in KINDS.items():
         assert kind.name == name and kind.title and callable(getattr(hookspecs, kind.hook))
         assert f"\n## {kind.title}\n" in text
+
+
+def test_components_are_read_only() -> None:
+    component = build_registry({"PLUGNET_DISABLE_PLUGIN_AUTOLOAD": "1"}).lookup(
+        "activation", "relu"
+    )
+    with pytest.raises(AttributeError, match="read-only"):
+        component.name = "other"  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="read-only"):
+        del component.kind
+    assert (component.name, component.kind, component.factory) == ("relu", "activation", ReLU)
+    assert repr(component) == f"Component('activation', 'plugnet:relu', {ReLU!r})"

@@ -88,18 +88,44 @@ def _kind(kind: str) -> Kind:
         ) from None
 
 
-@dataclass(frozen=True, eq=False)
 class Component:
-    """One registered component: its names, where it came from and how to build it."""
+    """One registered component: its names, where it came from and how to build it. Its fields
+    are read-only."""
 
+    # A plain class rather than a frozen dataclass, whose generated methods cost about a
+    # millisecond of start-up; compared by identity, as a dataclass with eq=False is.
     kind: str
     name: str
     factory: Callable[..., Any]
     provider: str
     version: str
-    aliases: tuple[str, ...] = ()
-    builtin: bool = False
-    pair: tuple[str, str] | None = None
+    aliases: tuple[str, ...]
+    builtin: bool
+    pair: tuple[str, str] | None
+
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        factory: Callable[..., Any],
+        provider: str,
+        version: str,
+        aliases: tuple[str, ...] = (),
+        builtin: bool = False,
+        pair: tuple[str, str] | None = None,
+    ) -> None:
+        fields = vars(self)  # cached_property stores its values here too
+        fields.update(kind=kind, name=name, factory=factory, provider=provider, version=version)
+        fields.update(aliases=aliases, builtin=builtin, pair=pair)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to {name!r}: a Component is read-only")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete {name!r}: a Component is read-only")
+
+    def __repr__(self) -> str:
+        return f"Component({self.kind!r}, {self.qualified_name!r}, {self.factory!r})"
 
     @property
     def qualified_name(self) -> str:
@@ -317,9 +343,10 @@ class _PluginManager(pluggy.PluginManager):
 
     pluggy looks up every name in ``dir(plugin)`` with :func:`inspect.getattr_static`, which
     for the built-in modules (hundreds of names) is most of their registration time. In a plain
-    module, what getattr_static finds under a name that the module type does not define is the
-    module's own value, and only a function there can be a hook (pluggy also takes staticmethods,
-    classmethods and bound methods: those, and anything not in a plain module, go to pluggy).
+    module, what getattr_static finds under a name that is not a data descriptor of the module
+    type is the module's own value, and only a function there can be a hook (pluggy also takes
+    staticmethods, classmethods and bound methods: those, and anything not in a plain module,
+    go to pluggy).
     """
 
     def parse_hookimpl_opts(self, plugin: object, name: str) -> Any:
@@ -338,7 +365,7 @@ class _PluginManager(pluggy.PluginManager):
 def _module_value(plugin: object, name: str) -> Any:
     """A plain module's function under ``name``, None if what is there cannot be a hook, or
     _ABSENT when pluggy's own lookup must decide."""
-    if type(plugin) is not types.ModuleType or name in _MODULE_TYPE_NAMES:
+    if type(plugin) is not types.ModuleType or name in _MODULE_DATA_DESCRIPTORS:
         return _ABSENT
     value = vars(plugin).get(name, _ABSENT)
     if isinstance(value, types.FunctionType) or value is _ABSENT:
@@ -351,7 +378,21 @@ def _marker_options(function: Any, attribute: str) -> dict[str, Any] | None:
     return options if isinstance(options, dict) else None
 
 
-_MODULE_TYPE_NAMES = frozenset(dir(types.ModuleType))
+def _data_descriptors(cls: type) -> frozenset[str]:
+    """The names under which ``cls`` (through its MRO) has a data descriptor, which takes
+    precedence over an instance's own value."""
+    names: set[str] = set()
+    seen: set[str] = set()
+    for klass in cls.__mro__:
+        for name, value in vars(klass).items():
+            if name not in seen:
+                seen.add(name)
+                if hasattr(type(value), "__set__") or hasattr(type(value), "__delete__"):
+                    names.add(name)
+    return frozenset(names)
+
+
+_MODULE_DATA_DESCRIPTORS = _data_descriptors(types.ModuleType)
 
 
 class Registry:

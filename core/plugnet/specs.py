@@ -21,7 +21,6 @@ import reprlib
 import types
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, NamedTuple, Union
 
 from plugnet.errors import SpecError
@@ -72,13 +71,12 @@ def preview(value: object) -> str:
     return _preview.repr(value)
 
 
-@dataclass(frozen=True)
-class ParsedSpec:
-    """A spec broken into its provider (or None), its name and its keyword arguments."""
+class ParsedSpec(NamedTuple):  # not a dataclass, which would cost start-up time
+    """A spec broken into its name, its provider (or None) and its keyword arguments."""
 
     name: str
-    provider: str | None = None
-    kwargs: dict[str, Any] = field(default_factory=dict)
+    provider: str | None
+    kwargs: dict[str, Any]
 
     @property
     def display(self) -> str:
