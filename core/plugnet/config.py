@@ -408,7 +408,7 @@ class _Table:
             "model": MODEL_KEYS,
             "training": TRAINING_KEYS,
             "output": OUTPUT_KEYS,
-            "early_stopping": tuple(_early_stopping_defaults()),
+            "early_stopping": tuple(_early_stopping_parameters()),
         }[key]
         return _Table(self.data[key], self.key(key), known, what=f"[{self.key(key)}]")
 
@@ -493,11 +493,11 @@ def _annotated_checks(factory: Callable[..., Any], keys: Sequence[str]) -> dict[
     return {key: _annotated(checks[key]) for key in keys if key in checks}
 
 
-def _early_stopping_defaults() -> dict[str, Any]:
-    """EarlyStopping's parameters and their defaults: the keys of [training.early_stopping]."""
+def _early_stopping_parameters() -> Mapping[str, inspect.Parameter]:
+    """EarlyStopping's parameters: the keys of [training.early_stopping]."""
     from plugnet.callbacks import EarlyStopping
 
-    return {p.name: p.default for p in inspect.signature(EarlyStopping).parameters.values()}
+    return inspect.signature(EarlyStopping).parameters
 
 
 # -- sections -------------------------------------------------------------------------------------
@@ -728,7 +728,11 @@ def _parse_training(table: _Table | None, data: DataConfig) -> TrainingConfig:
     early_stopping: dict[str, Any] | None = None
     if early is not None:
         # Every key, those left out at EarlyStopping's defaults, so the config shows them all.
-        early_stopping = _early_stopping_defaults()
+        early_stopping = {
+            p.name: p.default
+            for p in _early_stopping_parameters().values()
+            if p.default is not p.empty
+        }
         early_stopping |= _given(early, {"monitor": _choice(MONITORS)})
         monitor = early_stopping["monitor"]
         if monitor.startswith("val_") and not data.validation_split:
@@ -737,7 +741,7 @@ def _parse_training(table: _Table | None, data: DataConfig) -> TrainingConfig:
                 f"{monitor!r} needs validation data: set data.validation_split > 0, or monitor "
                 f"'loss'",
             )
-        others = [key for key in early_stopping if key != "monitor"]
+        others = [key for key in _early_stopping_parameters() if key != "monitor"]
         early_stopping |= _given(early, _annotated_checks(EarlyStopping, others))
     given = _given(table, _annotated_checks(TrainingConfig, TRAINING_KEYS))
     given |= _given(table, {"verbose": _VERBOSITY})
