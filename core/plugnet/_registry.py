@@ -13,7 +13,6 @@ import types
 import typing
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal, NamedTuple, NoReturn
 
@@ -255,19 +254,25 @@ def nested_kinds(factory: Callable[..., Any]) -> dict[str, str]:
     return nested
 
 
-@dataclass
 class Provider:
     """A source of components: a distribution's entry point, plugnet's built-ins, or a plugin
     registered in-process."""
 
-    name: str
-    version: str
-    entry_point: str | None = None
-    status: Literal["loaded", "failed", "disabled"] = "loaded"
-    error: str | None = None
-    builtin: bool = False
-    modules: list[str] = field(default_factory=list)
-    components: list[Component] = field(default_factory=list)
+    # A plain class, as Component is (a dataclass costs start-up time); compared by identity.
+    def __init__(
+        self, name: str, version: str, entry_point: str | None = None, *, builtin: bool = False
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.entry_point = entry_point
+        self.status: Literal["loaded", "failed", "disabled"] = "loaded"
+        self.error: str | None = None
+        self.builtin = builtin
+        self.modules: list[str] = []
+        self.components: list[Component] = []
+
+    def __repr__(self) -> str:
+        return f"Provider({self.name!r}, {self.version!r}, {self.entry_point!r}, {self.status!r})"
 
 
 def _missing_members(obj: Any, kind: Kind) -> list[str]:

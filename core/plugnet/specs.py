@@ -319,16 +319,24 @@ def parse_mapping(spec: Mapping[str, Any]) -> ParsedSpec:
 # -- what a factory's annotations admit -----------------------------------------------------------
 
 
-class ArgumentCheck(NamedTuple):  # not a dataclass, which would cost start-up time
+class ArgumentCheck:
     """What an annotation admits: ``expected`` describes it for messages (``"an integer"``),
-    ``plural`` for the items of a list (``"integers"``)."""
+    ``plural`` for the items of a list (``"integers"``); ``explain`` says what a value lacks,
+    when that depends on the value ("finite" for NaN, else "a number")."""
 
-    expected: str
-    plural: str
-    accepts: Callable[[Any], bool]
-    annotation: str = ""
-    #: What the value lacks, when that depends on the value ("finite" for NaN, else "a number").
-    explain: Callable[[Any], str] | None = None
+    # Plain classes here and below: creating a dataclass or a NamedTuple costs start-up time.
+    __slots__ = ("accepts", "annotation", "expected", "explain", "plural")
+
+    def __init__(
+        self,
+        expected: str,
+        plural: str,
+        accepts: Callable[[Any], bool],
+        annotation: str = "",
+        explain: Callable[[Any], str] | None = None,
+    ) -> None:
+        self.expected, self.plural, self.accepts = expected, plural, accepts
+        self.annotation, self.explain = annotation, explain
 
     def problem(self, name: str, value: Any) -> str | None:
         """Why ``value`` does not fit parameter ``name``, or None when it does."""
@@ -338,11 +346,17 @@ class ArgumentCheck(NamedTuple):  # not a dataclass, which would cost start-up t
         return f"{name} must be {expected} (annotated {self.annotation}), got {preview(value)}"
 
 
-class AtLeast(NamedTuple):
+class AtLeast:
     """A lower bound in an annotation, which :func:`argument_checks` enforces:
     ``patience: Annotated[int, AtLeast(0)]`` admits the integers >= 0."""
 
-    minimum: float
+    __slots__ = ("minimum",)
+
+    def __init__(self, minimum: float) -> None:
+        self.minimum = minimum
+
+    def __repr__(self) -> str:
+        return f"AtLeast({self.minimum!r})"
 
 
 def argument_checks(factory: Callable[..., Any]) -> dict[str, ArgumentCheck]:
@@ -370,7 +384,9 @@ def argument_checks(factory: Callable[..., Any]) -> dict[str, ArgumentCheck]:
         check = _check_for(hints[parameter.name], infinite=infinite)
         if check is not None:
             annotation = inspect.formatannotation(hints[parameter.name])
-            checks[parameter.name] = check._replace(annotation=annotation)
+            checks[parameter.name] = ArgumentCheck(
+                check.expected, check.plural, check.accepts, annotation, check.explain
+            )
     return checks
 
 
