@@ -9,7 +9,7 @@ name beyond the built-ins (or a listing) is needed.
 Modules load from bytecode, as in an installed venv (pip compiles on install): the processes
 write and read ``.pyc`` files in a temporary cache even where ``PYTHONDONTWRITEBYTECODE`` is
 set, and each command runs once before it is timed. ``--baseline`` times a second source tree
-(a ``PYTHONPATH``, e.g. a checkout's ``core:plugins``) in the same rounds, interleaved, so that
+(a ``PYTHONPATH``, e.g. a checkout's ``core:plugins``) in the same runs, interleaved, so that
 a before/after comparison sees the same machine load. On a busy machine, compare the CPU times
 (user + system, of each child process; POSIX only), which the load inflates far less than wall
 times.
@@ -51,26 +51,21 @@ def run_once(code: str, env: dict[str, str]) -> tuple[float, float]:
     return wall, cpu
 
 
-def medians(code: str, runs: int, env: dict[str, str]) -> tuple[float, float]:
-    walls, cpus = zip(*(run_once(code, env) for _ in range(runs)), strict=True)
-    return statistics.median(walls), statistics.median(cpus)
-
-
 def report(title: str, results: dict[str, list[tuple[float, float]]]) -> None:
-    def mean(label: str, which: int) -> float:
-        return statistics.mean(pair[which] for pair in results[label])
+    def median(label: str, which: int) -> float:
+        return statistics.median(pair[which] for pair in results[label])
 
     print(title)
     print(f"{'command':<18} {'wall':>9} {'beyond numpy':>13} {'cpu':>9} {'beyond numpy':>13}")
     for label in COMMANDS:
         cells = []
         for which in (0, 1):
-            value, base = mean(label, which), mean("import numpy", which)
+            value, base = median(label, which), median("import numpy", which)
             extra = "" if label == "import numpy" else f"{(value - base) * 1e3:+10.1f} ms"
             cells.append(f"{value * 1e3:7.1f} ms {extra:>13}")
         print(f"{label:<18} {' '.join(cells)}")
-    overhead = (mean("registry built", 0) - mean("import numpy", 0)) * 1e3
-    cpu = (mean("registry built", 1) - mean("import numpy", 1)) * 1e3
+    overhead = (median("registry built", 0) - median("import numpy", 0)) * 1e3
+    cpu = (median("registry built", 1) - median("import numpy", 1)) * 1e3
     verdict = "meets" if overhead <= 30 else "MISSES"
     print(
         f"registry with built-ins: {overhead:.1f} ms beyond numpy ({verdict} the 30 ms target); "
@@ -92,14 +87,17 @@ def main() -> None:
         for tree_env in trees.values():  # the first run of each command writes its bytecode
             for code in COMMANDS.values():
                 subprocess.run([sys.executable, "-c", code], check=True, env=tree_env)
-        results: dict[str, dict[str, list[tuple[float, float]]]] = {tree: {} for tree in trees}
-        runs = args.runs // 2 + 1
-        for _ in range(2):  # interleave two rounds so drift hits every command alike
+        results: dict[str, dict[str, list[tuple[float, float]]]] = {
+            tree: {label: [] for label in COMMANDS} for tree in trees
+        }
+        # Each run times every command of every tree once, so that drift in the machine's load
+        # hits them all alike; the figures are medians over the runs.
+        for _ in range(args.runs):
             for label, code in COMMANDS.items():
                 for tree, tree_env in trees.items():
-                    results[tree].setdefault(label, []).append(medians(code, runs, tree_env))
+                    results[tree][label].append(run_once(code, tree_env))
     for tree in trees:
-        report(f"-- {tree} ({runs} runs x 2 rounds per command)", results[tree])
+        report(f"-- {tree} (median of {args.runs} runs per command)", results[tree])
 
 
 if __name__ == "__main__":
