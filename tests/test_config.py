@@ -7,7 +7,7 @@ import inspect
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pytest
@@ -17,6 +17,7 @@ from plugnet._registry import Registry
 from plugnet.callbacks import EarlyStopping
 from plugnet.config import ConfigError, TrainingConfig, load_config, loads_config
 from plugnet.protocols import Activation
+from plugnet.specs import AtLeast
 from tests.conftest import make_plugin
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -376,3 +377,55 @@ def test_defaults_are_stated_once_and_the_docs_agree() -> None:
     assert early.training.early_stopping == {
         name: "loss" if name == "monitor" else p.default for name, p in defaults.items()
     }
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("[training]\nbatch_size = 0", "training.batch_size: expected a positive integer, got 0"),
+        ("[training]\nshuffle = 1", "training.shuffle: expected true or false, got 1"),
+        ("[training.early_stopping]\npatience = -1", "patience: expected an integer >= 0, got -1"),
+        (
+            "[training.early_stopping]\npatience = 1.5",
+            "patience: expected an integer >= 0, got 1.5",
+        ),
+        ("[training.early_stopping]\nmin_delta = -1", "min_delta: expected a finite number >= 0"),
+        ("[training.early_stopping]\nmin_delta = nan", "min_delta: expected a finite number >= 0"),
+        ("[training.early_stopping]\nmin_delta = 'x'", "min_delta: expected a number, got 'x'"),
+        (
+            "[training.early_stopping]\nmode = 'up'",
+            "training.early_stopping.mode: expected one of 'auto', 'min', 'max', got 'up'",
+        ),
+        ("[training.early_stopping]\nrestore_best = 1", "restore_best: expected true or false"),
+        (
+            "[training.early_stopping]\nmonitor = 'acc'",
+            "training.early_stopping.monitor: expected one of 'loss', 'accuracy', 'val_loss'",
+        ),
+    ],
+)
+def test_training_checks_come_from_the_annotations(table: str, message: str) -> None:
+    """[training] and [training.early_stopping] are checked by TrainingConfig's and
+    EarlyStopping's annotations, each message at its key."""
+    text = MINIMAL.replace("[data]", "[data]\nvalidation_split = 0.25") + table + "\n"
+    assert message in str(error_of(text))
+
+
+class _Warmed(EarlyStopping):
+    """EarlyStopping with one more parameter, for the test below."""
+
+    def __init__(self, monitor: str = "val_loss", warmup: Annotated[int, AtLeast(1)] = 2) -> None:
+        super().__init__(monitor=monitor)
+        self.warmup = warmup
+
+
+def test_early_stopping_keys_are_its_parameters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table's keys, their defaults and what they admit are EarlyStopping's: a parameter
+    added there is a key here, with the check its annotation gives."""
+    monkeypatch.setattr("plugnet.callbacks.EarlyStopping", _Warmed)
+    text = MINIMAL + "[training.early_stopping]\nmonitor = 'loss'\nwarmup = 0\n"
+    assert "early_stopping.warmup: expected a positive integer, got 0" in str(error_of(text))
+    early = loads_config(text.replace("warmup = 0", "warmup = 3")).training.early_stopping
+    assert early == {"monitor": "loss", "warmup": 3}
+    assert "Keys of [training.early_stopping]: monitor, warmup" in str(
+        error_of(text.replace("warmup = 0", "patience = 1"))
+    )

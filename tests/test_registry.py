@@ -26,9 +26,10 @@ from plugnet import (
     SpecError,
     UnknownComponentError,
 )
-from plugnet._registry import KINDS, Registry
+from plugnet._registry import KINDS, Registry, _takes_nothing
 from plugnet.discovery import build_registry
 from plugnet_builtins.activations import ReLU, Softmax
+from plugnet_builtins.layers import Dense
 from tests.conftest import make_plugin
 
 
@@ -752,3 +753,96 @@ def test_no_warnings_when_nothing_is_wrong() -> None:
         from plugnet.discovery import build_registry
 
         build_registry({"PLUGNET_DISABLE_PLUGIN_AUTOLOAD": "1"})
+
+
+def test_signature_shortcut_agrees_with_inspect() -> None:
+    """A class with object's constructor gets an empty signature without inspect's text parse;
+    every built-in's parameters are what inspect.signature says."""
+    import inspect
+
+    registry = build_registry({"PLUGNET_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    for kind in KINDS:
+        for component in registry.components(kind):
+            expected = {
+                p.name: p.default
+                for p in inspect.signature(component.factory).parameters.values()
+                if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            }
+            assert component.parameters() == expected, component.name
+    assert _takes_nothing(ReLU) and not _takes_nothing(Dense)
+
+    class Made(type):
+        def __call__(cls, scale: float = 1.0) -> Any:
+            return super().__call__()
+
+    class Custom(metaclass=Made):
+        pass
+
+    assert not _takes_nothing(Custom) and not _takes_nothing(int)
+
+
+def test_plugin_manager_finds_what_pluggys_finds() -> None:
+    """The fast lookup of a module's hooks answers as pluggy's own for every name: in each
+    built-in module, and in a module holding hooks as a function, a staticmethod and a
+    classmethod next to things that are not hooks."""
+    import importlib
+    import types
+
+    import pluggy
+
+    import plugnet_builtins
+    from plugnet.hookspecs import PROJECT_NAME, hookimpl
+
+    module = types.ModuleType("odd_plugin")
+    exec(
+        textwrap.dedent(
+            """
+            def register_activations(register): pass
+            def helper(): pass
+            class Holder:
+                pass
+            value = 3
+            """
+        ),
+        vars(module),
+    )
+    hookimpl(module.register_activations)
+    module.register_layers = hookimpl(staticmethod(lambda register: None))
+    module.register_schedules = hookimpl(classmethod(lambda cls, register: None))
+    module.__annotations__ = {}  # a data descriptor of the module type: pluggy decides
+    module.__doc__ = hookimpl(lambda register: None)  # the type's __doc__ is a plain str
+    modules = [importlib.import_module(name) for name in plugnet_builtins.PLUGIN_MODULES]
+    ours = Registry()._manager
+    theirs = pluggy.PluginManager(PROJECT_NAME)
+    found = 0
+    for plugin in [*modules, module]:
+        for name in dir(plugin):
+            expected = theirs.parse_hookimpl_opts(plugin, name)
+            assert ours.parse_hookimpl_opts(plugin, name) == expected, (plugin, name)
+            found += expected is not None
+    assert found >= len(modules) + 1
+    assert ours.parse_hookimpl_opts(module, "register_activations") is not None
+
+
+def test_each_kind_is_one_row_with_its_hookspec() -> None:
+    """A kind is its row in KINDS (name, hook, protocol, methods, title) and its hookspec; the
+    catalogue's sections take their titles from the rows."""
+    from plugnet import hookspecs
+    from plugnet.catalogue import render
+
+    text = render(build_registry({"PLUGNET_DISABLE_PLUGIN_AUTOLOAD": "1"}))
+    for name, kind in KINDS.items():
+        assert kind.name == name and kind.title and callable(getattr(hookspecs, kind.hook))
+        assert f"\n## {kind.title}\n" in text
+
+
+def test_components_are_read_only() -> None:
+    component = build_registry({"PLUGNET_DISABLE_PLUGIN_AUTOLOAD": "1"}).lookup(
+        "activation", "relu"
+    )
+    with pytest.raises(AttributeError, match="read-only"):
+        component.name = "other"  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="read-only"):
+        del component.kind
+    assert (component.name, component.kind, component.factory) == ("relu", "activation", ReLU)
+    assert repr(component) == f"Component('activation', 'plugnet:relu', {ReLU!r})"

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import math
+import re
+from typing import Annotated
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from plugnet import SpecError
-from plugnet.specs import normalize, parse_mapping, parse_string
+from plugnet.specs import AtLeast, argument_checks, normalize, parse_mapping, parse_string
 
 
 @pytest.mark.parametrize(
@@ -79,3 +85,39 @@ def test_malformed_mappings(spec: dict[str, object], message: str) -> None:
 def test_normalize_ignores_case_underscore_dash_space() -> None:
     assert normalize("LeakyReLU") == normalize("leaky-relu") == normalize("leaky_relu")
     assert normalize("Leaky ReLU") == "leakyrelu"
+
+
+@given(st.text(max_size=30))
+def test_normalize_fast_path_matches_the_pattern(name: str) -> None:
+    """ASCII names skip the regular expression; the result is the pattern's."""
+    assert normalize(name) == re.sub(r"[\s_\-.]+", "", name).lower()
+
+
+def test_normalize_every_ascii_separator() -> None:
+    text = "".join(map(chr, range(128)))
+    assert normalize(text) == re.sub(r"[\s_\-.]+", "", text).lower()
+
+
+def test_annotated_lower_bounds() -> None:
+    """Annotated[int | float, AtLeast(m)] admits the values >= m, and says so."""
+
+    def factory(
+        count: Annotated[int, AtLeast(1)] = 1,
+        patience: Annotated[int, AtLeast(0)] = 0,
+        delta: Annotated[float, AtLeast(0.5)] = 1.0,
+        note: Annotated[str, "not a bound"] = "",
+    ) -> None: ...
+
+    checks = argument_checks(factory)
+    assert checks["count"].expected == "a positive integer"
+    assert [checks["count"].accepts(v) for v in (1, 0, True, 2.0)] == [True, False, False, False]
+    assert checks["patience"].problem("patience", -1) == (
+        "patience must be an integer >= 0 (annotated typing.Annotated[int, AtLeast(0)]), got -1"
+    )
+    assert [checks["delta"].accepts(v) for v in (0.5, 0.4, math.inf, math.nan)] == [
+        True, False, False, False,
+    ]  # fmt: skip
+    assert "delta must be finite " in (checks["delta"].problem("delta", math.nan) or "")
+    assert "delta must be a number " in (checks["delta"].problem("delta", "x") or "")
+    assert "delta must be a finite number >= 0.5 " in (checks["delta"].problem("delta", 0) or "")
+    assert checks["note"].accepts("") and not checks["note"].accepts(1)  # str, unbounded

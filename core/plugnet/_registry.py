@@ -13,9 +13,8 @@ import types
 import typing
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal, NamedTuple, NoReturn
 
 import pluggy
 
@@ -31,6 +30,7 @@ from plugnet.errors import (
 from plugnet.specs import (
     ArgumentCheck,
     ParsedSpec,
+    _type_hints,
     argument_checks,
     normalize,
     parse_mapping,
@@ -41,30 +41,39 @@ from plugnet.specs import (
 BUILTIN_PROVIDER = "plugnet"
 
 
-@dataclass(frozen=True)
-class Kind:
-    """A component kind: the hook that registers it and the protocol its instances satisfy."""
+class Kind(NamedTuple):  # not a dataclass, which would cost a millisecond of start-up
+    """A component kind: the hook that registers it, the protocol its instances satisfy, the
+    methods they must have, the title of its section in listings (the catalogue), and the
+    dict attributes its instances must have (checked on instances, which set them)."""
 
     name: str
     hook: str
     protocol: type
     methods: tuple[str, ...]
+    title: str
+    attributes: tuple[str, ...] = ()
 
 
+# The one table of kinds: a new kind is a row here and its hookspec in plugnet.hookspecs.
 KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in (
-        Kind("activation", "register_activations", protocols.Activation, ("forward", "backward")),
+        Kind("activation", "register_activations", protocols.Activation, ("forward", "backward"),
+             "Activations"),
         Kind("error_function", "register_error_functions", protocols.ErrorFunction,
-             ("forward", "backward")),
-        Kind("layer", "register_layers", protocols.Layer, ("build", "forward", "backward")),
-        Kind("optimizer", "register_optimizers", protocols.Optimizer, ("update",)),
-        Kind("initializer", "register_initializers", protocols.Initializer, ("__call__",)),
-        Kind("schedule", "register_schedules", protocols.Schedule, ("__call__",)),
+             ("forward", "backward"), "Error functions"),
+        Kind("layer", "register_layers", protocols.Layer, ("build", "forward", "backward"),
+             "Layers", ("params", "grads")),
+        Kind("optimizer", "register_optimizers", protocols.Optimizer, ("update",), "Optimizers"),
+        Kind("initializer", "register_initializers", protocols.Initializer, ("__call__",),
+             "Initializers"),
+        Kind("schedule", "register_schedules", protocols.Schedule, ("__call__",),
+             "Learning-rate schedules"),
         Kind("fused_backward", "register_fused_backwards", protocols.FusedBackward,
-             ("backward",)),
-        Kind("metric", "register_metrics", protocols.Metric, ("reset", "update", "result")),
-        Kind("dataset", "register_datasets", protocols.DataSource, ("load",)),
+             ("backward",), "Fused output backwards"),
+        Kind("metric", "register_metrics", protocols.Metric, ("reset", "update", "result"),
+             "Metrics"),
+        Kind("dataset", "register_datasets", protocols.DataSource, ("load",), "Data sets"),
     )
 }  # fmt: skip
 _KIND_BY_HOOK = {kind.hook: kind for kind in KINDS.values()}
@@ -81,18 +90,44 @@ def _kind(kind: str) -> Kind:
         ) from None
 
 
-@dataclass(frozen=True, eq=False)
 class Component:
-    """One registered component: its names, where it came from and how to build it."""
+    """One registered component: its names, where it came from and how to build it. Its fields
+    are read-only."""
 
+    # A plain class rather than a frozen dataclass, whose generated methods cost about a
+    # millisecond of start-up; compared by identity, as a dataclass with eq=False is.
     kind: str
     name: str
     factory: Callable[..., Any]
     provider: str
     version: str
-    aliases: tuple[str, ...] = ()
-    builtin: bool = False
-    pair: tuple[str, str] | None = None
+    aliases: tuple[str, ...]
+    builtin: bool
+    pair: tuple[str, str] | None
+
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        factory: Callable[..., Any],
+        provider: str,
+        version: str,
+        aliases: tuple[str, ...] = (),
+        builtin: bool = False,
+        pair: tuple[str, str] | None = None,
+    ) -> None:
+        fields = vars(self)  # cached_property stores its values here too
+        fields.update(kind=kind, name=name, factory=factory, provider=provider, version=version)
+        fields.update(aliases=aliases, builtin=builtin, pair=pair)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to {name!r}: a Component is read-only")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete {name!r}: a Component is read-only")
+
+    def __repr__(self) -> str:
+        return f"Component({self.kind!r}, {self.qualified_name!r}, {self.factory!r})"
 
     @property
     def qualified_name(self) -> str:
@@ -106,6 +141,10 @@ class Component:
     # Signature and annotations are read on first use, not at registration, and then kept.
     @cached_property
     def _signature(self) -> inspect.Signature | None:
+        if _takes_nothing(self.factory):
+            # What inspect.signature finds, without its parse of object's text signature, which
+            # costs milliseconds the first time (tokenize compiles its patterns).
+            return inspect.Signature()
         try:
             return inspect.signature(self.factory)
         except (TypeError, ValueError):
@@ -188,14 +227,22 @@ class Component:
         return instance
 
 
+def _takes_nothing(factory: Callable[..., Any]) -> bool:
+    """Whether ``factory`` is a class with object's constructor, and so takes no arguments."""
+    return (
+        isinstance(factory, type)
+        and type(factory).__call__ is type.__call__
+        and vars(object)["__init__"] is getattr(factory, "__init__", None)
+        and vars(object)["__new__"] is getattr(factory, "__new__", None)
+        and getattr(factory, "__signature__", None) is None
+    )
+
+
 def nested_kinds(factory: Callable[..., Any]) -> dict[str, str]:
     """The keyword parameters of ``factory`` (a class: its ``__init__``) annotated with a kind's
     protocol, alone or in a union, each with that kind's name."""
     target = inspect.getattr_static(factory, "__init__") if isinstance(factory, type) else factory
-    try:
-        hints = typing.get_type_hints(target)
-    except Exception:  # an annotation that does not resolve declares nothing
-        return {}
+    hints = _type_hints(target)  # an annotation that does not resolve declares nothing
     by_protocol = {kind.protocol: kind.name for kind in KINDS.values()}
     nested = {}
     for name, hint in hints.items():
@@ -210,26 +257,32 @@ def nested_kinds(factory: Callable[..., Any]) -> dict[str, str]:
     return nested
 
 
-@dataclass
 class Provider:
     """A source of components: a distribution's entry point, plugnet's built-ins, or a plugin
     registered in-process."""
 
-    name: str
-    version: str
-    entry_point: str | None = None
-    status: Literal["loaded", "failed", "disabled"] = "loaded"
-    error: str | None = None
-    builtin: bool = False
-    modules: list[str] = field(default_factory=list)
-    components: list[Component] = field(default_factory=list)
+    # A plain class, as Component is (a dataclass costs start-up time); compared by identity.
+    def __init__(
+        self, name: str, version: str, entry_point: str | None = None, *, builtin: bool = False
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.entry_point = entry_point
+        self.status: Literal["loaded", "failed", "disabled"] = "loaded"
+        self.error: str | None = None
+        self.builtin = builtin
+        self.modules: list[str] = []
+        self.components: list[Component] = []
+
+    def __repr__(self) -> str:
+        return f"Provider({self.name!r}, {self.version!r}, {self.entry_point!r}, {self.status!r})"
 
 
 def _missing_members(obj: Any, kind: Kind) -> list[str]:
     members = [*kind.methods, "get_config"]
     missing = [m for m in members if not callable(getattr(obj, m, None))]
-    if kind.name == "layer" and not isinstance(obj, type):
-        missing += [a for a in ("params", "grads") if not isinstance(getattr(obj, a, None), dict)]
+    if not isinstance(obj, type):
+        missing += [a for a in kind.attributes if not isinstance(getattr(obj, a, None), dict)]
     return missing + _capability_problems(obj)
 
 
@@ -293,6 +346,63 @@ def _snake_case(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
+class _PluginManager(pluggy.PluginManager):
+    """pluggy's manager, reading a module's functions directly.
+
+    pluggy looks up every name in ``dir(plugin)`` with :func:`inspect.getattr_static`, which
+    for the built-in modules (hundreds of names) is most of their registration time. In a plain
+    module, what getattr_static finds under a name that is not a data descriptor of the module
+    type is the module's own value, and only a function there can be a hook (pluggy also takes
+    staticmethods, classmethods and bound methods: those, and anything not in a plain module,
+    go to pluggy).
+    """
+
+    def parse_hookimpl_opts(self, plugin: object, name: str) -> Any:
+        value = _module_value(plugin, name)
+        if value is _ABSENT:
+            return super().parse_hookimpl_opts(plugin, name)
+        return _marker_options(value, self.project_name + "_impl")
+
+    def parse_hookspec_opts(self, module_or_class: object, name: str) -> Any:
+        value = _module_value(module_or_class, name)
+        if value is _ABSENT:
+            return super().parse_hookspec_opts(module_or_class, name)  # type: ignore[arg-type]
+        return _marker_options(value, self.project_name + "_spec")
+
+
+def _module_value(plugin: object, name: str) -> Any:
+    """A plain module's function under ``name``, None if what is there cannot be a hook, or
+    _ABSENT when pluggy's own lookup must decide."""
+    if type(plugin) is not types.ModuleType or name in _MODULE_DATA_DESCRIPTORS:
+        return _ABSENT
+    value = vars(plugin).get(name, _ABSENT)
+    if isinstance(value, types.FunctionType) or value is _ABSENT:
+        return value
+    return _ABSENT if isinstance(value, (staticmethod, classmethod, types.MethodType)) else None
+
+
+def _marker_options(function: Any, attribute: str) -> dict[str, Any] | None:
+    options = None if function is None else getattr(function, attribute, None)
+    return options if isinstance(options, dict) else None
+
+
+def _data_descriptors(cls: type) -> frozenset[str]:
+    """The names under which ``cls`` (through its MRO) has a data descriptor, which takes
+    precedence over an instance's own value."""
+    names: set[str] = set()
+    seen: set[str] = set()
+    for klass in cls.__mro__:
+        for name, value in vars(klass).items():
+            if name not in seen:
+                seen.add(name)
+                if hasattr(type(value), "__set__") or hasattr(type(value), "__delete__"):
+                    names.add(name)
+    return frozenset(names)
+
+
+_MODULE_DATA_DESCRIPTORS = _data_descriptors(types.ModuleType)
+
+
 class Registry:
     """Components by kind, registered one plugin at a time through the pluggy hooks."""
 
@@ -308,7 +418,7 @@ class Registry:
         self._short: dict[str, dict[str, list[Component]]] = {kind: {} for kind in KINDS}
         self._qualified: dict[str, dict[tuple[str, str], Component]] = {k: {} for k in KINDS}
         self._by_type: dict[type, Component] = {}
-        self._manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self._manager = _PluginManager(hookspecs.PROJECT_NAME)
         self._manager.add_hookspecs(hookspecs)
 
     # -- registration -------------------------------------------------------------------------

@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
+
+from plugnet.specs import AtLeast
 
 if TYPE_CHECKING:
     from plugnet.network import Sequential
@@ -42,9 +44,9 @@ class EarlyStopping(Callback):
     def __init__(
         self,
         monitor: str = "val_loss",
-        patience: int = 5,
-        min_delta: float = 0.0,
-        mode: str = "auto",
+        patience: Annotated[int, AtLeast(0)] = 5,
+        min_delta: Annotated[float, AtLeast(0)] = 0.0,
+        mode: Literal["auto", "min", "max"] = "auto",
         restore_best: bool = True,
     ) -> None:
         if mode not in ("auto", "min", "max"):

@@ -14,17 +14,6 @@ from pathlib import Path
 from plugnet._registry import KINDS, Component, Registry
 
 DEFAULT_PATH = Path("docs/catalogue.md")
-TITLES = {
-    "activation": "Activations",
-    "error_function": "Error functions",
-    "fused_backward": "Fused output backwards",
-    "layer": "Layers",
-    "optimizer": "Optimizers",
-    "initializer": "Initializers",
-    "schedule": "Learning-rate schedules",
-    "metric": "Metrics",
-    "dataset": "Data sets",
-}
 
 
 def parameter_text(component: Component) -> str:
@@ -49,11 +38,11 @@ def render(registry: Registry) -> str:
         "reachable as `plugnet:<name>`. `plugnet plugins --kind KIND` shows the same facts for",
         "everything installed, third-party plugins included.",
     ]
-    for kind in KINDS:
+    for kind, info in KINDS.items():
         components = registry.components(kind)
         if not components:
             continue
-        lines += ["", f"## {TITLES.get(kind, kind)}", ""]
+        lines += ["", f"## {info.title}", ""]
         lines += ["| name | aliases | parameters | formula | provider |", "|---|---|---|---|---|"]
         for c in sorted(components, key=lambda c: c.name):
             row = [

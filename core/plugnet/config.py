@@ -64,16 +64,14 @@ import math
 import os
 import re
 import tomllib
-import types
-import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from plugnet import datasets
 from plugnet.errors import SpecError
-from plugnet.specs import ArgumentCheck, _type_hints, argument_checks, preview
+from plugnet.specs import ArgumentCheck, AtLeast, argument_checks, preview
 
 if TYPE_CHECKING:
     from plugnet.callbacks import Callback
@@ -89,9 +87,8 @@ SECTIONS = ("data", "model", "training", "output")
 #: source (its factory's parameter), such as the options in DATA_OPTIONS.
 DATA_KEYS = ("source", "validation_split", "random_state")
 MODEL_KEYS = ("dtype", "seed", "error", "optimizer", "layers")
-TRAINING_KEYS = ("epochs", "batch_size", "shuffle", "verbose", "early_stopping")
-EARLY_STOPPING_KEYS = ("monitor", "patience", "min_delta", "mode", "restore_best")
-OUTPUT_KEYS = ("model", "plot")
+#: What a config's run reports, so what its early stopping can monitor (EarlyStopping itself
+#: takes any name the run logs).
 MONITORS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
@@ -237,10 +234,12 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    epochs: int = 1
-    batch_size: int = 32
+    """The ``[training]`` table; the annotations are what the config admits."""
+
+    epochs: Annotated[int, AtLeast(1)] = 1
+    batch_size: Annotated[int, AtLeast(1)] = 32
     shuffle: bool = True
-    verbose: int = 1
+    verbose: int = 1  # 0, 1 or 2 (see _VERBOSITY), an int as Sequential.fit takes it
     early_stopping: dict[str, Any] | None = None
 
     def callbacks(self) -> list[Callback]:
@@ -255,6 +254,11 @@ class TrainingConfig:
 class OutputConfig:
     model: Path | None = None
     plot: Path | None = None
+
+
+# The keys of tables that are a dataclass's fields or a callable's parameters.
+TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(TrainingConfig))
+OUTPUT_KEYS = tuple(f.name for f in dataclasses.fields(OutputConfig))
 
 
 @dataclass(frozen=True)
@@ -442,7 +446,7 @@ class _Table:
             "model": MODEL_KEYS,
             "training": TRAINING_KEYS,
             "output": OUTPUT_KEYS,
-            "early_stopping": EARLY_STOPPING_KEYS,
+            "early_stopping": tuple(_early_stopping_parameters()),
         }[key]
         return _Table(self.data[key], self.key(key), known, what=f"[{self.key(key)}]")
 
@@ -499,7 +503,17 @@ def _choice(choices: Sequence[Any]) -> Callable[[str, Any], Any]:
 
 
 _positive_int = _int(1, "a positive integer")
+_VERBOSITY = _choice([0, 1, 2])  # what plugnet.progress.progress_callbacks takes
 _seed = _int(0, "an integer >= 0")
+
+
+def _parameter_defaults(factory: Callable[..., Any]) -> dict[str, Any]:
+    """The keyword parameters of ``factory`` that have defaults, with them."""
+    return {
+        p.name: p.default
+        for p in inspect.signature(factory).parameters.values()
+        if p.default is not p.empty
+    }
 
 
 def _given(table: _Table, checks: Mapping[str, Callable[[str, Any], Any]]) -> dict[str, Any]:
@@ -509,12 +523,28 @@ def _given(table: _Table, checks: Mapping[str, Callable[[str, Any], Any]]) -> di
     return {key: table.get(key, check) for key, check in checks.items() if table.has(key)}
 
 
-def _parameter_defaults(factory: Callable[..., Any]) -> dict[str, Any]:
-    return {
-        p.name: p.default
-        for p in inspect.signature(factory).parameters.values()
-        if p.default is not p.empty
-    }
+def _annotated(check: ArgumentCheck) -> Callable[[str, Any], Any]:
+    """A key's check from what an annotation admits (:func:`plugnet.specs.argument_checks`)."""
+
+    def run(path: str, value: Any) -> Any:
+        if not check.accepts(value):
+            raise ConfigError(path, f"expected {_expected(check, value)}, got {_describe(value)}")
+        return value
+
+    return run
+
+
+def _annotated_checks(factory: Callable[..., Any], keys: Sequence[str]) -> dict[str, Any]:
+    """The checks of ``keys`` that ``factory``'s annotations give."""
+    checks = argument_checks(factory)
+    return {key: _annotated(checks[key]) for key in keys if key in checks}
+
+
+def _early_stopping_parameters() -> Mapping[str, inspect.Parameter]:
+    """EarlyStopping's parameters: the keys of [training.early_stopping]."""
+    from plugnet.callbacks import EarlyStopping
+
+    return inspect.signature(EarlyStopping).parameters
 
 
 # -- sections -------------------------------------------------------------------------------------
@@ -755,7 +785,7 @@ def _check_arguments(
     except (TypeError, ValueError):
         open_ended = True
     checks = argument_checks(component.factory)
-    nested = _nested_kinds(component.factory)
+    nested = component.nested
     label = f"{kind.replace('_', ' ')} {component.name!r}"
     for key, value in arguments.items():
         where = argument_path(key)
@@ -782,29 +812,7 @@ def _check_arguments(
 #: What an ``int`` annotation cannot say: these arguments are counts, at least 1. Checked here so
 #: that the message names the key rather than coming from the layer's constructor.
 _COUNTS = ("units",)
-#: Arguments that are component specs, by name, for factories that annotate them ``Any`` (the
-#: built-ins do); an annotation naming a kind's protocol identifies one by itself.
-_NESTED_BY_NAME = {"activation": "activation", "initializer": "initializer", "schedule": "schedule"}
 _TOML_WORDS = re.compile(r"\b(True|False)\b")
-
-
-def _nested_kinds(factory: Callable[..., Any]) -> dict[str, str]:
-    """The kind of each parameter of ``factory`` that takes a component spec: one annotated
-    with a kind's protocol (alone, or in a union with str, a mapping or None), else one named in
-    _NESTED_BY_NAME."""
-    from plugnet._registry import KINDS
-
-    target = inspect.getattr_static(factory, "__init__") if isinstance(factory, type) else factory
-    kinds = dict(_NESTED_BY_NAME)
-    for name, hint in _type_hints(target).items():
-        members = typing.get_args(hint) if typing.get_origin(hint) in _UNIONS else (hint,)
-        found = [k.name for k in KINDS.values() if any(m is k.protocol for m in members)]
-        if len(found) == 1:
-            kinds[name] = found[0]
-    return kinds
-
-
-_UNIONS = (typing.Union, types.UnionType)
 
 
 def _expected(check: ArgumentCheck, value: Any) -> str:
@@ -825,7 +833,11 @@ def _parse_training(table: _Table | None, data: DataConfig) -> TrainingConfig:
     early_stopping: dict[str, Any] | None = None
     if early is not None:
         # Every key, those left out at EarlyStopping's defaults, so the config shows them all.
-        early_stopping = _parameter_defaults(EarlyStopping)
+        early_stopping = {
+            p.name: p.default
+            for p in _early_stopping_parameters().values()
+            if p.default is not p.empty
+        }
         early_stopping |= _given(early, {"monitor": _choice(MONITORS)})
         monitor = early_stopping["monitor"]
         if monitor.startswith("val_") and not data.validation_split:
@@ -834,24 +846,10 @@ def _parse_training(table: _Table | None, data: DataConfig) -> TrainingConfig:
                 f"{monitor!r} needs validation data: set data.validation_split > 0, or monitor "
                 f"'loss'",
             )
-        early_stopping |= _given(
-            early,
-            {
-                "patience": _int(0, "an integer >= 0"),
-                "min_delta": _non_negative,
-                "mode": _choice(["auto", "min", "max"]),
-                "restore_best": _bool,
-            },
-        )
-    given = _given(
-        table,
-        {
-            "epochs": _positive_int,
-            "batch_size": _positive_int,
-            "shuffle": _bool,
-            "verbose": _choice([0, 1, 2]),
-        },
-    )
+        others = [key for key in _early_stopping_parameters() if key != "monitor"]
+        early_stopping |= _given(early, _annotated_checks(EarlyStopping, others))
+    given = _given(table, _annotated_checks(TrainingConfig, TRAINING_KEYS))
+    given |= _given(table, {"verbose": _VERBOSITY})
     return TrainingConfig(early_stopping=early_stopping, **given)
 
 

@@ -12,7 +12,6 @@ not fit (``leaky_relu(alpha='x')``) is refused when it is resolved rather than o
 from __future__ import annotations
 
 import ast
-import dataclasses
 import inspect
 import keyword
 import math
@@ -22,8 +21,7 @@ import reprlib
 import types
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, NamedTuple, Union
 
 from plugnet.errors import SpecError
 
@@ -43,7 +41,13 @@ _LITERALS = "numbers, strings, True/False/None, tuples, lists and dicts of them"
 
 def normalize(name: str) -> str:
     """The lookup key of a name: lower case, without '_', '-', '.' and spaces."""
+    if name.isascii():  # the usual case, without a regular expression
+        return name.translate(_ASCII_SEPARATORS).lower()
     return re.sub(r"[\s_\-.]+", "", name).lower()
+
+
+# What r"[\s_\-.]" matches among ASCII characters.
+_ASCII_SEPARATORS = str.maketrans("", "", "_-. \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f")
 
 
 class _Preview(reprlib.Repr):
@@ -67,13 +71,12 @@ def preview(value: object) -> str:
     return _preview.repr(value)
 
 
-@dataclass(frozen=True)
-class ParsedSpec:
-    """A spec broken into its provider (or None), its name and its keyword arguments."""
+class ParsedSpec(NamedTuple):  # not a dataclass, which would cost start-up time
+    """A spec broken into its name, its provider (or None) and its keyword arguments."""
 
     name: str
-    provider: str | None = None
-    kwargs: dict[str, Any] = field(default_factory=dict)
+    provider: str | None
+    kwargs: dict[str, Any]
 
     @property
     def display(self) -> str:
@@ -108,11 +111,13 @@ def parse_string(spec: str) -> ParsedSpec:
 _CLOSERS = {"(": ")", "[": "]", "{": "}"}
 _CONSTANT_TYPES = (str, int, float, bool, type(None))  # not bytes, complex or Ellipsis
 _PARSE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError)
-_NEWLINE = re.compile(r"\r\n?|\n")  # the line ends Python's tokenizer counts
-_NEVER_CLOSED = re.compile(r"'(.)' was never closed")
-_BAD_NUMBER = re.compile(r"leading zeros|invalid (?:decimal|hexadecimal|octal|binary|digit)")
-_KEYWORD_ARGUMENT = re.compile(r"(\w+)\s*=(?!=)")
-_WORD = re.compile(r"[\w.]+")
+# Patterns for spec arguments and their errors, compiled on first use (re caches them), since
+# building the registry parses no arguments.
+_NEWLINE = r"\r\n?|\n"  # the line ends Python's tokenizer counts
+_NEVER_CLOSED = r"'(.)' was never closed"
+_BAD_NUMBER = r"leading zeros|invalid (?:decimal|hexadecimal|octal|binary|digit)"
+_KEYWORD_ARGUMENT = r"(\w+)\s*=(?!=)"
+_WORD = r"[\w.]+"
 _TOO_DEEP = (
     f"its arguments nest more than {MAX_SPEC_DEPTH} brackets deep (plugnet.specs.MAX_SPEC_DEPTH)"
 )
@@ -131,7 +136,7 @@ def _parse_arguments(spec: str, args: str) -> dict[str, Any]:
         raise _unparsable(spec, str(exc)) from None
     except (RecursionError, MemoryError):  # thousands of nested operators, e.g. ---...1
         raise _unparsable(spec, "they nest too deeply for Python's parser") from None
-    call, lines = tree.body, _NEWLINE.split(source)
+    call, lines = tree.body, re.split(_NEWLINE, source)
     # A comment or a ')' inside the arguments could end the call early: `relu(a=1)+(2)`. The
     # end is (line, UTF-8 offset), as ast counts it.
     end = (len(lines), len(lines[-1].encode()))
@@ -217,7 +222,7 @@ def _index(source: str, line: int | None, offset: int | None) -> int | None:
     """The index in ``source`` of a SyntaxError's line and offset (both from 1), if given."""
     if not line or not offset or offset < 1:
         return None
-    starts = [0, *(match.end() for match in _NEWLINE.finditer(source))]
+    starts = [0, *(match.end() for match in re.finditer(_NEWLINE, source))]
     return min(starts[min(line, len(starts)) - 1] + offset - 1, len(source))
 
 
@@ -229,23 +234,23 @@ def _syntax_error(spec: str, source: str, error: SyntaxError) -> SpecError:
         return _refused(spec, _TOO_DEEP)
     if message.startswith(("positional argument follows", "iterable argument unpacking")):
         return _positional(spec)
-    if never_closed := _NEVER_CLOSED.fullmatch(message):
+    if never_closed := re.fullmatch(_NEVER_CLOSED, message):
         return _unparsable(spec, f"{never_closed[1]!r} is never closed")
     if at is None:
         return _unparsable(spec, message)
     if message.startswith("unterminated"):
         return _unparsable(spec, f"the string at {source[at:-1][:20]!r} is never closed")
-    if _BAD_NUMBER.match(message):
+    if re.match(_BAD_NUMBER, message):
         start = at  # Python points into the number, or just past it
         while start and (source[start - 1].isalnum() or source[start - 1] in "_."):
             start -= 1
-        number = _WORD.match(source, start)
+        number = re.compile(_WORD).match(source, start)
         shown = preview(number[0] if number else source[at : at + 1])
         return _refused(spec, f"{shown} is not a valid number ({message})")
     if message.startswith("(unicode error) "):
         detail = message.removeprefix("(unicode error) ")
         return _refused(spec, f"one of its strings is not a valid string ({detail})")
-    name = _KEYWORD_ARGUMENT.match(source, at)
+    name = re.compile(_KEYWORD_ARGUMENT).match(source, at)
     if name and keyword.iskeyword(name[1]):  # class=1, True=1
         return _unparsable(spec, f"{name[1]!r} cannot be an argument name")
     end = _index(source, error.end_lineno, error.end_offset)
@@ -274,7 +279,7 @@ def _missing_comma(source: str, start: int, end: int) -> str:
     try:
         ast.parse(source[:start], mode="eval")
     except SyntaxError as exc:
-        opener = _NEVER_CLOSED.fullmatch(exc.msg)
+        opener = re.fullmatch(_NEVER_CLOSED, exc.msg)
         if opener and _index(source, exc.lineno, exc.offset) != 1:  # 1: the call's own '('
             return f"unexpected {unexpected!r} in a {opener[1]}...{_CLOSERS[opener[1]]}"
     except _PARSE_ERRORS:
@@ -314,17 +319,24 @@ def parse_mapping(spec: Mapping[str, Any]) -> ParsedSpec:
 # -- what a factory's annotations admit -----------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class ArgumentCheck:
     """What an annotation admits: ``expected`` describes it for messages (``"an integer"``),
-    ``plural`` for the items of a list (``"integers"``)."""
+    ``plural`` for the items of a list (``"integers"``); ``explain`` says what a value lacks,
+    when that depends on the value ("finite" for NaN, else "a number")."""
 
-    expected: str
-    plural: str
-    accepts: Callable[[Any], bool]
-    annotation: str = ""
-    #: What the value lacks, when that depends on the value ("finite" for NaN, else "a number").
-    explain: Callable[[Any], str] | None = None
+    # Plain classes here and below: creating a dataclass or a NamedTuple costs start-up time.
+    __slots__ = ("accepts", "annotation", "expected", "explain", "plural")
+
+    def __init__(
+        self,
+        expected: str,
+        plural: str,
+        accepts: Callable[[Any], bool],
+        annotation: str = "",
+        explain: Callable[[Any], str] | None = None,
+    ) -> None:
+        self.expected, self.plural, self.accepts = expected, plural, accepts
+        self.annotation, self.explain = annotation, explain
 
     def problem(self, name: str, value: Any) -> str | None:
         """Why ``value`` does not fit parameter ``name``, or None when it does."""
@@ -334,10 +346,24 @@ class ArgumentCheck:
         return f"{name} must be {expected} (annotated {self.annotation}), got {preview(value)}"
 
 
+class AtLeast:
+    """A lower bound in an annotation, which :func:`argument_checks` enforces:
+    ``patience: Annotated[int, AtLeast(0)]`` admits the integers >= 0."""
+
+    __slots__ = ("minimum",)
+
+    def __init__(self, minimum: float) -> None:
+        self.minimum = minimum
+
+    def __repr__(self) -> str:
+        return f"AtLeast({self.minimum!r})"
+
+
 def argument_checks(factory: Callable[..., Any]) -> dict[str, ArgumentCheck]:
     """A check per keyword parameter of ``factory`` (a class: its ``__init__``) whose annotation
-    is simple: float, int, bool, str, None, unions of them, Literal[...], and lists and tuples
-    of them. Other annotations, ``Any`` and those that cannot be resolved are not checked."""
+    is simple: float, int, bool, str, None, unions of them, Literal[...], lists and tuples of
+    them, and ``Annotated[int | float, AtLeast(m)]``. Other annotations, ``Any`` and those that
+    cannot be resolved are not checked."""
     try:
         signature = inspect.signature(factory)
     except (TypeError, ValueError):
@@ -358,7 +384,9 @@ def argument_checks(factory: Callable[..., Any]) -> dict[str, ArgumentCheck]:
         check = _check_for(hints[parameter.name], infinite=infinite)
         if check is not None:
             annotation = inspect.formatannotation(hints[parameter.name])
-            checks[parameter.name] = dataclasses.replace(check, annotation=annotation)
+            checks[parameter.name] = ArgumentCheck(
+                check.expected, check.plural, check.accepts, annotation, check.explain
+            )
     return checks
 
 
@@ -366,7 +394,7 @@ def _type_hints(target: Any) -> dict[str, Any]:
     """``typing.get_type_hints(target)``; when one annotation cannot be resolved (a name
     imported only for type checkers), the others are resolved one by one."""
     try:
-        return typing.get_type_hints(target)
+        return typing.get_type_hints(target, include_extras=True)
     except Exception:  # whatever an annotation raises, it only means "not checked"
         pass
     annotations = getattr(target, "__annotations__", None)
@@ -377,7 +405,7 @@ def _type_hints(target: Any) -> dict[str, Any]:
     for name, annotation in annotations.items():
         one = types.SimpleNamespace(__annotations__={name: annotation})
         try:
-            hints.update(typing.get_type_hints(one, globalns=namespace))
+            hints.update(typing.get_type_hints(one, globalns=namespace, include_extras=True))
         except Exception:  # this one stays unchecked
             continue
     return hints
@@ -427,6 +455,12 @@ def _check_for(hint: Any, *, infinite: bool = False) -> ArgumentCheck | None:
     if hint is None or hint is type(None):
         return ArgumentCheck("None", "None", lambda v: v is None)
     origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Annotated:
+        check = _check_for(args[0], infinite=infinite)
+        bounds = [item.minimum for item in args[1:] if isinstance(item, AtLeast)]
+        if check is None or not bounds:
+            return check
+        return _at_least(check, max(bounds), integer=args[0] is int)
     if origin is Literal:
         shown = ", ".join(repr(a) for a in args)
         return ArgumentCheck(
@@ -447,6 +481,23 @@ def _check_for(hint: Any, *, infinite: bool = False) -> ArgumentCheck | None:
     if origin in (list, tuple):
         return _sequence_check(args, variadic=origin is list or args[-1:] == (...,))
     return None
+
+
+def _at_least(check: ArgumentCheck, minimum: float, *, integer: bool) -> ArgumentCheck:
+    """``check``, admitting only values >= ``minimum``."""
+    if integer and minimum == 1:
+        expected, plural = "a positive integer", "positive integers"
+    else:
+        expected, plural = f"{check.expected} >= {minimum:g}", f"{check.plural} >= {minimum:g}"
+
+    def explain(value: Any) -> str:
+        if check.explain is not None and not check.accepts(value):
+            return check.explain(value)
+        return expected
+
+    return ArgumentCheck(
+        expected, plural, lambda v: check.accepts(v) and v >= minimum, explain=explain
+    )
 
 
 def _sequence_check(args: tuple[Any, ...], *, variadic: bool) -> ArgumentCheck | None:
