@@ -9,7 +9,6 @@ scikit-learn's bundled sets) are registered by its built-in plugin through
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -91,6 +90,8 @@ def unknown_source_message(name: str, names: Sequence[str]) -> str:
     """Why ``name`` is no data source: neither a registered data set (``names``) nor a
     ``.npz``/``.csv`` file; it suggests the closest name and lists them all."""
     # A name far longer than any set's is no misspelling (and would cost difflib time).
+    import difflib  # only for this message
+
     close = difflib.get_close_matches(name.strip().lower(), names, n=1) if len(name) < 80 else []
     hint = f" Did you mean {close[0]!r}?" if close else ""
     shown = repr(name) if len(name) < 200 else f"{name[:160]!r}... ({len(name)} characters)"
