@@ -453,9 +453,25 @@ def test_clipnorm_bounds_the_global_norm_and_keeps_the_direction() -> None:
     np.testing.assert_array_equal(-params["a"], grads["a"])
 
 
+def test_float32_gradients_clip_to_the_float64_result() -> None:
+    """The float32 norm is a float32 dot product, as PyTorch's: within float32's precision."""
+    rng = np.random.default_rng(7)
+    grads = {"w": rng.standard_normal((300, 200)), "b": rng.standard_normal(200)}
+    steps = {}
+    for dtype in (np.float32, np.float64):
+        params = {k: np.zeros(v.shape, dtype=dtype) for k, v in grads.items()}
+        plugnet.optimizer("sgd(lr=1.0, clipnorm=1.0)").update(
+            params, {k: v.astype(dtype) for k, v in grads.items()}
+        )
+        assert all(v.dtype == dtype for v in params.values())
+        steps[dtype] = params
+    for k in grads:
+        np.testing.assert_allclose(steps[np.float32][k], steps[np.float64][k], rtol=1e-5, atol=1e-9)
+
+
 def test_huge_float32_gradients_are_clipped_to_a_finite_step() -> None:
-    """The norm is accumulated in float64, so float32 gradients whose squares overflow float32
-    are still scaled down to the limit, without a warning."""
+    """A float32 sum of squares that overflows is redone in float64, so float32 gradients whose
+    squares overflow float32 are still scaled down to the limit, without a warning."""
     sgd = plugnet.optimizer("sgd(lr=1.0, clipnorm=1.0)")
     params = {"w": np.zeros((4, 4), dtype=np.float32)}
     with warnings.catch_warnings():
@@ -466,13 +482,16 @@ def test_huge_float32_gradients_are_clipped_to_a_finite_step() -> None:
     assert float(np.linalg.norm(params["w"].astype(np.float64))) == pytest.approx(1.0, rel=1e-6)
 
 
-def test_nan_gradients_with_clipnorm_raise_no_warning() -> None:
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 1e200])
+def test_a_non_finite_norm_scales_nothing_and_raises_no_warning(bad: float) -> None:
+    """NaN or infinite gradients (or float64 squares that overflow) mean the step diverged: the
+    gradients are left as they are for the training loop's non-finite-loss check."""
     sgd = plugnet.optimizer("sgd(lr=1.0, clipnorm=1.0)")
     params = {"w": np.zeros(3)}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        sgd.update(params, {"w": np.array([np.nan, 1.0, 2.0])})
-    assert np.isnan(params["w"][0])  # left for the training loop's non-finite-loss check
+        sgd.update(params, {"w": np.array([bad, 1.0, 2.0])})
+    np.testing.assert_array_equal(params["w"], [-bad, -1.0, -2.0])
 
 
 @pytest.mark.parametrize("name", [*TORCH, *NOT_IN_TORCH])

@@ -182,7 +182,7 @@ class DataConfig:
 class ModelConfig:
     layers: list[Any]
     error: Any
-    optimizer: Any = "sgd"
+    optimizer: Any = "adam"
     seed: int | None = None
     dtype: str = "float32"
 

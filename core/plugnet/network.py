@@ -72,7 +72,8 @@ class Sequential:
     instances); a dict spec with ``"type"`` may carry ``"name"`` to name the layer (default
     ``dense_1``, ``dense_2``, ... as in Keras). Names are resolved here,
     once, by ``registry`` (default: the process-wide registry, which is built only then); the
-    input shape is inferred on the first ``fit``/``predict``.
+    input shape is inferred on the first ``fit``/``predict``. The optimizer defaults to
+    ``"adam"`` with PyTorch's settings (lr=1e-3).
     """
 
     def __init__(
@@ -80,7 +81,7 @@ class Sequential:
         layers: Sequence[Any],
         *,
         error: Any,
-        optimizer: Any = "sgd",
+        optimizer: Any = "adam",
         seed: int | None = None,
         dtype: Any = "float32",
         registry: Registry | None = None,

@@ -92,16 +92,20 @@ def _schedule_unit(value: Any) -> ScheduleUnit:
     )
 
 
-def _squared_norm(grads: Iterable[Array]) -> float:
-    """Σ g² over every element of every array, accumulated in float64 so that float32
-    gradients far above 1e19 still have a finite norm."""
+def _global_norm(grads: Iterable[Array]) -> float:
+    """√(Σ g²) over every element of every array. Each sum of squares is a dot product in the
+    gradient's dtype, as PyTorch computes it; one that overflows a narrower dtype is redone in
+    float64, so that float32 gradients have a finite norm up to float32's largest value. The
+    norm is inf or NaN, without a warning, when a gradient holds an infinity or a NaN."""
     total = 0.0
-    for grad in grads:
-        flat = grad.ravel()
-        if flat.dtype != np.float64:
-            flat = flat.astype(np.float64)
-        total += float(np.dot(flat, flat))
-    return total
+    with np.errstate(over="ignore", invalid="ignore"):
+        for grad in grads:
+            flat = grad.ravel()
+            squares = float(np.dot(flat, flat))
+            if math.isinf(squares) and flat.dtype != np.float64:
+                squares = float(np.square(flat, dtype=np.float64).sum())
+            total += squares
+    return math.sqrt(total)
 
 
 # -- the shared machinery ------------------------------------------------------------------------
@@ -230,9 +234,10 @@ class StatefulOptimizer(Configurable):
             result[name] = grad if clipvalue is None else np.clip(grad, -clipvalue, clipvalue)
         owned = clipvalue is not None  # the arrays in result are ours to change in place
         if clipnorm is not None:
-            # A NaN norm (NaN gradients) scales nothing; the loss check reports the divergence.
-            scale = clipnorm / (math.sqrt(_squared_norm(result.values())) + CLIP_NORM_EPS)
-            if scale < 1.0:
+            norm = _global_norm(result.values())
+            # A non-finite norm (the step diverged) scales nothing, where PyTorch would scale
+            # by 0 and turn infinities into NaN; the non-finite loss that follows is reported.
+            if math.isfinite(norm) and (scale := clipnorm / (norm + CLIP_NORM_EPS)) < 1.0:
                 for name, grad in result.items():
                     if owned:
                         grad *= scale
