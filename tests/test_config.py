@@ -44,7 +44,7 @@ def test_minimal_config_and_defaults() -> None:
     config = loads_config(MINIMAL)
     assert config.data.source == "xor" and config.data.test_size == 0.25
     assert config.data.stratify and config.data.random_state == 0
-    assert config.model.optimizer == "sgd" and config.model.dtype == "float32"
+    assert config.model.optimizer == "adam" and config.model.dtype == "float32"
     assert config.model.seed is None
     assert (config.training.epochs, config.training.batch_size) == (1, 32)
     assert config.training.early_stopping is None and config.training.callbacks() == []

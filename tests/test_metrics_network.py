@@ -86,7 +86,7 @@ def test_training_logs_each_metric_per_epoch_and_for_validation() -> None:
     net = classifier(["f1", "top_k_accuracy(k=2)"])
     history = net.fit(X, LABELS, epochs=3, batch_size=16, validation_split=0.2, verbose=0).history
     assert set(history) == {"loss", "f1", "top_k_accuracy", "val_loss", "val_f1",
-                            "val_top_k_accuracy"}  # fmt: skip
+                            "val_top_k_accuracy", "lr"}  # fmt: skip
     assert all(len(values) == 3 for values in history.values())
     held_out = X[-18:], LABELS[-18:]
     assert history["val_f1"][-1] == net.evaluate(*held_out)["f1"]

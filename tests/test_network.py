@@ -161,7 +161,7 @@ def test_regression_reports_no_accuracy() -> None:
     net = Sequential([{"type": "dense", "units": 1}], error="square", seed=0)
     x = np.linspace(-1, 1, 20).reshape(-1, 1)
     history = net.fit(x, 0.3 * x[:, 0] + 0.1, epochs=2, verbose=0)
-    assert set(history.history) == {"loss"}
+    assert set(history.history) == {"loss", "lr"}  # the learning rate in force, every epoch
 
 
 def test_validation_split_and_data_add_val_metrics() -> None:
@@ -173,7 +173,7 @@ def test_validation_split_and_data_add_val_metrics() -> None:
     h2 = small_net(seed=0).fit(
         x[:40], t[:40], epochs=2, validation_data=(x[40:], t[40:]), verbose=0
     )
-    assert set(h1.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert set(h1.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
     assert h1.history == h2.history
 
 

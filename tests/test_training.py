@@ -54,7 +54,7 @@ class Recorder(Callback):
 def test_callbacks_are_called_in_order_and_the_last_batch_may_be_smaller() -> None:
     recorder = Recorder()
     net().fit(X[:50], T[:50], epochs=2, batch_size=32, callbacks=[recorder], verbose=0)
-    metrics = "['accuracy', 'loss']"
+    metrics = "['accuracy', 'loss', 'lr']"
     assert recorder.events == [
         "train_begin",
         "epoch_begin 0", "batch 0", "batch 1", f"epoch_end 0 {metrics}",
@@ -67,7 +67,7 @@ def test_callbacks_are_called_in_order_and_the_last_batch_may_be_smaller() -> No
 def test_history_holds_per_epoch_lists() -> None:
     history = net().fit(X, T, epochs=3, validation_split=0.25, verbose=0)
     assert history.epoch == [0, 1, 2]
-    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
     assert all(len(v) == 3 for v in history.history.values())
 
 
@@ -102,7 +102,7 @@ def test_csv_logger_writes_one_row_per_epoch(tmp_path: Path) -> None:
     net().fit(X, T, epochs=3, callbacks=[plugnet.CSVLogger(path)], verbose=0)
     rows = list(csv.DictReader(path.open()))
     assert [r["epoch"] for r in rows] == ["0", "1", "2"]
-    assert set(rows[0]) == {"epoch", "loss", "accuracy"}
+    assert set(rows[0]) == {"epoch", "loss", "accuracy", "lr"}
 
 
 def test_history_plot_writes_a_png(tmp_path: Path) -> None:

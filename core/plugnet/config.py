@@ -215,7 +215,7 @@ class DataConfig:
 class ModelConfig:
     layers: list[Any]
     error: Any
-    optimizer: Any = "sgd"
+    optimizer: Any = "adam"
     seed: int | None = None
     dtype: str = "float32"
 

@@ -126,7 +126,8 @@ class Sequential:
     ``dense_1``, ``dense_2``, ... as in Keras), or ``layer_names`` names them all. Names are
     resolved here,
     once, by ``registry`` (default: the process-wide registry, which is built only then); the
-    input shape is inferred on the first ``fit``/``predict``.
+    input shape is inferred on the first ``fit``/``predict``. The optimizer defaults to
+    ``"adam"`` with PyTorch's settings (lr=1e-3).
 
     ``metrics`` are metric specs or instances (``["accuracy", "f1(average='macro')"]``), logged
     under their names (``f1``, and ``val_f1`` for validation data); None, the default, is
@@ -138,7 +139,7 @@ class Sequential:
         layers: Sequence[Any],
         *,
         error: Any,
-        optimizer: Any = "sgd",
+        optimizer: Any = "adam",
         metrics: Sequence[Any] | None = None,
         seed: int | None = None,
         dtype: Any = "float32",

@@ -12,7 +12,10 @@ REFRESH_SECONDS = 0.2
 
 
 def format_metrics(logs: dict[str, float]) -> str:
-    return " - ".join(f"{key} {value:.4f}" for key, value in logs.items())
+    # A learning rate such as 1e-05 would read 0.0000 with four decimals.
+    return " - ".join(
+        f"{key} {value:.4g}" if key == "lr" else f"{key} {value:.4f}" for key, value in logs.items()
+    )
 
 
 class ProgressBar(Callback):

@@ -110,12 +110,13 @@ class Initializer(Protocol):
 class Schedule(Protocol):
     """A learning-rate schedule: the learning rate for each optimizer step, from the base rate.
 
-    Steps are optimizer updates (not epochs), numbered from 1: ``schedule(1, base_lr)`` is the
-    rate of the first update.
+    Steps are numbered from 1 and count optimizer updates (``schedule(1, base_lr)`` is the rate
+    of the first update), or epochs when the optimizer is given ``schedule_unit="epoch"``
+    (``schedule(1, base_lr)`` is then the rate of the whole first epoch).
     """
 
     def __call__(self, step: int, base_lr: float) -> float:
-        """Return the learning rate for the 1-based optimizer step ``step``."""
+        """Return the learning rate for the 1-based step (update or epoch) ``step``."""
         ...
 
     def get_config(self) -> dict[str, Any]: ...
@@ -264,6 +265,30 @@ class WholeData(Protocol):
     a source without it, train and test one after the other."""
 
     def data(self, seed: int = 0) -> Dataset: ...
+
+
+@runtime_checkable
+class EpochAware(Protocol):
+    """A component told when an epoch of training begins: an optimizer whose learning-rate
+    schedule counts epochs (``schedule_unit="epoch"``).
+
+    ``fit`` calls ``start_epoch()`` once before each epoch's first update (before the callbacks'
+    ``on_epoch_begin``), in every ``fit`` call, so the count goes on across calls as the step
+    count does; a component that depends on the count keeps it in its :class:`Stateful` state,
+    so that it survives save and load.
+    """
+
+    def start_epoch(self) -> None: ...
+
+
+@runtime_checkable
+class HasLearningRate(Protocol):
+    """An optimizer that reports the learning rate in force: ``current_lr`` is the rate its last
+    update used (a schedule's value, if it has one), or the base rate before the first update.
+    ``fit`` logs it as ``lr`` at the end of every epoch, in the history and the callbacks' logs.
+    """
+
+    current_lr: float
 
 
 @runtime_checkable

@@ -15,6 +15,7 @@ import numpy as np
 from plugnet.errors import NonFiniteLossError
 from plugnet.history import History
 from plugnet.progress import progress_callbacks
+from plugnet.protocols import EpochAware, HasLearningRate
 
 if TYPE_CHECKING:
     from plugnet.callbacks import Callback
@@ -152,6 +153,9 @@ def fit(
     net.stop_training = False
     metrics = net.metrics_for(targets)
     error, rng = net.error, net.rng
+    # Optional capabilities of the optimizer: told when an epoch begins, reports its rate.
+    counts_epochs = net.optimizer if isinstance(net.optimizer, EpochAware) else None
+    reports_lr = net.optimizer if isinstance(net.optimizer, HasLearningRate) else None
     batch_logs: dict[str, float] = {}
 
     with _StepGuard().installed() as guard:
@@ -159,6 +163,8 @@ def fit(
             for callback in listeners:
                 callback.on_train_begin({"epochs": epochs, "samples": n, "batches": batches})
             for epoch in range(epochs):
+                if counts_epochs is not None:
+                    counts_epochs.start_epoch()
                 for callback in listeners:
                     callback.on_epoch_begin(epoch)
                 order = rng.permutation(n) if shuffle else None
@@ -194,6 +200,8 @@ def fit(
                 if validation is not None:
                     scores = net.evaluate(*validation, batch_size=max(batch_size, 1024))
                     logs.update({f"val_{k}": v for k, v in scores.items()})
+                if reports_lr is not None:
+                    logs["lr"] = float(reports_lr.current_lr)
                 for callback in listeners:
                     callback.on_epoch_end(epoch, logs)
                 if net.stop_training:

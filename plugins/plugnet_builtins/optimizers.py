@@ -6,18 +6,31 @@ by stable names such as ``"dense_1.w"``, and changes each ``params[name]`` in pl
 ("slots", e.g. Adam's ``m`` and ``v``) is kept per parameter name, allocated as zeros with the
 parameter's shape and dtype on first use, so float32 parameters keep float32 state.
 
+Hyperparameters are read on every update, so code may also assign ``optimizer.lr`` between steps.
 Hyperparameter names and defaults follow ``torch.optim`` where PyTorch has the algorithm, else
 the paper or its authors' code; t is the step count (``iterations``), 1 on the first update.
-Every optimizer takes ``schedule=`` (see :mod:`plugnet_builtins.schedules`): update t then uses
-the learning rate ``schedule(t, lr)``, kept in ``current_lr``. Hyperparameters are read on every
-update, so code may also assign ``optimizer.lr`` between steps.
+
+Every optimizer also takes the training controls, each off by default:
+
+- ``schedule=`` (see :mod:`plugnet_builtins.schedules`): update t uses the learning rate
+  ``schedule(t, lr)``, kept in ``current_lr``; with ``schedule_unit="epoch"`` the schedule is
+  given the epoch number instead (counted from 1; ``fit`` calls ``start_epoch()``).
+- ``clipvalue=v``: each gradient element is clamped to [−v, v]
+  (``torch.nn.utils.clip_grad_value_``).
+- ``clipnorm=c``: all gradients are scaled together so that their global L2 norm over every
+  parameter is at most c (``torch.nn.utils.clip_grad_norm_``, its 1e-6 included).
+- ``weight_decay=λ``: g ← g + λ·p before the step (coupled, as ``torch.optim``'s weight_decay);
+  ``adamw`` decays decoupled instead, p ← p·(1 − lr·λ), with PyTorch's default λ = 0.01.
+
+They apply in PyTorch's training-loop order: the raw gradients are clipped (value, then norm),
+then the optimizer's step adds the weight decay.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -29,6 +42,12 @@ from plugnet_builtins._checks import number as as_number
 
 # A schedule argument: the registry that builds an optimizer resolves a spec to the instance.
 ScheduleSpec = Schedule | str | Mapping[str, Any] | None
+# What a schedule counts: optimizer updates, or epochs of training.
+ScheduleUnit = Literal["step", "epoch"]
+
+# torch.nn.utils.clip_grad_norm_ scales by clipnorm / (norm + 1e-6): the same here, so that
+# clipped trajectories equal PyTorch's.
+CLIP_NORM_EPS = 1e-6
 
 # -- hyperparameter checks ---------------------------------------------------------------------
 
@@ -54,37 +73,105 @@ def _unit_interval(name: str, value: Any) -> float:
     return number
 
 
+def _clip_limit(name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(f"{name} must be None (no clipping) or a finite number > 0, got {value!r}")
+    return _positive(name, value)
+
+
+def _schedule_unit(value: Any) -> ScheduleUnit:
+    if value == "step" and isinstance(value, str):
+        return "step"
+    if value == "epoch" and isinstance(value, str):
+        return "epoch"
+    raise ValueError(
+        f"schedule_unit must be 'step' (the schedule counts optimizer updates) or 'epoch' (it "
+        f"counts epochs), got {value!r}"
+    )
+
+
+def _global_norm(grads: Iterable[Array]) -> float:
+    """√(Σ g²) over every element of every array. Each sum of squares is a dot product in the
+    gradient's dtype, as PyTorch computes it; one that overflows a narrower dtype is redone in
+    float64, so that float32 gradients have a finite norm up to float32's largest value. The
+    norm is inf or NaN, without a warning, when a gradient holds an infinity or a NaN."""
+    total = 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for grad in grads:
+            flat = grad.ravel()
+            squares = float(np.dot(flat, flat))
+            if math.isinf(squares) and flat.dtype != np.float64:
+                squares = float(np.square(flat, dtype=np.float64).sum())
+            total += squares
+    return math.sqrt(total)
+
+
 # -- the shared machinery ------------------------------------------------------------------------
 
 
 class StatefulOptimizer(Configurable):
-    """Base class: the step counter, the learning-rate schedule, per-parameter slots, get/set_state.
+    """Base class: the step and epoch counters, the learning-rate schedule, the training controls
+    (clipping, weight decay), per-parameter slots, get/set_state.
 
     A subclass names its slots in ``slots`` and defines ``_step(param, grad, *slot_arrays)``,
     which updates ``param`` and the slot arrays (in ``slots`` order) in place for one parameter.
     Slots start as zeros unless ``initial`` gives another fill value. A subclass may override
     ``_prepare_step()``, called once per update after ``iterations`` and ``current_lr`` have been
-    advanced, to compute what every parameter's step shares (e.g. bias corrections).
+    advanced, to compute what every parameter's step shares (e.g. bias corrections). Its
+    ``__init__`` takes the controls as keyword arguments and passes them here.
 
     Every subclass has ``lr``, the base learning rate, and ``schedule``, None or a
     :class:`~plugnet.protocols.Schedule` given as a spec (``"cosine(t_max=1000)"``, a dict or an
     instance). Update t uses ``current_lr = schedule(t, lr)`` (or ``lr`` without a schedule);
-    ``_step`` must read ``current_lr``, never ``lr``. ``get_config()`` records the schedule as
-    a dict spec, so a saved optimizer comes back with the same schedule, and its position in the
-    schedule comes back with ``iterations``.
+    with ``schedule_unit="epoch"`` it uses ``schedule(epochs, lr)``, ``epochs`` being the number
+    of ``start_epoch()`` calls so far. ``_step`` must read ``current_lr``, never ``lr``.
+    ``get_config()`` records the schedule as a dict spec, so a saved optimizer comes back with
+    the same schedule, and its position in the schedule comes back with the state. The controls
+    (``weight_decay``, ``clipnorm``, ``clipvalue``, ``schedule_unit``) are recorded when set, so
+    the config of an optimizer that uses none of them is what it was before they existed.
 
-    ``get_state()`` is a flat dict: ``"iterations"`` → an int64 0-d array, and
+    ``_step`` receives the gradient the controls made (clipped, plus λ·p for coupled weight
+    decay); those are new arrays, and the caller's ``grads`` are never changed. A subclass with
+    ``decoupled_weight_decay = True`` (AdamW) is decayed as p ← p·(1 − lr·λ) before ``_step``
+    instead. Without controls the caller's gradients go to ``_step`` as they are, at no cost.
+
+    ``get_state()`` is a flat dict: ``"iterations"`` → an int64 0-d array, ``"epochs"`` likewise
+    when ``schedule_unit="epoch"`` (the only case in which updates depend on it), and
     ``"<slot>/<parameter name>"`` → that slot's array; ``set_state`` restores it exactly.
     """
 
     slots: ClassVar[tuple[str, ...]] = ()
     initial: ClassVar[Mapping[str, float]] = {}
+    decoupled_weight_decay: ClassVar[bool] = False
+    # The controls get_config leaves out at these values; AdamW always records weight_decay,
+    # as it did when it was AdamW's own hyperparameter.
+    controls_off: ClassVar[Mapping[str, Any]] = {
+        "weight_decay": 0.0,
+        "clipnorm": None,
+        "clipvalue": None,
+        "schedule_unit": "step",
+    }
     lr: float
     _step: Callable[..., None]
 
-    def __init__(self, schedule: ScheduleSpec = None) -> None:
+    def __init__(
+        self,
+        schedule: ScheduleSpec = None,
+        *,
+        weight_decay: float = 0.0,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        schedule_unit: ScheduleUnit = "step",
+    ) -> None:
         self.component_specs: dict[str, dict[str, Any]] = {}
+        self.weight_decay = _non_negative("weight_decay", weight_decay)
+        self.clipnorm = _clip_limit("clipnorm", clipnorm)
+        self.clipvalue = _clip_limit("clipvalue", clipvalue)
+        self.schedule_unit: ScheduleUnit = _schedule_unit(schedule_unit)
         self.iterations = 0
+        self.epochs = 0
         self.current_lr = self.lr
         self._state: dict[str, tuple[Array, ...]] = {}
         self.schedule: Schedule | None = None
@@ -95,33 +182,96 @@ class StatefulOptimizer(Configurable):
         config = super().get_config()
         schedule = self.schedule
         config["schedule"] = None if schedule is None else nested.spec(self, "schedule", schedule)
+        for name, off in self.controls_off.items():
+            if config[name] == off:
+                del config[name]
         return config
+
+    def start_epoch(self) -> None:
+        """Count the start of an epoch: ``fit`` calls this before each epoch's first update, a
+        hand-written loop must too when ``schedule_unit="epoch"``."""
+        self.epochs += 1
 
     def _prepare_step(self) -> None:
         """Compute what the steps of every parameter share; called once per update."""
 
+    def _scheduled_lr(self) -> float:
+        """The learning rate of this update: ``lr``, or the schedule's value for it."""
+        lr = self.lr
+        if self.schedule is None:
+            return float(lr)
+        if self.schedule_unit == "epoch":
+            if self.epochs == 0:
+                raise RuntimeError(
+                    f"{type(self).__name__} has schedule_unit='epoch' but no epoch has begun: "
+                    f"fit calls optimizer.start_epoch() before each epoch, and a training loop "
+                    f"of your own must call it too"
+                )
+            count, unit = self.epochs, "epoch"
+        else:
+            count, unit = self.iterations, "step"
+        lr = self.schedule(count, lr)
+        if not (isinstance(lr, int | float) and lr >= 0 and math.isfinite(lr)):
+            raise ValueError(
+                f"{type(self).__name__}: the schedule {self.schedule!r} gave the learning "
+                f"rate {lr!r} for {unit} {count}; it must be a finite number >= 0"
+            )
+        return float(lr)
+
+    def _controlled(
+        self, params: Mapping[str, Array], grads: Mapping[str, Array]
+    ) -> dict[str, Array]:
+        """The gradients this update steps by, as new arrays: each clamped to ±clipvalue, then
+        all scaled together so that their global L2 norm is at most clipnorm, then (coupled
+        weight decay) g + λ·p."""
+        clipvalue, clipnorm = self.clipvalue, self.clipnorm
+        result: dict[str, Array] = {}
+        for name in params:
+            try:
+                grad = grads[name]
+            except KeyError:
+                raise _no_gradient(self, name) from None
+            result[name] = grad if clipvalue is None else np.clip(grad, -clipvalue, clipvalue)
+        owned = clipvalue is not None  # the arrays in result are ours to change in place
+        if clipnorm is not None:
+            norm = _global_norm(result.values())
+            # A non-finite norm (the step diverged) scales nothing, where PyTorch would scale
+            # by 0 and turn infinities into NaN; the non-finite loss that follows is reported.
+            if math.isfinite(norm) and (scale := clipnorm / (norm + CLIP_NORM_EPS)) < 1.0:
+                for name, grad in result.items():
+                    if owned:
+                        grad *= scale
+                    else:
+                        result[name] = grad * scale
+                owned = True
+        decay = 0.0 if self.decoupled_weight_decay else self.weight_decay
+        if decay:
+            for name, grad in result.items():
+                if owned:
+                    grad += decay * params[name]
+                else:
+                    result[name] = grad + decay * params[name]
+        return result
+
     def update(self, params: Mapping[str, Array], grads: Mapping[str, Array]) -> None:
         """Advance ``iterations`` and update every ``params[name]`` in place from
-        ``grads[name]``."""
+        ``grads[name]``, which are left unchanged."""
         self.iterations += 1
-        lr = self.lr
-        if self.schedule is not None:
-            lr = self.schedule(self.iterations, lr)
-            if not (isinstance(lr, int | float) and lr >= 0 and math.isfinite(lr)):
-                raise ValueError(
-                    f"{type(self).__name__}: the schedule {self.schedule!r} gave the learning "
-                    f"rate {lr!r} for step {self.iterations}; it must be a finite number >= 0"
-                )
-        self.current_lr = float(lr)
+        self.current_lr = self._scheduled_lr()
+        if (
+            self.clipnorm is not None
+            or self.clipvalue is not None
+            or (self.weight_decay and not self.decoupled_weight_decay)
+        ):
+            grads = self._controlled(params, grads)
         self._prepare_step()
+        shrink = 1.0 - self.current_lr * self.weight_decay if self.decoupled_weight_decay else 1.0
         state, step = self._state, self._step
         for name, param in params.items():
             try:
                 grad = grads[name]
             except KeyError:
-                raise KeyError(
-                    f"{type(self).__name__}.update: no gradient for parameter {name!r}"
-                ) from None
+                raise _no_gradient(self, name) from None
             slots = state.get(name)
             if slots is None:
                 slots = state[name] = tuple(
@@ -134,11 +284,15 @@ class StatefulOptimizer(Configurable):
                     f"optimizer state has shape {slots[0].shape}; use a fresh optimizer for a "
                     f"rebuilt network."
                 )
+            if shrink != 1.0:
+                param *= shrink
             step(param, grad, *slots)
 
     def get_state(self) -> dict[str, Array]:
-        """A copy of the state: ``"iterations"`` and ``"<slot>/<parameter name>"`` arrays."""
+        """A copy of the state: the counters and the ``"<slot>/<parameter name>"`` arrays."""
         result: dict[str, Array] = {"iterations": np.array(self.iterations, dtype=np.int64)}
+        if self.schedule_unit == "epoch":
+            result["epochs"] = np.array(self.epochs, dtype=np.int64)
         for name, arrays in self._state.items():
             for slot, array in zip(self.slots, arrays, strict=True):
                 result[f"{slot}/{name}"] = array.copy()
@@ -147,32 +301,42 @@ class StatefulOptimizer(Configurable):
     def set_state(self, state: Mapping[str, Array]) -> None:
         """Replace the state with a copy of ``state``, as :meth:`get_state` returns it.
 
-        Raises ValueError, and changes nothing, if a key is not ``"iterations"`` or
-        ``"<slot>/<name>"`` for one of this optimizer's slots, a value is not a NumPy array,
-        or a parameter's slots are incomplete or disagree in shape.
+        Raises ValueError, and changes nothing, if a counter (``"iterations"``, and
+        ``"epochs"`` with ``schedule_unit="epoch"``) is missing or not a 0-d integer array >= 0,
+        a key is not a counter or ``"<slot>/<name>"`` for one of this optimizer's slots, a value
+        is not a NumPy array, or a parameter's slots are incomplete or disagree in shape.
         """
         label = f"{type(self).__name__}.set_state"
-        if "iterations" not in state:
-            raise ValueError(f"{label}: the state has no 'iterations' entry")
-        iterations = state["iterations"]
-        if not (
-            isinstance(iterations, np.ndarray)
-            and iterations.shape == ()
-            and iterations.dtype.kind in "iu"
-            and int(iterations) >= 0
-        ):
-            raise ValueError(
-                f"{label}: 'iterations' must be a 0-d integer array >= 0, got {iterations!r}"
-            )
+        counters = ("iterations", "epochs") if self.schedule_unit == "epoch" else ("iterations",)
+        counts: dict[str, int] = {}
+        for counter in counters:
+            if counter not in state:
+                why = "" if counter == "iterations" else (
+                    "; an optimizer with schedule_unit='epoch' keeps the number of epochs begun"
+                )  # fmt: skip
+                raise ValueError(f"{label}: the state has no {counter!r} entry{why}")
+            count = state[counter]
+            if not (
+                isinstance(count, np.ndarray)
+                and count.shape == ()
+                and count.dtype.kind in "iu"
+                and int(count) >= 0
+            ):
+                raise ValueError(
+                    f"{label}: {counter!r} must be a 0-d integer array >= 0, got {count!r}"
+                )
+            counts[counter] = int(count)
         found: dict[str, dict[str, Array]] = {}
         for key, value in state.items():
-            if key == "iterations":
+            if key in counters:
                 continue
             slot, _, name = key.partition("/")
             if slot not in self.slots or not name:
-                expected = ", ".join(f"'{s}/<parameter name>'" for s in self.slots) or "none"
+                kept = [f"'{s}/<parameter name>'" for s in self.slots]
+                expected = ", ".join(kept) or "none"
+                besides = " and ".join(repr(c) for c in counters)
                 raise ValueError(
-                    f"{label}: unknown state entry {key!r}; besides 'iterations' this "
+                    f"{label}: unknown state entry {key!r}; besides {besides} this "
                     f"optimizer keeps: {expected}"
                 )
             if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
@@ -196,8 +360,13 @@ class StatefulOptimizer(Configurable):
                     f"{label}: the slots of parameter {name!r} disagree in shape: {sorted(shapes)}"
                 )
             restored[name] = tuple(np.array(arrays[s], copy=True) for s in self.slots)
-        self.iterations = int(iterations)
+        self.iterations = counts["iterations"]
+        self.epochs = counts.get("epochs", self.epochs)
         self._state = restored
+
+
+def _no_gradient(optimizer: StatefulOptimizer, name: str) -> KeyError:
+    return KeyError(f"{type(optimizer).__name__}.update: no gradient for parameter {name!r}")
 
 
 # -- the algorithms ------------------------------------------------------------------------------
@@ -226,9 +395,24 @@ def _ema_of_square(average: Array, decay: float, value: Array) -> None:
 class SGD(StatefulOptimizer):
     """Plain stochastic gradient descent: p ← p − lr·g."""
 
-    def __init__(self, lr: float = 0.001, schedule: ScheduleSpec = None) -> None:
+    def __init__(
+        self,
+        lr: float = 0.001,
+        schedule: ScheduleSpec = None,
+        *,
+        weight_decay: float = 0.0,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        schedule_unit: ScheduleUnit = "step",
+    ) -> None:
         self.lr = _positive("lr", lr)
-        super().__init__(schedule)
+        super().__init__(
+            schedule,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            schedule_unit=schedule_unit,
+        )
 
     def _step(self, param: Array, grad: Array) -> None:
         param -= self.current_lr * grad
@@ -243,11 +427,25 @@ class Momentum(StatefulOptimizer):
     slots = ("v",)
 
     def __init__(
-        self, lr: float = 0.001, momentum: float = 0.9, schedule: ScheduleSpec = None
+        self,
+        lr: float = 0.001,
+        momentum: float = 0.9,
+        schedule: ScheduleSpec = None,
+        *,
+        weight_decay: float = 0.0,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        schedule_unit: ScheduleUnit = "step",
     ) -> None:
         self.lr = _positive("lr", lr)
         self.momentum = _unit_interval("momentum", momentum)
-        super().__init__(schedule)
+        super().__init__(
+            schedule,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            schedule_unit=schedule_unit,
+        )
 
     def _step(self, param: Array, grad: Array, v: Array) -> None:
         v *= self.momentum
@@ -278,10 +476,26 @@ class Adagrad(StatefulOptimizer):
 
     slots = ("s",)
 
-    def __init__(self, lr: float = 0.01, eps: float = 1e-10, schedule: ScheduleSpec = None) -> None:
+    def __init__(
+        self,
+        lr: float = 0.01,
+        eps: float = 1e-10,
+        schedule: ScheduleSpec = None,
+        *,
+        weight_decay: float = 0.0,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        schedule_unit: ScheduleUnit = "step",
+    ) -> None:
         self.lr = _positive("lr", lr)
         self.eps = _positive("eps", eps)
-        super().__init__(schedule)
+        super().__init__(
+            schedule,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            schedule_unit=schedule_unit,
+        )
 
     def _step(self, param: Array, grad: Array, s: Array) -> None:
         s += np.square(grad)
@@ -298,12 +512,27 @@ class RMSprop(StatefulOptimizer):
     slots = ("s",)
 
     def __init__(
-        self, lr: float = 0.01, rho: float = 0.99, eps: float = 1e-8, schedule: ScheduleSpec = None
+        self,
+        lr: float = 0.01,
+        rho: float = 0.99,
+        eps: float = 1e-8,
+        schedule: ScheduleSpec = None,
+        *,
+        weight_decay: float = 0.0,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        schedule_unit: ScheduleUnit = "step",
     ) -> None:
         self.lr = _positive("lr", lr)
         self.rho = _unit_interval("rho", rho)
         self.eps = _positive("eps", eps)
-        super().__init__(schedule)
+        super().__init__(
+            schedule,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            schedule_unit=schedule_unit,
+        )
 
     def _step(self, param: Array, grad: Array, s: Array) -> None:
         _ema_of_square(s, self.rho, grad)
@@ -330,12 +559,23 @@ class RMSpropGraves(StatefulOptimizer):
         momentum: float = 0.9,
         eps: float = 1e-4,
         schedule: ScheduleSpec = None,
+        *,
+        weight_decay: float = 0.0,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        schedule_unit: ScheduleUnit = "step",
     ) -> None:
         self.lr = _positive("lr", lr)
         self.rho = _unit_interval("rho", rho)
         self.momentum = _unit_interval("momentum", momentum)
         self.eps = _positive("eps", eps)
-        super().__init__(schedule)
+        super().__init__(
+            schedule,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            schedule_unit=schedule_unit,
+        )
 
     def _step(self, param: Array, grad: Array, n: Array, g: Array, delta: Array) -> None:
         _ema_of_square(n, self.rho, grad)
@@ -357,12 +597,27 @@ class Adadelta(StatefulOptimizer):
     slots = ("v", "u")
 
     def __init__(
-        self, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, schedule: ScheduleSpec = None
+        self,
+        lr: float = 1.0,
+        rho: float = 0.9,
+        eps: float = 1e-6,
+        schedule: ScheduleSpec = None,
+        *,
+        weight_decay: float = 0.0,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        schedule_unit: ScheduleUnit = "step",
     ) -> None:
         self.lr = _positive("lr", lr)
         self.rho = _unit_interval("rho", rho)
         self.eps = _positive("eps", eps)
-        super().__init__(schedule)
+        super().__init__(
+            schedule,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            schedule_unit=schedule_unit,
+        )
 
     def _step(self, param: Array, grad: Array, v: Array, u: Array) -> None:
         _ema_of_square(v, self.rho, grad)
@@ -383,12 +638,23 @@ class _AdamFamily(StatefulOptimizer):
         beta2: float = 0.999,
         eps: float = 1e-8,
         schedule: ScheduleSpec = None,
+        *,
+        weight_decay: float = 0.0,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        schedule_unit: ScheduleUnit = "step",
     ) -> None:
         self.lr = _positive("lr", lr)
         self.beta1 = _unit_interval("beta1", beta1)
         self.beta2 = _unit_interval("beta2", beta2)
         self.eps = _positive("eps", eps)
-        super().__init__(schedule)
+        super().__init__(
+            schedule,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            schedule_unit=schedule_unit,
+        )
 
 
 class _AdamStep(_AdamFamily):
@@ -427,8 +693,16 @@ class AdamW(Adam):
     """AdamW, Adam with decoupled weight decay: p ← p − lr·λ·p, then the Adam step.
 
     Loshchilov & Hutter, "Decoupled weight decay regularization", ICLR 2019. As
-    ``torch.optim.AdamW`` (λ = ``weight_decay``; the decay uses lr, not the bias-corrected lr).
+    ``torch.optim.AdamW`` (λ = ``weight_decay``, default 0.01; the decay uses the step's lr, not
+    the bias-corrected lr, and does not touch the gradient, so it is not clipped).
     """
+
+    decoupled_weight_decay = True
+    controls_off: ClassVar[Mapping[str, Any]] = {
+        "clipnorm": None,
+        "clipvalue": None,
+        "schedule_unit": "step",
+    }
 
     def __init__(
         self,
@@ -438,13 +712,22 @@ class AdamW(Adam):
         eps: float = 1e-8,
         weight_decay: float = 0.01,
         schedule: ScheduleSpec = None,
+        *,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        schedule_unit: ScheduleUnit = "step",
     ) -> None:
-        self.weight_decay = _non_negative("weight_decay", weight_decay)
-        super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, schedule=schedule)
-
-    def _step(self, param: Array, grad: Array, m: Array, v: Array) -> None:
-        param *= 1.0 - self.current_lr * self.weight_decay
-        super()._step(param, grad, m, v)
+        super().__init__(
+            lr=lr,
+            beta1=beta1,
+            beta2=beta2,
+            eps=eps,
+            schedule=schedule,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            schedule_unit=schedule_unit,
+        )
 
 
 class AMSGrad(_AdamStep):
@@ -484,8 +767,23 @@ class Adamax(_AdamFamily):
         beta2: float = 0.999,
         eps: float = 1e-8,
         schedule: ScheduleSpec = None,
+        *,
+        weight_decay: float = 0.0,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        schedule_unit: ScheduleUnit = "step",
     ) -> None:
-        super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, schedule=schedule)
+        super().__init__(
+            lr=lr,
+            beta1=beta1,
+            beta2=beta2,
+            eps=eps,
+            schedule=schedule,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            schedule_unit=schedule_unit,
+        )
 
     def _prepare_step(self) -> None:
         self._corrected_lr = self.current_lr / (1.0 - self.beta1**self.iterations)
@@ -522,9 +820,24 @@ class NAdam(_AdamFamily):
         eps: float = 1e-8,
         momentum_decay: float = 4e-3,
         schedule: ScheduleSpec = None,
+        *,
+        weight_decay: float = 0.0,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        schedule_unit: ScheduleUnit = "step",
     ) -> None:
         self.momentum_decay = _non_negative("momentum_decay", momentum_decay)
-        super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, schedule=schedule)
+        super().__init__(
+            lr=lr,
+            beta1=beta1,
+            beta2=beta2,
+            eps=eps,
+            schedule=schedule,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            schedule_unit=schedule_unit,
+        )
         self._mu_product, self._mu_product_step = 1.0, 0
 
     def _mu(self, t: int) -> float:
@@ -566,10 +879,25 @@ class _Bounded(_AdamFamily):
         gamma: float = 1e-3,
         eps: float = 1e-8,
         schedule: ScheduleSpec = None,
+        *,
+        weight_decay: float = 0.0,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        schedule_unit: ScheduleUnit = "step",
     ) -> None:
         self.final_lr = _positive("final_lr", final_lr)
         self.gamma = _positive("gamma", gamma)
-        super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, schedule=schedule)
+        super().__init__(
+            lr=lr,
+            beta1=beta1,
+            beta2=beta2,
+            eps=eps,
+            schedule=schedule,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            schedule_unit=schedule_unit,
+        )
 
     def _prepare_step(self) -> None:
         t = self.iterations
@@ -597,7 +925,7 @@ class AdaBound(_Bounded):
     Luo, Xiong, Liu & Sun, "Adaptive gradient methods with dynamic bound of learning rate",
     ICLR 2019. As the authors' implementation (Luolc/AdaBound, ``adabound.AdaBound``), which
     differs from the paper's Algorithm 2: bounds in γ rather than 1 − β2, and no 1/√t factor.
-    Weight decay is left out.
+    ``weight_decay`` is coupled, g ← g + λ·p, as in the authors' code.
     """
 
     slots = ("m", "v")
@@ -631,7 +959,8 @@ class AdaBelief(_AdamStep):
 
     Zhuang, Tang, Ding, Tatikonda, Dvornek, Papademetris & Duncan, "AdaBelief optimizer:
     adapting stepsizes by the belief in observed gradients", NeurIPS 2020, Algorithm 2, with
-    the authors' ε = 1e-16; without their optional rectification and weight decay.
+    the authors' ε = 1e-16; without their optional rectification. ``weight_decay`` is coupled,
+    g ← g + λ·p (the authors' code also offers a decoupled form).
     """
 
     slots = ("m", "s")
@@ -643,8 +972,23 @@ class AdaBelief(_AdamStep):
         beta2: float = 0.999,
         eps: float = 1e-16,
         schedule: ScheduleSpec = None,
+        *,
+        weight_decay: float = 0.0,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        schedule_unit: ScheduleUnit = "step",
     ) -> None:
-        super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, schedule=schedule)
+        super().__init__(
+            lr=lr,
+            beta1=beta1,
+            beta2=beta2,
+            eps=eps,
+            schedule=schedule,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            schedule_unit=schedule_unit,
+        )
 
     def _step(self, param: Array, grad: Array, m: Array, s: Array) -> None:
         _ema(m, self.beta1, grad)
@@ -667,10 +1011,26 @@ class SMORMS3(StatefulOptimizer):
     slots = ("mem", "g", "g2")
     initial: ClassVar[Mapping[str, float]] = {"mem": 1.0}
 
-    def __init__(self, lr: float = 1e-3, eps: float = 1e-16, schedule: ScheduleSpec = None) -> None:
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        eps: float = 1e-16,
+        schedule: ScheduleSpec = None,
+        *,
+        weight_decay: float = 0.0,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        schedule_unit: ScheduleUnit = "step",
+    ) -> None:
         self.lr = _positive("lr", lr)
         self.eps = _positive("eps", eps)
-        super().__init__(schedule)
+        super().__init__(
+            schedule,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            schedule_unit=schedule_unit,
+        )
 
     def _step(self, param: Array, grad: Array, mem: Array, g: Array, g2: Array) -> None:
         r = 1.0 / (mem + 1.0)

@@ -1,14 +1,19 @@
 """Learning-rate schedules: the learning rate of each optimizer step, from the base rate.
 
-A schedule is called as ``schedule(t, base_lr)`` with t the 1-based optimizer step (one call per
-``optimizer.update``, i.e. per minibatch, not per epoch) and returns that step's learning rate.
-Step 1 is the first update. Give one to an optimizer with ``schedule=``, e.g.
+A schedule is called as ``schedule(t, base_lr)`` with t a 1-based step and returns that step's
+learning rate. Give one to an optimizer with ``schedule=``, e.g.
 ``plugnet.optimizer("adam(lr=0.01, schedule='cosine(t_max=1000)')")``; the optimizer keeps its
-configured ``lr`` as the base rate and uses ``schedule(t, lr)`` for update t.
+configured ``lr`` as the base rate. What t counts is the optimizer's ``schedule_unit``:
 
-Where PyTorch has the same schedule (``torch.optim.lr_scheduler``) the value at step t is the one
-PyTorch gives when ``scheduler.step()`` is called after every ``optimizer.step()``, i.e. its
-``last_epoch`` is t − 1.
+- ``"step"`` (the default): t is the optimizer update, one per minibatch; update 1 is the first.
+- ``"epoch"``: t is the epoch, counted from 1 as the logs count, and every update of epoch t
+  uses ``schedule(t, lr)``: ``adam(lr=0.01, schedule='step(step_size=10, gamma=0.5)',
+  schedule_unit='epoch')`` halves the rate every 10 epochs.
+
+The schedules themselves do not know the unit: ``step_size``, ``t_max`` and ``steps`` are in
+whatever the optimizer counts. Where PyTorch has the same schedule (``torch.optim.lr_scheduler``)
+the value at step t is the one PyTorch gives when ``scheduler.step()`` is called after every
+``optimizer.step()`` (or, in epochs, after every epoch), i.e. its ``last_epoch`` is t − 1.
 """
 
 from __future__ import annotations
@@ -32,7 +37,9 @@ def _steps(name: str, value: Any) -> int:
 
 def _check_step(step: int) -> None:
     if isinstance(step, bool) or not isinstance(step, int) or step < 1:
-        raise ValueError(f"schedule steps are integers numbered from 1, got {step!r}")
+        raise ValueError(
+            f"schedule steps (updates or epochs) are integers numbered from 1, got {step!r}"
+        )
 
 
 class Constant(Configurable):
@@ -46,8 +53,9 @@ class Constant(Configurable):
 class Step(Configurable):
     """Step decay: lr_t = base_lr · γ^⌊(t − 1) / step_size⌋.
 
-    The rate is multiplied by γ every ``step_size`` optimizer steps: steps 1 … step_size use
-    base_lr, the next step_size use γ·base_lr, and so on. ``torch.optim.lr_scheduler.StepLR``.
+    The rate is multiplied by γ every ``step_size`` steps (updates or epochs): steps 1 …
+    step_size use base_lr, the next step_size use γ·base_lr, and so on.
+    ``torch.optim.lr_scheduler.StepLR``.
     """
 
     conformance = Conformance(
@@ -66,7 +74,7 @@ class Step(Configurable):
 class Exponential(Configurable):
     """Exponential decay: lr_t = base_lr · γ^(t − 1).
 
-    ``torch.optim.lr_scheduler.ExponentialLR``, stepped once per optimizer step.
+    ``torch.optim.lr_scheduler.ExponentialLR``, stepped once per step (update or epoch).
     """
 
     conformance = Conformance(cases=({"config": {"gamma": 0.99}},))
