@@ -149,8 +149,10 @@ class EarlyStopping(_Monitoring):
 
 
 class ModelCheckpoint(_Monitoring):
-    """Save the network (``net.save``, atomic) after each epoch to ``path``, a template of the
-    epoch (from 1) and the logged values: ``"ckpt-{epoch:02d}-{val_loss:.3f}.npz"``.
+    """Save the network after each epoch, or each that improved ``monitor``, to a path template.
+
+    It saves with ``net.save``, which is atomic; ``path`` is a template of the epoch (from 1)
+    and the logged values: ``"ckpt-{epoch:02d}-{val_loss:.3f}.npz"``.
 
     With ``save_best_only``, only an epoch whose ``monitor`` improved on the best so far is
     saved (``mode`` as for early stopping). ``saved`` lists the files written.
@@ -222,10 +224,11 @@ def _template_fields(path: str) -> list[str]:
 
 
 class ReduceLROnPlateau(_Monitoring):
-    """Multiply the optimizer's ``lr`` by ``factor`` when ``monitor`` has not improved by
-    ``min_delta`` for ``patience`` epochs, never below ``min_lr``; then wait ``cooldown``
-    epochs before counting again. As Keras's; the optimizer must have a settable ``lr``
-    (:class:`~plugnet.protocols.AdjustableLearningRate`).
+    """Multiply the optimizer's ``lr`` by ``factor`` when ``monitor`` stops improving.
+
+    That is, when it has not improved by ``min_delta`` for ``patience`` epochs; never below
+    ``min_lr``, and then it waits ``cooldown`` epochs before counting again. As Keras's; the
+    optimizer must have a settable ``lr`` (:class:`~plugnet.protocols.AdjustableLearningRate`).
     """
 
     def __init__(
@@ -285,8 +288,10 @@ class ReduceLROnPlateau(_Monitoring):
 
 
 class CSVLogger(Callback, Configurable):
-    """One row per epoch: ``epoch`` (from 0, as the history numbers them), then every value
-    logged (loss, each metric, lr, their val_ values). The columns are those of the first
+    """Write one CSV row per epoch: the epoch and every logged value.
+
+    The row holds ``epoch`` (from 0, as the history numbers them), then every value logged
+    (loss, each metric, lr, their val_ values). The columns are those of the first
     epoch; ``append`` adds to an existing file under its header."""
 
     conformance = Conformance(cases=({"config": {"path": "log.csv"}},))
@@ -320,8 +325,9 @@ class CSVLogger(Callback, Configurable):
 
 
 class TerminateOnNaN(Callback, Configurable):
-    """End training cleanly at the first batch whose loss is NaN or infinite, instead of the
-    :class:`plugnet.NonFiniteLossError` training raises without it. ``fit`` returns the
+    """End training cleanly at the first batch whose loss is NaN or infinite.
+
+    Without it, training raises :class:`plugnet.NonFiniteLossError` there. ``fit`` returns the
     history of the completed epochs; the parameters are those after the diverged step unless
     another callback (``early_stopping(restore_best=True)``) restores them at the end."""
 
@@ -350,8 +356,10 @@ class TerminateOnNaN(Callback, Configurable):
 
 
 class TensorBoard(Callback, Configurable):
-    """Write each epoch's logged values as TensorBoard scalars (step = epoch, from 1) to an
-    event file in ``log_dir``. Needs tensorboardX: ``pip install "plugnet[tensorboard]"``."""
+    """Write each epoch's logged values as TensorBoard scalars.
+
+    They go to an event file in ``log_dir``, with step = epoch, from 1. Needs tensorboardX:
+    ``pip install "plugnet[tensorboard]"``."""
 
     conformance = Conformance(cases=({"config": {"log_dir": "runs"}},))
 
