@@ -407,3 +407,42 @@ def test_config_metrics_are_checked_like_components() -> None:
         loads_config(CONFIG + "metrics = ['f1', 'f1_score']\n")
     with pytest.raises(ConfigError, match=r"model.metrics\[0\]: unknown metric 'acuracy'"):
         loads_config(CONFIG + "metrics = ['acuracy']\n")
+
+
+def test_plugnet_train_runs_the_config_s_callbacks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from plugnet.runs import train
+
+    config = tmp_path / "spiral.toml"
+    config.write_text(
+        """
+[data]
+source = "spiral(n=40)"
+validation_split = 0.25
+[model]
+seed = 0
+error = "cross_entropy"
+optimizer = "adam(lr=0.02)"
+metrics = ["accuracy", "f1"]
+layers = [{ type = "dense", units = 3, activation = "softmax" }]
+[training]
+epochs = 3
+verbose = 0
+[[training.callbacks]]
+name = "csv_logger"
+path = "log.csv"
+[[training.callbacks]]
+name = "model_checkpoint"
+path = "ckpt-{epoch}.npz"
+""",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)  # callback paths are relative to the working directory
+    assert train(config) == 0
+    assert "train f1: " in capsys.readouterr().out
+    rows = list(csv.DictReader((tmp_path / "log.csv").open()))
+    assert len(rows) == 3 and "val_f1" in rows[0]
+    assert sorted(p.name for p in tmp_path.glob("ckpt-*.npz")) == [
+        "ckpt-1.npz", "ckpt-2.npz", "ckpt-3.npz",
+    ]  # fmt: skip
