@@ -27,6 +27,7 @@ def test_every_builtin_component_is_in_the_suite() -> None:
         "schedule",
         "metric",
         "dataset",
+        "callback",
     )
     builtins = {
         (c.kind, c.name)

@@ -1,6 +1,7 @@
 """The example data plugin (examples/plugnet-example-data) as users get it: built into a wheel,
-pip-installed next to plugnet's wheel in a fresh venv, offline. A config names its data set, and
-``plugnet train``, ``evaluate``, ``check`` and the package's own tests run there."""
+pip-installed next to plugnet's wheel in a fresh venv, offline. A config names its data set and
+its metric, and ``plugnet train``, ``evaluate``, ``check`` and the package's own tests run
+there."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ random_state = 1
 seed = 0
 error = "cross_entropy"
 optimizer = "adam(lr=0.02)"
+metrics = ["accuracy", "balanced_accuracy"]
 layers = [
   { type = "dense", units = 16, activation = "tanh" },
   { type = "dense", units = 2, activation = "softmax" },
@@ -64,6 +66,10 @@ def test_the_installed_set_is_listed_and_trains_by_name(data_venv: Any, tmp_path
     )
     test_accuracy = re.search(r"^test accuracy: ([0-9.]+)$", trained.stdout, re.MULTILINE)
     assert test_accuracy is not None and float(test_accuracy[1]) >= 0.8
+    # The plugin's metric, by name in the config, is scored on each part.
+    balanced = re.search(r"^test balanced_accuracy: ([0-9.]+)$", trained.stdout, re.MULTILINE)
+    assert balanced is not None and float(balanced[1]) >= 0.8
+    assert re.search(r"^train balanced_accuracy: [0-9.]+$", trained.stdout, re.MULTILINE)
 
     scored = data_venv.run(
         data_venv.script("plugnet"), "evaluate", model, "--data", "moons(n=60, noise=0.15)",
@@ -76,11 +82,14 @@ def test_the_installed_set_is_listed_and_trains_by_name(data_venv: Any, tmp_path
 
 def test_the_installed_set_passes_plugnet_check_and_its_own_tests(data_venv: Any) -> None:
     checked = data_venv.run(data_venv.script("plugnet"), "check", DIST)
-    assert "moons" in checked.stdout and ", 0 failed" in checked.stdout
+    assert "moons" in checked.stdout and "balanced_accuracy" in checked.stdout
+    assert ", 0 failed" in checked.stdout
     tests = data_venv.run(
         data_venv.python, "-m", "pytest", "-p", "no:cacheprovider", "-q", SOURCE / "tests",
         check=False,
     )  # fmt: skip
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    # the five data set checks (protocol, splits, reproducible, disjoint, config) and one more
-    assert re.search(r"\b6 passed\b", tests.stdout), tests.stdout
+    # the five data set checks (protocol, splits, reproducible, disjoint, config), the eight
+    # metric checks (protocol, targets, finite, batch_split, reset, dtype, mutation, config)
+    # and the package's two tests of its own
+    assert re.search(r"\b15 passed\b", tests.stdout), tests.stdout

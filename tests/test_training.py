@@ -84,7 +84,7 @@ def test_early_stopping_stops_and_restores_the_best_parameters() -> None:
         def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
             snapshots.append({k: v.copy() for k, v in self.network.params.items()})
 
-    stopper = plugnet.EarlyStopping(monitor="score", patience=2, restore_best=True)
+    stopper = plugnet.EarlyStopping(monitor="score", patience=2, restore_best=True, mode="min")
     model = net()
     history = model.fit(X, T, epochs=7, callbacks=[WorseningLoss(), Snapshot(), stopper], verbose=0)
     assert history.epoch == [0, 1, 2, 3] and stopper.stopped_epoch == 3 and stopper.best_epoch == 1

@@ -203,8 +203,11 @@ def test_callbacks_must_be_a_list_of_callbacks() -> None:
     stop = plugnet.EarlyStopping(monitor="loss")
     with pytest.raises(ValueError, match=r"callbacks must be a list.*callbacks=\[EarlyStopping"):
         net.fit(x, t, epochs=1, verbose=0, callbacks=stop)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="callbacks holds a str, which is not a callback"):
-        net.fit(x, t, epochs=1, verbose=0, callbacks=["early_stopping"])  # type: ignore[list-item]
+    # A string is a callback by name now (issue 13); an object that is neither is refused.
+    with pytest.raises(ValueError, match="callbacks holds a int, which is not a callback"):
+        net.fit(x, t, epochs=1, verbose=0, callbacks=[42])  # type: ignore[list-item]
+    with pytest.raises(plugnet.UnknownComponentError, match="early_stoping"):
+        net.fit(x, t, epochs=1, verbose=0, callbacks=["early_stoping"])
     assert not net.built
 
 

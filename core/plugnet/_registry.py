@@ -74,6 +74,9 @@ KINDS: dict[str, Kind] = {
         Kind("metric", "register_metrics", protocols.Metric, ("reset", "update", "result"),
              "Metrics"),
         Kind("dataset", "register_datasets", protocols.DataSource, ("load",), "Data sets"),
+        Kind("callback", "register_callbacks", protocols.Callback,
+             ("on_train_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end",
+              "on_train_end"), "Callbacks"),
     )
 }  # fmt: skip
 _KIND_BY_HOOK = {kind.hook: kind for kind in KINDS.values()}

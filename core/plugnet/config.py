@@ -36,6 +36,8 @@ defaults are those of the fields of :class:`DataConfig`, :class:`ModelConfig` an
       { type = "dense", units = 128, activation = "relu" },
       { type = "dense", units = 10, activation = "softmax" },
     ]
+    metrics = ["accuracy", "f1(average='macro')"]  # logged by name; left out: accuracy for
+                               # class targets, none for regression
 
     [training]
     epochs = 30
@@ -43,12 +45,16 @@ defaults are those of the fields of :class:`DataConfig`, :class:`ModelConfig` an
     shuffle = true
     verbose = 1                # 0 silent, 1 a bar on a terminal (else lines), 2 lines
 
-    [training.early_stopping]  # optional; as plugnet.EarlyStopping
-    monitor = "val_loss"       # loss, accuracy, val_loss or val_accuracy (val_* needs
-    patience = 5               #   data.validation_split > 0)
+    [training.early_stopping]  # optional; as plugnet.EarlyStopping (the early_stopping
+    monitor = "val_loss"       #   callback): a logged value (loss, each metric, lr; val_*
+    patience = 5               #   needs data.validation_split > 0)
     min_delta = 0.0
     mode = "auto"
     restore_best = true
+
+    [[training.callbacks]]     # any number; a callback by name, its arguments as keys
+    name = "reduce_lr_on_plateau"
+    patience = 3
 
     [output]                   # optional; `plugnet train --out/--plot` override these
     model = "model.npz"        # relative to this config file
@@ -86,10 +92,10 @@ SECTIONS = ("data", "model", "training", "output")
 #: The keys of ``[data]`` that are the config's own; every other key is an argument of the data
 #: source (its factory's parameter), such as the options in DATA_OPTIONS.
 DATA_KEYS = ("source", "validation_split", "random_state")
-MODEL_KEYS = ("dtype", "seed", "error", "optimizer", "layers")
-#: What a config's run reports, so what its early stopping can monitor (EarlyStopping itself
-#: takes any name the run logs).
-MONITORS = ("loss", "accuracy", "val_loss", "val_accuracy")
+MODEL_KEYS = ("dtype", "seed", "error", "optimizer", "layers", "metrics")
+#: What a run logs besides its metrics' scores: the loss, and the learning rate in force when
+#: the optimizer reports one.
+LOGGED = ("loss", "lr")
 
 
 class ConfigError(ValueError):
@@ -218,6 +224,8 @@ class ModelConfig:
     optimizer: Any = "adam"
     seed: int | None = None
     dtype: str = "float32"
+    #: Metric specs, or None for the default (accuracy for class targets).
+    metrics: list[Any] | None = None
 
     def build(self) -> Sequential:
         """A fresh, unbuilt network (the input size comes from the data on ``fit``)."""
@@ -229,6 +237,7 @@ class ModelConfig:
             optimizer=self.optimizer,
             seed=self.seed,
             dtype=self.dtype,
+            metrics=self.metrics,
         )
 
 
@@ -241,13 +250,22 @@ class TrainingConfig:
     shuffle: bool = True
     verbose: int = 1  # 0, 1 or 2 (see _VERBOSITY), an int as Sequential.fit takes it
     early_stopping: dict[str, Any] | None = None
+    #: The [[training.callbacks]] tables (the key ``callbacks``): dict specs
+    #: ``{"name": ..., argument: value}``.
+    callback_specs: tuple[dict[str, Any], ...] = field(default=(), metadata={"key": "callbacks"})
 
     def callbacks(self) -> list[Callback]:
+        """The callbacks to train with: early stopping when [training.early_stopping] is
+        given, then each of ``callbacks``, built by the registry."""
         from plugnet.callbacks import EarlyStopping
+        from plugnet.discovery import get_registry
 
-        if self.early_stopping is None:
-            return []
-        return [EarlyStopping(**self.early_stopping)]
+        made: list[Callback] = []
+        if self.early_stopping is not None:
+            made.append(EarlyStopping(**self.early_stopping))
+        registry = get_registry()
+        made += [registry.resolve("callback", spec) for spec in self.callback_specs]
+        return made
 
 
 @dataclass(frozen=True)
@@ -257,7 +275,7 @@ class OutputConfig:
 
 
 # The keys of tables that are a dataclass's fields or a callable's parameters.
-TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(TrainingConfig))
+TRAINING_KEYS = tuple(f.metadata.get("key", f.name) for f in dataclasses.fields(TrainingConfig))
 OUTPUT_KEYS = tuple(f.name for f in dataclasses.fields(OutputConfig))
 
 
@@ -374,7 +392,7 @@ def parse_config(document: Mapping[str, Any], *, base_dir: str | os.PathLike[str
     root = _Table(document, "", SECTIONS, what="a config (its tables)")
     data = _parse_data(root.table("data", required=True), base)
     model = _parse_model(root.table("model", required=True))
-    training = _parse_training(root.table("training"), data)
+    training = _parse_training(root.table("training"), data, model)
     output = _parse_output(root.table("output"), base)
     return Config(data=data, model=model, training=training, output=output)
 
@@ -680,7 +698,72 @@ def _parse_model(table: _Table | None) -> ModelConfig:
         _layers,
         hint='e.g. layers = [{ type = "dense", units = 10, activation = "softmax" }]',
     )
+    given |= _given(table, {"metrics": _metrics})
     return ModelConfig(layers=layers, error=error, **given)
+
+
+def _metrics(path: str, value: Any) -> list[Any]:
+    """An array of metric specs, each checked like any component, with distinct names (each
+    logs its score under its name)."""
+    if not isinstance(value, list):
+        raise ConfigError(
+            path, f'expected an array of metrics, e.g. ["accuracy", "f1"], got {_describe(value)}'
+        )
+    names: dict[str, int] = {}
+    for index, spec in enumerate(value):
+        where = f"{path}[{index}]"
+        _component_check("metric")(where, spec)
+        name = _metric_name(spec)
+        if name == "loss":
+            raise ConfigError(where, "a metric named 'loss' would clash with the loss in the logs")
+        if name in names:
+            raise ConfigError(
+                where,
+                f"the metric {name!r} is given twice (also at {path}[{names[name]}]); each logs "
+                f"its score under its name, so give it once",
+            )
+        names[name] = index
+    return [dict(spec) if isinstance(spec, Mapping) else spec for spec in value]
+
+
+def _metric_name(spec: Any) -> str:
+    """The name a metric's score is logged under, as ``Sequential`` names it: its canonical
+    name (the spec was checked, so it resolves)."""
+    from plugnet.discovery import get_registry
+
+    registry = get_registry()
+    component = registry.component_of(registry.resolve("metric", spec))
+    assert component is not None  # resolved by name
+    return component.name
+
+
+def _logged(model: ModelConfig, data: DataConfig) -> list[str]:
+    """What a run of this config logs, so what a callback can monitor: the loss, each metric
+    (accuracy by default), their ``val_`` values with validation data, and lr."""
+    metrics = ["accuracy"] if model.metrics is None else [_metric_name(m) for m in model.metrics]
+    logged = ["loss", *metrics]
+    if data.validation_split:
+        logged += [f"val_{name}" for name in logged]
+    return [*logged, *[name for name in LOGGED if name not in logged]]
+
+
+def _monitor_check(logged: list[str]) -> Callable[[str, Any], Any]:
+    def check(path: str, value: Any) -> Any:
+        _string(path, value)
+        if value not in logged:
+            if value.startswith("val_") and value.removeprefix("val_") in logged:
+                raise ConfigError(
+                    path,
+                    f"{value!r} needs validation data: set data.validation_split > 0, or "
+                    f"monitor {value.removeprefix('val_')!r}",
+                )
+            shown = ", ".join(repr(name) for name in logged)
+            raise ConfigError(
+                path, f"expected one of {shown} (what this run logs), got {_describe(value)}"
+            )
+        return value
+
+    return check
 
 
 def _layers(path: str, value: Any) -> list[Any]:
@@ -824,10 +907,12 @@ def _expected(check: ArgumentCheck, value: Any) -> str:
     return _TOML_WORDS.sub(lambda match: match.group().lower(), expected)
 
 
-def _parse_training(table: _Table | None, data: DataConfig) -> TrainingConfig:
+def _parse_training(table: _Table | None, data: DataConfig, model: ModelConfig) -> TrainingConfig:
     if table is None:
         return TrainingConfig()
     from plugnet.callbacks import EarlyStopping
+
+    monitor_check = _monitor_check(_logged(model, data))
 
     early = table.table("early_stopping")
     early_stopping: dict[str, Any] | None = None
@@ -838,19 +923,59 @@ def _parse_training(table: _Table | None, data: DataConfig) -> TrainingConfig:
             for p in _early_stopping_parameters().values()
             if p.default is not p.empty
         }
-        early_stopping |= _given(early, {"monitor": _choice(MONITORS)})
-        monitor = early_stopping["monitor"]
-        if monitor.startswith("val_") and not data.validation_split:
-            raise ConfigError(
-                early.key("monitor"),
-                f"{monitor!r} needs validation data: set data.validation_split > 0, or monitor "
-                f"'loss'",
-            )
+        early_stopping |= _given(early, {"monitor": monitor_check})
+        if "monitor" in early_stopping:  # the default too
+            monitor_check(early.key("monitor"), early_stopping["monitor"])
         others = [key for key in _early_stopping_parameters() if key != "monitor"]
         early_stopping |= _given(early, _annotated_checks(EarlyStopping, others))
-    given = _given(table, _annotated_checks(TrainingConfig, TRAINING_KEYS))
+        try:
+            EarlyStopping(**early_stopping)  # its own checks, e.g. a mode it cannot infer
+        except ValueError as exc:
+            raise ConfigError(early.key("mode"), str(exc)) from None
+    keys = [key for key in TRAINING_KEYS if key not in ("early_stopping", "callbacks")]
+    given = _given(table, _annotated_checks(TrainingConfig, keys))
     given |= _given(table, {"verbose": _VERBOSITY})
-    return TrainingConfig(early_stopping=early_stopping, **given)
+    specs = table.get("callbacks", lambda path, value: _callbacks(path, value, monitor_check), ())
+    return TrainingConfig(early_stopping=early_stopping, callback_specs=specs, **given)
+
+
+def _callbacks(
+    path: str, value: Any, monitor_check: Callable[[str, Any], Any]
+) -> tuple[dict[str, Any], ...]:
+    """The ``[[training.callbacks]]`` tables: ``name`` and the callback's arguments, each
+    checked against its factory's signature at its key; a ``monitor`` (given or the default)
+    must be a value the run logs."""
+    from plugnet.discovery import get_registry
+
+    if not isinstance(value, list):
+        raise ConfigError(
+            path,
+            f'expected an array of tables ([[training.callbacks]] with name = "..."), got '
+            f"{_describe(value)}",
+        )
+    specs = []
+    for index, entry in enumerate(value):
+        where = f"{path}[{index}]"
+        if not isinstance(entry, Mapping):
+            raise ConfigError(
+                where,
+                f'expected a table with name = "..." and the callback\'s arguments, got '
+                f"{_describe(entry)}",
+            )
+        if "name" not in entry:
+            raise ConfigError(_join(where, "name"), 'missing; say which, e.g. "csv_logger"')
+        name = _string(_join(where, "name"), entry["name"])
+        try:
+            component = get_registry().lookup("callback", name)
+        except (LookupError, SpecError) as exc:
+            raise ConfigError(_join(where, "name"), str(exc)) from None
+        default = component.parameters().get("monitor", inspect.Parameter.empty)
+        monitor = entry.get("monitor", default)
+        if isinstance(monitor, str):  # a value of another type is the signature check's
+            monitor_check(_join(where, "monitor"), monitor)
+        _check_component("callback", entry, where, name_key="name")
+        specs.append(dict(entry))
+    return tuple(specs)
 
 
 def _parse_output(table: _Table | None, base: Path) -> OutputConfig:

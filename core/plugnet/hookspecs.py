@@ -93,3 +93,10 @@ def register_metrics(register: Register) -> None:
 def register_datasets(register: Register) -> None:
     """Register data sets by name (protocol ``DataSource``): factories whose arguments are the
     set's options, e.g. ``register(Spiral)`` for ``"spiral(n=300, classes=3)"``."""
+
+
+@hookspec
+def register_callbacks(register: Register) -> None:
+    """Register training callbacks by name (protocol ``Callback``): factories whose arguments
+    are the callback's options, e.g. ``register(EarlyStopping, name="early_stopping")`` for
+    ``"early_stopping(patience=5)"``."""

@@ -33,8 +33,8 @@ from plugnet.protocols import (
 
 if TYPE_CHECKING:
     from plugnet._registry import Registry
-    from plugnet.callbacks import Callback
     from plugnet.history import History
+    from plugnet.protocols import Callback
 
 DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 PREDICT_BATCH = 4096
@@ -438,10 +438,11 @@ class Sequential:
         shuffle: bool = True,
         validation_data: tuple[Any, Any] | None = None,
         validation_split: float = 0.0,
-        callbacks: Sequence[Callback] = (),
+        callbacks: Sequence[Callback | str | Mapping[str, Any]] = (),
         verbose: int = 1,
     ) -> History:
-        """Train with minibatches; returns the per-epoch :class:`~plugnet.history.History`."""
+        """Train with minibatches; returns the per-epoch :class:`~plugnet.history.History`.
+        ``callbacks`` holds instances or specs by name (``"early_stopping(patience=5)"``)."""
         from plugnet.training import fit
 
         return fit(

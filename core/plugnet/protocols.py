@@ -182,6 +182,45 @@ class DataSource(Protocol):
     def get_config(self) -> dict[str, Any]: ...
 
 
+@runtime_checkable
+class Callback(Protocol):
+    """A hook into the training loop (``Sequential.fit``), as in Keras.
+
+    Before ``on_train_begin`` the loop sets ``callback.network`` to the network it trains, so a
+    callback reads and changes it there (``self.network.params``, ``self.network.optimizer``).
+    The loop then calls, in this order, with epochs and batches counted from 0:
+
+    - ``on_train_begin(logs)``: ``logs`` holds ``epochs``, ``samples`` (training samples),
+      ``batches`` (per epoch) and ``verbose`` (fit's; a callback prints its messages only when
+      it is > 0);
+    - per epoch, ``on_epoch_begin(epoch)``; per batch, ``on_batch_end(batch, logs)`` with the
+      running values of the epoch so far (``loss`` and each metric by name);
+    - ``on_epoch_end(epoch, logs)``, ``logs`` holding the epoch's values: ``loss``, each metric
+      by its name, and with validation data the same names prefixed ``val_``;
+    - ``on_train_end(logs)``, with empty ``logs``, once training ends normally or is stopped.
+      When training fails (an error, Ctrl-C) it is not called.
+
+    A callback reads ``logs`` and does not change them: every later callback, and the history,
+    gets the same dict. Setting ``self.network.stop_training = True`` ends training after the
+    current epoch; set in ``on_batch_end`` for a batch whose loss is not finite, it ends
+    training there, cleanly, instead of raising :class:`plugnet.NonFiniteLossError`.
+    Subclass :class:`plugnet.Callback`, which has every method as a no-op, and override those
+    you need.
+    """
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None: ...
+
+    def on_epoch_begin(self, epoch: int) -> None: ...
+
+    def on_batch_end(self, batch: int, logs: dict[str, float]) -> None: ...
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None: ...
+
+    def on_train_end(self, logs: dict[str, Any]) -> None: ...
+
+    def get_config(self) -> dict[str, Any]: ...
+
+
 # -- optional capabilities ----------------------------------------------------------------------
 # The core and the kit use a capability only through these protocols (``isinstance``), and the
 # registry refuses, at registration, a component that claims one but implements it wrongly.
@@ -353,3 +392,11 @@ _LEGACY_DECLARATIONS = {
     "kinks": "kinks",
     "domain": "conformance_domain",
 }
+
+
+@runtime_checkable
+class AdjustableLearningRate(Protocol):
+    """An optimizer whose base learning rate ``lr`` may be set between steps (by a callback
+    such as ``reduce_lr_on_plateau``); a schedule, when it has one, scales the new value."""
+
+    lr: float

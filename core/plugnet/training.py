@@ -5,27 +5,26 @@ from __future__ import annotations
 import math
 import signal
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from plugnet._registry import KINDS
 from plugnet.errors import NonFiniteLossError
 from plugnet.history import History
 from plugnet.progress import progress_callbacks
-from plugnet.protocols import EpochAware, HasLearningRate
+from plugnet.protocols import Callback, EpochAware, HasLearningRate
 
 if TYPE_CHECKING:
-    from plugnet.callbacks import Callback
     from plugnet.network import Sequential
     from plugnet.protocols import Array
 
 # More epochs than anyone can wait for is a typo; "until a callback stops it" is a large count.
 MAX_EPOCHS = 10**9
-_CALLBACK_METHODS = ("on_train_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end",
-                     "on_train_end")  # fmt: skip
+_MEMBERS = [*KINDS["callback"].methods, "get_config"]
 
 
 def _check_settings(epochs: Any, batch_size: Any, validation_split: Any) -> None:
@@ -45,20 +44,28 @@ def _check_settings(epochs: Any, batch_size: Any, validation_split: Any) -> None
         raise ValueError(f"validation_split must be a fraction in [0, 1), got {validation_split!r}")
 
 
-def _check_callbacks(callbacks: Any) -> list[Callback]:
+def _resolve_callbacks(net: Sequential, callbacks: Any) -> list[Callback]:
+    """The callbacks, each an instance or a spec (``"early_stopping(patience=5)"``, a dict)
+    resolved by the network's registry."""
     if not isinstance(callbacks, (list, tuple)):
         raise ValueError(
             f"callbacks must be a list of callbacks, got a {type(callbacks).__name__}; write "
             f"callbacks=[{type(callbacks).__name__}(...)] for one"
         )
+    resolved = []
     for callback in callbacks:
-        missing = [m for m in _CALLBACK_METHODS if not callable(getattr(callback, m, None))]
-        if missing:
+        if isinstance(callback, (str, Mapping)):
+            callback = net.registry.resolve("callback", callback)
+        if not isinstance(callback, Callback):
+            # Which of the protocol's members it lacks, for the message only.
+            missing = [m for m in _MEMBERS if not callable(getattr(callback, m, None))]
             raise ValueError(
                 f"callbacks holds a {type(callback).__name__}, which is not a callback (it lacks "
-                f"{', '.join(missing)}); subclass plugnet.Callback"
+                f"{', '.join(missing)}); subclass plugnet.Callback, or name a registered "
+                f"callback such as 'early_stopping(patience=5)'"
             )
-    return list(callbacks)
+        resolved.append(callback)
+    return resolved
 
 
 class _StepGuard:
@@ -116,12 +123,12 @@ def fit(
     shuffle: bool,
     validation_data: tuple[Any, Any] | None,
     validation_split: float,
-    callbacks: Sequence[Callback],
+    callbacks: Sequence[Callback | str | Mapping[str, Any]],
     verbose: int,
 ) -> History:
     """Minibatch training; see :meth:`plugnet.network.Sequential.fit`."""
     _check_settings(epochs, batch_size, validation_split)
-    callbacks = _check_callbacks(callbacks)
+    resolved = _resolve_callbacks(net, callbacks)
     if validation_data is not None and validation_split:
         raise ValueError("give validation_data or validation_split, not both")
     if validation_data is not None and (
@@ -147,9 +154,10 @@ def fit(
     history = History()
     net.history = history
     progress = progress_callbacks(verbose, epochs, batches)
-    listeners = [history, *callbacks, *progress]
+    # Progress first, so that what a callback prints follows the epoch's line.
+    listeners: list[Callback] = [history, *progress, *resolved]
     for callback in listeners:
-        callback.network = net
+        callback.network = net  # type: ignore[attr-defined]  # the contract: set here
     net.stop_training = False
     metrics = net.metrics_for(targets)
     error, rng = net.error, net.rng
@@ -161,7 +169,9 @@ def fit(
     with _StepGuard().installed() as guard:
         try:
             for callback in listeners:
-                callback.on_train_begin({"epochs": epochs, "samples": n, "batches": batches})
+                callback.on_train_begin(
+                    {"epochs": epochs, "samples": n, "batches": batches, "verbose": verbose}
+                )
             for epoch in range(epochs):
                 if counts_epochs is not None:
                     counts_epochs.start_epoch()
@@ -169,6 +179,7 @@ def fit(
                     callback.on_epoch_begin(epoch)
                 order = rng.permutation(n) if shuffle else None
                 loss_sum = 0.0
+                diverged = False
                 for metric in metrics.values():
                     metric.reset()
                 for batch, start in enumerate(range(0, n, batch_size)):
@@ -188,7 +199,15 @@ def fit(
                             raise KeyboardInterrupt
                         loss = error.forward(y, tb)
                     if not math.isfinite(loss):
-                        raise _nonfinite_loss(net, loss, epoch, epochs, batch, history)
+                        # A callback that sets stop_training here (terminate_on_nan) ends
+                        # training cleanly, without the incomplete epoch; else it is an error.
+                        nonfinite = {**batch_logs, "loss": loss}
+                        for callback in listeners:
+                            callback.on_batch_end(batch, nonfinite)
+                        if not net.stop_training:
+                            raise _nonfinite_loss(net, loss, epoch, epochs, batch, history)
+                        diverged = True
+                        break
                     loss_sum += loss * len(tb)
                     batch_logs["loss"] = loss_sum / min(start + batch_size, n)
                     for name, metric in metrics.items():  # over the epoch so far, as in Keras
@@ -196,6 +215,8 @@ def fit(
                         batch_logs[name] = metric.result()
                     for callback in listeners:
                         callback.on_batch_end(batch, batch_logs)
+                if diverged:
+                    break
                 logs = dict(batch_logs)
                 if validation is not None:
                     scores = net.evaluate(*validation, batch_size=max(batch_size, 1024))

@@ -15,4 +15,5 @@ PLUGIN_MODULES: tuple[str, ...] = (
     "plugnet_builtins.schedules",
     "plugnet_builtins.metrics",
     "plugnet_builtins.datasets",
+    "plugnet_builtins.callbacks",
 )

@@ -4,8 +4,8 @@ One function per kind runs the whole conformance suite on a component (a name, a
 instance) and raises :class:`ConformanceError`, an ``AssertionError``, naming the component, the
 failed check and the numbers: ``check_activation``, ``check_error_function``, ``check_layer``,
 ``check_optimizer``, ``check_initializer``, ``check_schedule``, ``check_metric``,
-``check_dataset``, ``check_fused_backward`` and ``check_provider`` (every component a
-distribution registers).
+``check_dataset``, ``check_callback``, ``check_fused_backward`` and ``check_provider`` (every
+component a distribution registers).
 Gradients are checked in float64 against central finite differences. The lower-level helpers
 (``numerical_gradient``, ``check_vjp``, ``assert_close``, ...) are public too. The pytest plugin
 (:mod:`plugnet.testing.pytest_plugin`) turns the suite into one test per component per check.
@@ -15,6 +15,7 @@ The checks themselves live in ``plugnet.testing.checks``, one module per kind.
 from plugnet.testing.conformance import (
     ConformanceCheck,
     check_activation,
+    check_callback,
     check_dataset,
     check_error_function,
     check_fused_backward,
@@ -44,6 +45,7 @@ __all__ = [
     "assert_close",
     "check_activation",
     "check_activation_gradient",
+    "check_callback",
     "check_dataset",
     "check_error_function",
     "check_error_gradient",

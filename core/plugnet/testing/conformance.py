@@ -37,6 +37,7 @@ __all__ = [
     "Subject",
     "applicable",
     "check_activation",
+    "check_callback",
     "check_dataset",
     "check_error_function",
     "check_fused_backward",
@@ -173,6 +174,12 @@ def check_metric(metric: Any, *, output_shape: Sequence[int] | None = None) -> N
 def check_dataset(dataset: Any) -> None:
     """Run every data set check on a spec or instance."""
     _run_all(_subject_for("dataset", dataset), CHECKS["dataset"])
+
+
+def check_callback(callback: Any) -> None:
+    """Run every callback check on a spec or instance: short fits of a tiny network in a
+    temporary directory (see :mod:`plugnet.testing.checks.callback`)."""
+    _run_all(_subject_for("callback", callback), CHECKS["callback"])
 
 
 def check_fused_backward(activation: Any, error: Any, fused: Any = None) -> None:

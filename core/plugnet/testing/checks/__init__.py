@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from plugnet.testing.checks import (
     activation,
+    callback,
     dataset,
     error_function,
     fused_backward,
@@ -32,4 +33,5 @@ CHECKS: dict[str, dict[str, CheckFunction]] = {
     "schedule": schedule.CHECKS,
     "metric": metric.CHECKS,
     "dataset": dataset.CHECKS,
+    "callback": callback.CHECKS,
 }
