@@ -250,7 +250,9 @@ def test_csv_logger_writes_every_logged_value(tmp_path: Path) -> None:
         "val_loss",
         "val_accuracy",
         "val_f1",
+        "lr",
     ]
+    assert float(rows[1]["lr"]) == pytest.approx(history.history["lr"][1], rel=1e-12)
     assert float(rows[1]["val_f1"]) == pytest.approx(history.history["val_f1"][1], rel=1e-12)
 
 
@@ -293,7 +295,7 @@ def test_tensorboard_writes_the_logged_values_as_scalars(tmp_path: Path) -> None
     )  # fmt: skip
     events = EventAccumulator(str(tmp_path))
     events.Reload()
-    assert set(events.Tags()["scalars"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert set(events.Tags()["scalars"]) == {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
     for key, values in history.history.items():
         scalars = events.Scalars(key)
         assert [s.step for s in scalars] == [1, 2, 3]
@@ -446,3 +448,19 @@ path = "ckpt-{epoch}.npz"
     assert sorted(p.name for p in tmp_path.glob("ckpt-*.npz")) == [
         "ckpt-1.npz", "ckpt-2.npz", "ckpt-3.npz",
     ]  # fmt: skip
+
+
+def test_the_logged_lr_follows_reduce_lr_on_plateau() -> None:
+    class Flat(plugnet.Callback):
+        """A monitored value that never improves after the first epoch."""
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+            logs["score"] = 1.0
+
+    model = net(optimizer="sgd(lr=0.1)")
+    plateau = "reduce_lr_on_plateau(monitor='score', mode='min', factor=0.5, patience=1)"
+    history = model.fit(X, T, epochs=5, verbose=0, callbacks=[Flat(), plateau])
+    # Epoch 1 sets the best; epochs 2, 3, ... each see no improvement, and patience 1 halves the
+    # rate after each of them, so the rate in force (logged as lr) halves from epoch 3 on.
+    assert history.history["lr"] == pytest.approx([0.1, 0.1, 0.05, 0.025, 0.0125])
+    assert model.optimizer.lr == pytest.approx(0.00625)
