@@ -314,6 +314,16 @@ def test_bad_weights_are_refused_naming_the_argument(options: dict[str, Any], ma
     assert net.optimizer.iterations == 0
 
 
+@pytest.mark.parametrize("weights", [np.ones(3), np.zeros(4)])
+def test_train_step_refuses_weights_that_do_not_fit_the_batch(weights: Array) -> None:
+    x, labels = data(n=4)
+    net = one_layer(4, "softmax", "cross_entropy")
+    net.build((3,))
+    with pytest.raises(ValueError, match=r"sample_weight has shape .* one weight >= 0 per sample"):
+        net.train_step(x, np.eye(4)[labels], weights)
+    assert net.optimizer.iterations == 0
+
+
 def test_class_weight_needs_class_targets() -> None:
     rng = np.random.default_rng(0)
     net = one_layer(2, "linear", "mse")

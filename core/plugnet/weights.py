@@ -142,5 +142,11 @@ def weighted_sum(error: ErrorFunction, y: Array, t: Array, w: Array) -> tuple[fl
 def row_scale(w: Array, like: Array) -> Array:
     """N w_i / Σ_i w_i in ``like``'s dtype, shaped to scale the rows of ``like`` (N, ...):
     turns dE/dy of the batch mean into dE_w/dy. All-ones weights give exactly 1."""
-    scale = (len(w) * w / np.sum(w)).astype(like.dtype, copy=False)
+    total = np.sum(w) if np.shape(w) == like.shape[:1] else 0.0
+    if not total > 0:
+        raise ValueError(
+            f"sample_weight has shape {np.shape(w)} and sum {np.sum(w)}, for a batch of "
+            f"{like.shape[0]}; give one weight >= 0 per sample, not all 0"
+        )
+    scale = (len(w) * w / total).astype(like.dtype, copy=False)
     return scale.reshape(-1, *(1,) * (like.ndim - 1))
