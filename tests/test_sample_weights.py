@@ -394,3 +394,30 @@ def test_the_kit_catches_a_wrong_per_sample(error: Any, match: str) -> None:
 def test_every_builtin_error_function_has_per_sample() -> None:
     for name in plugnet.available("error_function"):
         assert isinstance(plugnet.get("error_function", name), PerSampleError), name
+
+
+@pytest.mark.parametrize("error", ["cross_entropy", "kl_divergence"])
+def test_the_weighted_gradient_is_exact_through_a_batch_coupled_layer(error: str) -> None:
+    """Row scaling happens in dE/dy, so it holds through batch norm, whose output rows depend
+    on the whole batch: the parameters' gradients against finite differences of E_w."""
+    from plugnet.testing.gradients import assert_close, numerical_gradient
+
+    x, labels = data(n=7)
+    t = np.eye(4)[labels]
+    weights = np.random.default_rng(6).uniform(0.0, 2.0, 7)
+    net = plugnet.Sequential(
+        [{"type": "dense", "units": 5, "activation": "tanh"}, {"type": "batch_norm"},
+         {"type": "dense", "units": 4, "activation": "softmax"}],
+        error=error, seed=0, dtype="float64",
+    )  # fmt: skip
+    net.build((3,))
+    per_sample = net.error.per_sample
+
+    def weighted_error(_: Array) -> float:
+        y = net.forward(x, training=True)
+        return float(np.dot(weights, per_sample(y, t)) / weights.sum())
+
+    net.backward(net.forward(x, training=True), t, weights)
+    for name, param in net.params.items():
+        numeric = numerical_gradient(weighted_error, param, in_place=True)
+        assert_close(net.grads[name], numeric, what=name, rtol=1e-6, atol=1e-8)

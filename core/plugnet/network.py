@@ -520,7 +520,10 @@ class Sequential:
                 total, batch_mass = weighted_sum(self.error, y, tb, wb)
                 loss, mass = loss + total, mass + batch_mass
             for metric in metrics.values():
-                metric.update(y, tb) if wb is None else metric.update(y, tb, wb)
+                if wb is None:  # as before, for metrics without sample_weight
+                    metric.update(y, tb)
+                else:
+                    metric.update(y, tb, wb)
         loss = loss / n if weights is None else loss / mass
         return {"loss": loss, **{name: m.result() for name, m in metrics.items()}}
 

@@ -235,7 +235,10 @@ def fit(
                     mass += batch_mass
                     batch_logs["loss"] = loss_sum / mass
                     for name, metric in metrics.items():  # over the epoch so far, as in Keras
-                        metric.update(y, tb) if wb is None else metric.update(y, tb, wb)
+                        if wb is None:  # as before, for metrics without sample_weight
+                            metric.update(y, tb)
+                        else:
+                            metric.update(y, tb, wb)
                         batch_logs[name] = metric.result()
                     for callback in listeners:
                         callback.on_batch_end(batch, batch_logs)
