@@ -364,6 +364,8 @@ CONFIG_EDITS = [
     ("layers 0", "dense", r"a layer record is malformed: 'dense'"),
     ("layers 0 kind", "optimizer", r"a layer record is malformed"),
     ("layers 0 config", [1], r"a layer record is malformed"),
+    ("layers 0 trainable", "false", r"a layer record is malformed"),
+    ("layers 0 trainable", 0, r"a layer record is malformed"),
     ("optimizer name", 7, r"an optimizer record is malformed"),
     ("providers", [], r"providers table is not a mapping"),
     ("layers 0 config units", -3, r"layer 'plugnet:dense' refuses its saved config .*units"),

@@ -129,6 +129,11 @@ def check_config(config: Any) -> None:
         raise ValueError(f"config['layers'] must be a non-empty list, got {preview(layers)}")
     for index, record in enumerate(layers):
         check_record(f"config['layers'][{index}]", "layer", record)
+        if not isinstance(record.get("trainable", True), bool):
+            raise ValueError(
+                f"config['layers'][{index}]['trainable'] must be true or false (false freezes "
+                f"the layer), got {preview(record['trainable'])}"
+            )
     for kind in ("error_function", "optimizer"):
         check_record(f"config[{kind!r}]", kind, config[kind])
     metrics = config.get("metrics")

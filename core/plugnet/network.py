@@ -22,10 +22,12 @@ from plugnet.model_config import (
 from plugnet.protocols import (
     METRIC_TARGETS,
     Array,
+    Freezable,
     HasBuffers,
     Layer,
     Metric,
     OutputLayer,
+    PerSampleError,
     Shape,
     SkipsInputGrad,
     Stateful,
@@ -87,6 +89,26 @@ def _layer_name(spec: Any, instance: Any, counts: dict[str, int], registry: Regi
     return f"{base}_{counts[base]}"
 
 
+def is_trainable(layer: Layer) -> Any:
+    """The layer's ``trainable`` flag, where it declares one (:class:`Freezable`), else True.
+    Not coerced to bool: the wiring refuses a flag that is not True or False."""
+    return layer.trainable if isinstance(layer, Freezable) else True
+
+
+def set_trainable(layer: Layer, name: str, trainable: Any) -> None:
+    """Set ``layer.trainable`` (a plain attribute, which layers need not define) from a spec or
+    a saved record, refusing anything but a bool and a layer that cannot take the attribute."""
+    if not isinstance(trainable, bool):
+        raise ValueError(f"layer {name!r} has 'trainable': {trainable!r}; it must be true or false")
+    try:
+        layer.trainable = trainable  # type: ignore[attr-defined]
+    except AttributeError:
+        raise ValueError(
+            f"layer {name!r} ({type(layer).__name__}) does not allow setting .trainable, so it "
+            f"cannot be frozen"
+        ) from None
+
+
 def _named_metrics(metrics: Any, registry: Registry) -> dict[str, Metric]:
     """Each metric spec resolved, under its registered name (the key of its scores); an
     unregistered instance goes by its class name in snake case, as it would be registered."""
@@ -128,6 +150,12 @@ class Sequential:
     once, by ``registry`` (default: the process-wide registry, which is built only then); the
     input shape is inferred on the first ``fit``/``predict``. The optimizer defaults to
     ``"adam"`` with PyTorch's settings (lr=1e-3).
+
+    A dict spec may carry ``"trainable": False`` to freeze the layer, as may code later with
+    ``net["dense_1"].trainable = False``: the flag is the layer's ``trainable`` attribute, which
+    layers need not define (without it a layer is trainable). Frozen parameters are never
+    given to the optimizer, so they neither change nor get optimizer state; dE/dx still flows
+    through the layer.
 
     ``metrics`` are metric specs or instances (``["accuracy", "f1(average='macro')"]``), logged
     under their names (``f1``, and ``val_f1`` for validation data); None, the default, is
@@ -171,7 +199,10 @@ class Sequential:
         counts: dict[str, int] = {}
         for index, spec in enumerate(layers):
             named = isinstance(spec, Mapping) and "type" in spec
-            layer_spec = {k: v for k, v in spec.items() if k != "name"} if named else spec
+            layer_spec = spec
+            if isinstance(spec, Mapping):  # "name" (with "type") and "trainable" are the net's
+                own = ("name", "trainable") if named else ("trainable",)
+                layer_spec = {k: v for k, v in spec.items() if k not in own}
             layer = registry.resolve("layer", layer_spec)
             if layer_names is None:
                 name = _layer_name(spec, layer, counts, registry)
@@ -184,6 +215,8 @@ class Sequential:
                     )
             if name in self.layer_names:
                 raise ValueError(f"two layers are named {name!r}; layer names must be unique")
+            if isinstance(spec, Mapping) and "trainable" in spec:
+                set_trainable(layer, name, spec["trainable"])
             self.layers.append(layer)
             self.layer_names.append(name)
         self.error = registry.resolve("error_function", error)
@@ -233,20 +266,44 @@ class Sequential:
         self.output_shapes = shapes
         self._wire()
 
+    def _trainable_flags(self) -> list[bool]:
+        """Each layer's ``trainable`` (:class:`~plugnet.protocols.Freezable`; True where a layer
+        has none)."""
+        return [is_trainable(layer) for layer in self.layers]
+
     def _wire(self) -> None:
-        """Precompute what the hot loop needs: flat parameter views and the backward path."""
+        """Precompute what the hot loop needs: flat parameter views (all, and the trainable
+        ones the optimizer gets) and the backward path. Rewired when a ``trainable`` changes."""
+        flags = self._trainable_flags()
+        for name, flag in zip(self.layer_names, flags, strict=True):
+            if not isinstance(flag, bool):
+                raise ValueError(f"layer {name!r} has trainable={flag!r}; set it to True or False")
         params, grads = [], []
-        for name, layer in zip(self.layer_names, self.layers, strict=True):
+        trainable_params, trainable_grads = [], []
+        for name, layer, flag in zip(self.layer_names, self.layers, flags, strict=True):
             for key in layer.params:
                 params.append((f"{name}.{key}", layer.params, key))
                 grads.append((f"{name}.{key}", layer.grads, key))
+                if flag:
+                    trainable_params.append(params[-1])
+                    trainable_grads.append(grads[-1])
         self.params = ParameterView(params)
         self.grads = ParameterView(grads)
+        self._flags = flags
+        self._per_sample = isinstance(self.error, PerSampleError)
+        # What optimizer.update gets: every parameter, as before, unless a layer is frozen.
+        self._optimized = (
+            (self.params, self.grads)
+            if all(flags)
+            else (ParameterView(trainable_params), ParameterView(trainable_grads))
+        )
         last = self.layers[-1]
-        # Backward stops at the first layer with parameters: nothing before it has gradients to
-        # compute, and its own dE/dx is never used (a reshape or flatten in front changes nothing).
+        # Backward stops at the first trainable layer with parameters: nothing before it has
+        # gradients to compute (a frozen layer's are not needed), and its own dE/dx is never
+        # used (a reshape, flatten or frozen layer in front changes nothing).
         self._stop = next(
-            (i for i, layer in enumerate(self.layers) if layer.params), len(self.layers)
+            (i for i, layer in enumerate(self.layers) if layer.params and flags[i]),
+            len(self.layers),
         )
         last_index = len(self.layers) - 1
         last_is_stop = self._stop == last_index
@@ -282,20 +339,26 @@ class Sequential:
             raise RuntimeError("the network is not built yet; call fit, predict or build first")
 
     def summary(self, print_fn: Callable[[str], None] | None = print) -> str:
-        """A table of layers, output shapes and parameter counts (printed unless print_fn=None)."""
+        """A table of layers, output shapes and parameter counts, then the total, trainable and
+        non-trainable (frozen) counts, as Keras prints them (printed unless print_fn=None)."""
         rows = [("layer", "type", "output shape", "params")]
-        total = 0
+        total = frozen = 0
         for index, (name, layer) in enumerate(zip(self.layer_names, self.layers, strict=True)):
             shape = f"(N, {', '.join(map(str, self.output_shapes[index]))})" if self.built else "?"
             count = sum(int(p.size) for p in layer.params.values())
             total += count
-            rows.append((name, type(layer).__name__, shape, f"{count:,}"))
+            trainable = is_trainable(layer)
+            frozen += 0 if trainable else count
+            mark = "" if trainable else " (frozen)"
+            rows.append((name, type(layer).__name__, shape, f"{count:,}{mark}"))
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         lines = [
             "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
         ]
         lines.insert(1, "-" * len(lines[0]))
         lines.append(f"total parameters: {total:,}" + ("" if self.built else " (not built yet)"))
+        lines.append(f"trainable parameters: {total - frozen:,}")
+        lines.append(f"non-trainable parameters: {frozen:,}")
         text = "\n".join(lines)
         if print_fn is not None:
             print_fn(text)
@@ -308,33 +371,53 @@ class Sequential:
             x = layer.forward(x, training=training)
         return x
 
-    def backward(self, y: Array, t: Array) -> None:
-        """Fill every layer's ``grads`` for the last forward's output ``y`` and targets ``t``.
+    def backward(self, y: Array, t: Array, sample_weight: Array | None = None) -> None:
+        """Fill every layer's ``grads`` for the last forward's output ``y`` and targets ``t``
+        (weighted by ``sample_weight``, float64 of shape (N,), when given: see
+        :mod:`plugnet.weights`).
 
         From the output down: the output step, then each layer's backward in turn, down to the
-        first layer with parameters, which is asked not to compute its dE/dx. The
-        parameter-free layers in front of it are skipped.
+        first trainable layer with parameters, which is asked not to compute its dE/dx. The
+        layers in front of it are skipped; frozen ones above it compute grads that nothing uses.
         """
+        if self._flags != self._trainable_flags():
+            self._wire()  # a layer's trainable changed since the last step
         if self._stop == len(self.layers):
-            return  # no parameters anywhere
-        grad = self._output_step(y, t)
+            return  # no trainable parameters anywhere
+        grad = self._output_step(y, t, sample_weight)
         for backward in self._backwards:
             grad = backward(grad)
 
-    def _output_step(self, y: Array, t: Array) -> Array | None:
+    def _output_step(self, y: Array, t: Array, sample_weight: Array | None) -> Array | None:
         """The last layer's backward. With a fused backward for (its activation, the error),
         δ = dE/du comes in one step and goes to ``backward_linear``, skipping the activation's
-        Jacobian; otherwise the chain: dE/dy from the error, then the layer's backward."""
+        Jacobian; otherwise the chain: dE/dy from the error, then the layer's backward. Weights
+        scale the rows of δ or dE/dy, which is exact because each row is one sample's."""
         if self._output_linear is not None:
             assert self._fused is not None
-            return self._output_linear(self._fused.backward(y, t))
-        return self._output_backward(self.error.backward(y, t))
+            delta = self._fused.backward(y, t)
+            if sample_weight is not None:
+                delta = delta * self._row_scale(sample_weight, delta)
+            return self._output_linear(delta)
+        grad = self.error.backward(y, t)
+        if sample_weight is not None:
+            grad = grad * self._row_scale(sample_weight, grad)
+        return self._output_backward(grad)
 
-    def train_step(self, x: Array, t: Array) -> Array:
-        """One minibatch: forward, backward, optimizer update. Returns the output."""
+    def _row_scale(self, sample_weight: Array, like: Array) -> Array:
+        from plugnet.weights import require_per_sample, row_scale
+
+        if not self._per_sample:  # only a PerSampleError promises that row i is sample i's alone
+            require_per_sample(self.error)
+        return row_scale(sample_weight, like)
+
+    def train_step(self, x: Array, t: Array, sample_weight: Array | None = None) -> Array:
+        """One minibatch: forward, backward, optimizer update of the trainable parameters.
+        Returns the output. ``sample_weight`` (float64, shape (N,), sum > 0) weights the
+        error as ``fit`` does."""
         y = self.forward(x, training=True)
-        self.backward(y, t)
-        self.optimizer.update(self.params, self.grads)
+        self.backward(y, t, sample_weight)
+        self.optimizer.update(*self._optimized)
         return y
 
     def prepare_data(self, x: Any, t: Any, *, build: bool = True) -> tuple[Array, Array]:
@@ -414,19 +497,44 @@ class Sequential:
             metric.reset()
         return metrics
 
-    def evaluate(self, x: Any, t: Any, *, batch_size: int = PREDICT_BATCH) -> dict[str, float]:
+    def evaluate(
+        self,
+        x: Any,
+        t: Any,
+        *,
+        batch_size: int = PREDICT_BATCH,
+        sample_weight: Any = None,
+    ) -> dict[str, float]:
         """``{"loss": ...}`` plus each metric's score (see :meth:`metrics_for`), each computed
-        over the whole set: the metrics accumulate over the batches."""
+        over the whole set: the metrics accumulate over the batches. With ``sample_weight``
+        (one finite weight >= 0 per sample, not all 0) the loss is Σ w_i e_i / Σ w_i and the
+        metrics are weighted too."""
+        from plugnet.weights import checked_sample_weight, require_per_sample, weighted_sum
+
         x, t = self.prepare_data(x, t)
+        n = x.shape[0]
+        weights = None
+        if sample_weight is not None:
+            weights = checked_sample_weight(sample_weight, n)
+            require_per_sample(self.error)
         metrics = self.metrics_for(t)
-        loss, n = 0.0, x.shape[0]
+        loss, mass = 0.0, 0.0
         for i in range(0, n, batch_size):
             y = self.forward(x[i : i + batch_size], training=False)
             tb = t[i : i + batch_size]
-            loss += self.error.forward(y, tb) * len(tb)
+            wb = None if weights is None else weights[i : i + batch_size]
+            if wb is None:
+                loss += self.error.forward(y, tb) * len(tb)
+            else:
+                total, batch_mass = weighted_sum(self.error, y, tb, wb)
+                loss, mass = loss + total, mass + batch_mass
             for metric in metrics.values():
-                metric.update(y, tb)
-        return {"loss": loss / n, **{name: m.result() for name, m in metrics.items()}}
+                if wb is None:  # as before, for metrics without sample_weight
+                    metric.update(y, tb)
+                else:
+                    metric.update(y, tb, wb)
+        loss = loss / n if weights is None else loss / mass
+        return {"loss": loss, **{name: m.result() for name, m in metrics.items()}}
 
     def fit(
         self,
@@ -436,13 +544,23 @@ class Sequential:
         epochs: int = 1,
         batch_size: int = 32,
         shuffle: bool = True,
-        validation_data: tuple[Any, Any] | None = None,
+        validation_data: tuple[Any, ...] | None = None,
         validation_split: float = 0.0,
         callbacks: Sequence[Callback | str | Mapping[str, Any]] = (),
         verbose: int = 1,
+        class_weight: Mapping[int, float] | str | None = None,
+        sample_weight: Any = None,
     ) -> History:
         """Train with minibatches; returns the per-epoch :class:`~plugnet.history.History`.
-        ``callbacks`` holds instances or specs by name (``"early_stopping(patience=5)"``)."""
+        ``callbacks`` holds instances or specs by name (``"early_stopping(patience=5)"``).
+
+        ``class_weight`` (``{class index: weight}``, or ``"balanced"`` as scikit-learn defines
+        it) and ``sample_weight`` (one finite weight >= 0 per sample) weight the error, their
+        product where both are given: each batch trains on Σ w_i e_i / Σ w_i, as PyTorch's
+        ``CrossEntropyLoss(weight=...)`` does, and the metrics get the same weights.
+        ``validation_data`` may be ``(x, t, w)`` to weight validation; with
+        ``validation_split`` the held-out samples keep their ``sample_weight``.
+        """
         from plugnet.training import fit
 
         return fit(
@@ -456,6 +574,8 @@ class Sequential:
             validation_split=validation_split,
             callbacks=callbacks,
             verbose=verbose,
+            class_weight=class_weight,
+            sample_weight=sample_weight,
         )
 
     # -- configuration and state ----------------------------------------------------------------
@@ -464,11 +584,15 @@ class Sequential:
         """The architecture as JSON-able data, which :meth:`from_config` rebuilds.
 
         ``dtype``, ``seed``, ``input_shape`` (None until built), ``layer_names``, a record
-        ``{kind, name, provider, version, config}`` for each of ``layers``, ``error_function``
-        and ``optimizer``, and ``providers`` (distribution -> version). Raises ValueError if a
+        ``{kind, name, provider, version, config}`` for each of ``layers`` (with
+        ``"trainable": False`` for a frozen one), ``error_function`` and ``optimizer``, and
+        ``providers`` (distribution -> version). Raises ValueError if a
         component is not registered, so that no name could rebuild it.
         """
         records = [component_record("layer", layer, self.registry) for layer in self.layers]
+        for record, layer in zip(records, self.layers, strict=True):
+            if is_trainable(layer) is False:
+                record["trainable"] = False  # only when frozen: other records are as before
         error = component_record("error_function", self.error, self.registry)
         optimizer = component_record("optimizer", self.optimizer, self.registry)
         metrics = (
@@ -521,6 +645,9 @@ class Sequential:
             )
         except REFUSALS as exc:
             raise ValueError(f"the saved network cannot be assembled: {clip(exc)}") from None
+        for layer, name, record in zip(net.layers, net.layer_names, config["layers"], strict=True):
+            if "trainable" in record:
+                set_trainable(layer, name, record["trainable"])
         shape = config.get("input_shape")
         if shape is not None:
             try:

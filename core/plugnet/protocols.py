@@ -244,6 +244,25 @@ class OutputLayer(Layer, Protocol):
 
 
 @runtime_checkable
+class PerSampleError(ErrorFunction, Protocol):
+    """An error function that also gives each sample's error, which sample weights
+    (``fit(class_weight=..., sample_weight=...)``) need.
+
+    ``per_sample(y, t)`` returns an array of shape (N,) in y's dtype whose mean is
+    ``forward(y, t)``. Entry i depends only on row i of y and t, and row i of
+    ``backward(y, t)`` is its gradient with respect to y_i divided by N. Then the weighted
+    error E_w = Σ_i w_i e_i / Σ_i w_i has the gradient ``backward(y, t)`` with row i scaled by
+    N w_i / Σ_i w_i, which is how the network trains with weights, through a fused backward
+    too (whose rows are per sample in the same way). An error function without it cannot
+    train with weights; the network says so.
+    """
+
+    def per_sample(self, y: Array, t: Array) -> Array:
+        """Each sample's error, shape (N,); its mean is ``forward(y, t)``."""
+        ...
+
+
+@runtime_checkable
 class SkipsInputGrad(Protocol):
     """A layer whose backward can skip dE/dx, declared by ``skips_input_grad = True``.
 
@@ -272,6 +291,18 @@ class TakesComponents(Protocol):
     """
 
     component_specs: dict[str, dict[str, Any]]
+
+
+@runtime_checkable
+class Freezable(Protocol):
+    """A layer that says whether training may change its parameters: ``trainable`` is True or
+    False. A layer need not define it: the network treats a layer without it as trainable, and
+    ``net["dense_1"].trainable = False`` (or ``"trainable": False`` in a dict spec) sets it on
+    any layer that takes attributes. A frozen layer's parameters are kept out of the optimizer's
+    views, and its record in the model's config says ``"trainable": false``.
+    """
+
+    trainable: bool
 
 
 @runtime_checkable

@@ -620,6 +620,7 @@ def _check_record(path: Path, kind: str, record: Any) -> None:
         and isinstance(record.get("name"), str)
         and isinstance(record.get("config", {}), dict)
         and all(isinstance(record.get(k, ""), str) for k in ("provider", "version"))
+        and (kind != "layer" or isinstance(record.get("trainable", True), bool))
     ):
         raise ModelFileError(path, f"{article} {label} record is malformed: {preview(record)}")
 

@@ -17,6 +17,12 @@ from plugnet.errors import NonFiniteLossError
 from plugnet.history import History
 from plugnet.progress import progress_callbacks
 from plugnet.protocols import Callback, EpochAware, HasLearningRate
+from plugnet.weights import (
+    checked_sample_weight,
+    require_per_sample,
+    sample_weights,
+    weighted_sum,
+)
 
 if TYPE_CHECKING:
     from plugnet.network import Sequential
@@ -121,10 +127,12 @@ def fit(
     epochs: int,
     batch_size: int,
     shuffle: bool,
-    validation_data: tuple[Any, Any] | None,
+    validation_data: tuple[Any, ...] | None,
     validation_split: float,
     callbacks: Sequence[Callback | str | Mapping[str, Any]],
     verbose: int,
+    class_weight: Any = None,
+    sample_weight: Any = None,
 ) -> History:
     """Minibatch training; see :meth:`plugnet.network.Sequential.fit`."""
     _check_settings(epochs, batch_size, validation_split)
@@ -132,13 +140,23 @@ def fit(
     if validation_data is not None and validation_split:
         raise ValueError("give validation_data or validation_split, not both")
     if validation_data is not None and (
-        not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2
+        not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3)
     ):
-        raise ValueError("validation_data must be a pair (x_val, t_val)")
+        raise ValueError(
+            "validation_data must be a pair (x_val, t_val) or a triple (x_val, t_val, w_val)"
+        )
     inputs, targets = net.prepare_data(x, t)
+    weights = None
+    if sample_weight is not None:
+        weights = checked_sample_weight(sample_weight, inputs.shape[0])
     validation: tuple[Array, Array] | None = None
+    validation_weights: Array | None = None
     if validation_data is not None:
-        validation = net.prepare_data(*validation_data, build=False)
+        validation = net.prepare_data(*validation_data[:2], build=False)
+        if len(validation_data) == 3:
+            validation_weights = checked_sample_weight(
+                validation_data[2], validation[0].shape[0], name="validation_data[2]"
+            )
     elif validation_split:
         held_out = round(inputs.shape[0] * validation_split)
         if held_out < 1 or held_out >= inputs.shape[0]:
@@ -148,6 +166,17 @@ def fit(
             )
         validation = inputs[-held_out:], targets[-held_out:]
         inputs, targets = inputs[:-held_out], targets[:-held_out]
+        if weights is not None:  # the held-out samples keep their weights, as in Keras
+            validation_weights, weights = weights[-held_out:], weights[:-held_out]
+            for part, held in ((weights, "leaves for training"), (validation_weights, "holds out")):
+                if not np.any(part > 0):
+                    raise ValueError(
+                        f"sample_weight is 0 for every sample that validation_split {held}; at "
+                        f"least one needs weight > 0"
+                    )
+    weights = sample_weights(class_weight, weights, targets)
+    if weights is not None or validation_weights is not None:
+        require_per_sample(net.error)
 
     n = inputs.shape[0]
     batches = -(-n // batch_size)
@@ -165,6 +194,7 @@ def fit(
     counts_epochs = net.optimizer if isinstance(net.optimizer, EpochAware) else None
     reports_lr = net.optimizer if isinstance(net.optimizer, HasLearningRate) else None
     batch_logs: dict[str, float] = {}
+    val_options = {} if validation_weights is None else {"sample_weight": validation_weights}
 
     with _StepGuard().installed() as guard:
         try:
@@ -178,7 +208,8 @@ def fit(
                 for callback in listeners:
                     callback.on_epoch_begin(epoch)
                 order = rng.permutation(n) if shuffle else None
-                loss_sum = 0.0
+                loss_sum = mass = 0.0
+                wb = None
                 diverged = False
                 for metric in metrics.values():
                     metric.reset()
@@ -186,18 +217,35 @@ def fit(
                     if order is None:
                         xb = inputs[start : start + batch_size]
                         tb = targets[start : start + batch_size]
+                        if weights is not None:
+                            wb = weights[start : start + batch_size]
                     else:
                         index = order[start : start + batch_size]
                         xb, tb = inputs[index], targets[index]
+                        if weights is not None:
+                            wb = weights[index]
+                    if wb is not None and not np.any(wb > 0):
+                        # Nothing to learn from: no step, and the logs stay as they were
+                        # (NaN before any weight in the epoch, as a metric of nothing is).
+                        batch_logs["loss"] = loss_sum / mass if mass else math.nan
+                        batch_logs.update({k: m.result() for k, m in metrics.items()})
+                        for callback in listeners:
+                            callback.on_batch_end(batch, batch_logs)
+                        continue
                     # Overflow in a diverging step is reported once, as the non-finite loss
                     # it always leads to, instead of as a stream of NumPy warnings.
                     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                         guard.in_step = True
-                        y = net.train_step(xb, tb)
+                        y = net.train_step(xb, tb, wb)
                         guard.in_step = False
                         if guard.pending:
                             raise KeyboardInterrupt
-                        loss = error.forward(y, tb)
+                        if wb is None:
+                            loss = error.forward(y, tb)
+                            batch_sum, batch_mass = loss * len(tb), float(len(tb))
+                        else:  # Σ w e / Σ w, over the batch and over the epoch
+                            batch_sum, batch_mass = weighted_sum(error, y, tb, wb)
+                            loss = batch_sum / batch_mass
                     if not math.isfinite(loss):
                         # A callback that sets stop_training here (terminate_on_nan) ends
                         # training cleanly, without the incomplete epoch; else it is an error.
@@ -208,10 +256,14 @@ def fit(
                             raise _nonfinite_loss(net, loss, epoch, epochs, batch, history)
                         diverged = True
                         break
-                    loss_sum += loss * len(tb)
-                    batch_logs["loss"] = loss_sum / min(start + batch_size, n)
+                    loss_sum += batch_sum
+                    mass += batch_mass
+                    batch_logs["loss"] = loss_sum / mass
                     for name, metric in metrics.items():  # over the epoch so far, as in Keras
-                        metric.update(y, tb)
+                        if wb is None:  # as before, for metrics without sample_weight
+                            metric.update(y, tb)
+                        else:
+                            metric.update(y, tb, wb)
                         batch_logs[name] = metric.result()
                     for callback in listeners:
                         callback.on_batch_end(batch, batch_logs)
@@ -219,7 +271,9 @@ def fit(
                     break
                 logs = dict(batch_logs)
                 if validation is not None:
-                    scores = net.evaluate(*validation, batch_size=max(batch_size, 1024))
+                    scores = net.evaluate(
+                        *validation, batch_size=max(batch_size, 1024), **val_options
+                    )
                     logs.update({f"val_{k}": v for k, v in scores.items()})
                 if reports_lr is not None:
                     logs["lr"] = float(reports_lr.current_lr)

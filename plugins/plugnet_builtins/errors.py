@@ -9,6 +9,10 @@ Two averaging conventions, each stated in the class docstring:
 
 Either way backward includes the divisor. Gradients keep y's dtype (targets are cast to it), the
 inputs are never changed, and logs are of values clipped away from 0, so E and dE/dy stay finite.
+
+Every one is a :class:`~plugnet.protocols.PerSampleError`: ``per_sample(y, t)`` gives each
+sample's error (its sum over the sample's outputs, or for the y.size family their mean), whose
+mean over the batch is E; sample weights use it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,16 @@ import numpy as np
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array, Conformance
+
+
+def row_sums(terms: Array) -> Array:
+    """Each sample's sum of ``terms`` (an array with the batch on axis 0): shape (N,)."""
+    return terms.reshape(terms.shape[0], -1).sum(axis=1)
+
+
+def row_means(terms: Array) -> Array:
+    """Each sample's mean of ``terms``: the per-sample errors of the y.size family."""
+    return terms.reshape(terms.shape[0], -1).mean(axis=1)
 
 
 def matching_target(y: Array, t: Array) -> Array:
@@ -37,6 +51,10 @@ class Square(Configurable):
         d = y - matching_target(y, t)
         return float(0.5 * np.sum(d * d) / y.shape[0])
 
+    def per_sample(self, y: Array, t: Array) -> Array:
+        d = y - matching_target(y, t)
+        return 0.5 * row_sums(d * d)
+
     def backward(self, y: Array, t: Array) -> Array:
         return (y - matching_target(y, t)) / y.shape[0]
 
@@ -51,9 +69,14 @@ class CrossEntropy(Configurable):
     conformance = Conformance(domain="probabilities")
 
     def forward(self, y: Array, t: Array) -> float:
-        t = matching_target(y, t)
-        log_y = np.log(np.clip(y, np.finfo(y.dtype).eps, 1.0))
-        return float(-np.sum(t * log_y) / y.shape[0])
+        return float(-np.sum(self._terms(y, t)) / y.shape[0])
+
+    def per_sample(self, y: Array, t: Array) -> Array:
+        return -row_sums(self._terms(y, t))
+
+    @staticmethod
+    def _terms(y: Array, t: Array) -> Array:
+        return matching_target(y, t) * np.log(np.clip(y, np.finfo(y.dtype).eps, 1.0))
 
     def backward(self, y: Array, t: Array) -> Array:
         t = matching_target(y, t)
@@ -72,10 +95,17 @@ class BinaryCrossEntropy(Configurable):
     conformance = Conformance(domain="binary")
 
     def forward(self, y: Array, t: Array) -> float:
+        return float(-np.sum(self._terms(y, t)) / y.shape[0])
+
+    def per_sample(self, y: Array, t: Array) -> Array:
+        return -row_sums(self._terms(y, t))
+
+    @staticmethod
+    def _terms(y: Array, t: Array) -> Array:
         t = matching_target(y, t)
         eps = np.finfo(y.dtype).eps
         yc = np.clip(y, eps, 1.0 - eps)
-        return float(-np.sum(t * np.log(yc) + (1.0 - t) * np.log1p(-yc)) / y.shape[0])
+        return t * np.log(yc) + (1.0 - t) * np.log1p(-yc)
 
     def backward(self, y: Array, t: Array) -> Array:
         t = matching_target(y, t)
@@ -92,6 +122,10 @@ class MeanSquared(Configurable):
         d = y - matching_target(y, t)
         return float(np.mean(d * d))
 
+    def per_sample(self, y: Array, t: Array) -> Array:
+        d = y - matching_target(y, t)
+        return row_means(d * d)
+
     def backward(self, y: Array, t: Array) -> Array:
         return 2.0 * (y - matching_target(y, t)) / y.size
 
@@ -102,6 +136,9 @@ class MeanAbsolute(Configurable):
 
     def forward(self, y: Array, t: Array) -> float:
         return float(np.mean(np.abs(y - matching_target(y, t))))
+
+    def per_sample(self, y: Array, t: Array) -> Array:
+        return row_means(np.abs(y - matching_target(y, t)))
 
     def backward(self, y: Array, t: Array) -> Array:
         return np.sign(y - matching_target(y, t)) / y.size
@@ -118,9 +155,15 @@ class Huber(Configurable):
         self.delta = delta
 
     def forward(self, y: Array, t: Array) -> float:
+        return float(np.mean(self._terms(y, t)))
+
+    def per_sample(self, y: Array, t: Array) -> Array:
+        return row_means(self._terms(y, t))
+
+    def _terms(self, y: Array, t: Array) -> Array:
         d = np.abs(y - matching_target(y, t))
         quadratic = np.minimum(d, self.delta)
-        return float(np.mean(0.5 * quadratic * quadratic + self.delta * (d - quadratic)))
+        return 0.5 * quadratic * quadratic + self.delta * (d - quadratic)
 
     def backward(self, y: Array, t: Array) -> Array:
         d = y - matching_target(y, t)
@@ -138,11 +181,18 @@ class KLDivergence(Configurable):
     conformance = Conformance(domain="probabilities")
 
     def forward(self, y: Array, t: Array) -> float:
+        return float(np.sum(self._terms(y, t)) / y.shape[0])
+
+    def per_sample(self, y: Array, t: Array) -> Array:
+        return row_sums(self._terms(y, t))
+
+    @staticmethod
+    def _terms(y: Array, t: Array) -> Array:
         t = matching_target(y, t)
         positive = t > 0
         t_log_t = np.where(positive, t * np.log(np.where(positive, t, 1.0)), 0.0)
         log_y = np.log(np.maximum(y, np.finfo(y.dtype).eps))
-        return float(np.sum(t_log_t - t * log_y) / y.shape[0])
+        return t_log_t - t * log_y
 
     def backward(self, y: Array, t: Array) -> Array:
         t = matching_target(y, t)
@@ -163,6 +213,10 @@ class Hinge(Configurable):
         s = np.where(matching_target(y, t) > 0, 1.0, -1.0).astype(y.dtype, copy=False)
         return float(np.sum(np.maximum(1.0 - s * y, 0.0)) / y.shape[0])
 
+    def per_sample(self, y: Array, t: Array) -> Array:
+        s = np.where(matching_target(y, t) > 0, 1.0, -1.0).astype(y.dtype, copy=False)
+        return row_sums(np.maximum(1.0 - s * y, 0.0))
+
     def backward(self, y: Array, t: Array) -> Array:
         s = np.where(matching_target(y, t) > 0, 1.0, -1.0).astype(y.dtype, copy=False)
         return -s * (s * y < 1.0) / y.shape[0]
@@ -177,6 +231,9 @@ class NLL(Configurable):
 
     def forward(self, y: Array, t: Array) -> float:
         return float(-np.sum(matching_target(y, t) * y) / y.shape[0])
+
+    def per_sample(self, y: Array, t: Array) -> Array:
+        return -row_sums(matching_target(y, t) * y)
 
     def backward(self, y: Array, t: Array) -> Array:
         return -matching_target(y, t) / y.shape[0]
