@@ -253,6 +253,9 @@ class TrainingConfig:
     #: The [[training.callbacks]] tables (the key ``callbacks``): dict specs
     #: ``{"name": ..., argument: value}``.
     callback_specs: tuple[dict[str, Any], ...] = field(default=(), metadata={"key": "callbacks"})
+    #: ``"balanced"`` or ``{class index: weight}`` (a TOML table ``{ 0 = 1.0, 1 = 5.0 }``), as
+    #: ``Sequential.fit(class_weight=...)`` takes it.
+    class_weight: dict[int, float] | str | None = None
 
     def callbacks(self) -> list[Callback]:
         """The callbacks to train with: early stopping when [training.early_stopping] is
@@ -785,7 +788,10 @@ def _layers(path: str, value: Any) -> list[Any]:
                         _join(where, "name"), f"two layers are named {name!r}; names must be unique"
                     )
                 names.add(name)
-            component = {k: v for k, v in spec.items() if k != "name"}
+            if "trainable" in spec:
+                _bool(_join(where, "trainable"), spec["trainable"])
+            # "name" and "trainable" belong to the network, not to the layer's factory.
+            component = {k: v for k, v in spec.items() if k not in ("name", "trainable")}
             _check_component("layer", component, where, name_key="type")
             layers.append(dict(spec))
         elif isinstance(spec, str):
@@ -932,11 +938,34 @@ def _parse_training(table: _Table | None, data: DataConfig, model: ModelConfig) 
             EarlyStopping(**early_stopping)  # its own checks, e.g. a mode it cannot infer
         except ValueError as exc:
             raise ConfigError(early.key("mode"), str(exc)) from None
-    keys = [key for key in TRAINING_KEYS if key not in ("early_stopping", "callbacks")]
+    own_checks = {"verbose": _VERBOSITY, "class_weight": _class_weight}
+    keys = [k for k in TRAINING_KEYS if k not in ("early_stopping", "callbacks", *own_checks)]
     given = _given(table, _annotated_checks(TrainingConfig, keys))
-    given |= _given(table, {"verbose": _VERBOSITY})
+    given |= _given(table, own_checks)
     specs = table.get("callbacks", lambda path, value: _callbacks(path, value, monitor_check), ())
     return TrainingConfig(early_stopping=early_stopping, callback_specs=specs, **given)
+
+
+def _class_weight(path: str, value: Any) -> dict[int, float] | str:
+    """``"balanced"``, or a table of class index (a key of digits) -> weight (a number >= 0)."""
+    if value == "balanced":
+        return "balanced"
+    if not isinstance(value, Mapping) or not value:
+        raise ConfigError(
+            path,
+            f'expected "balanced" or a table of class index = weight such as '
+            f"{{ 0 = 1.0, 1 = 5.0 }}, got {_describe(value)}",
+        )
+    weights: dict[int, float] = {}
+    for key, weight in value.items():
+        where = _join(path, str(key))
+        if not (isinstance(key, str) and key.isascii() and key.isdigit() and len(key) <= 9):
+            raise ConfigError(where, "a class index must be an integer >= 0, such as 0 or 3")
+        number = _number(where, weight, "a weight: a finite number >= 0")
+        if number < 0:
+            raise ConfigError(where, f"expected a weight >= 0, got {_describe(weight)}")
+        weights[int(key)] = number
+    return weights
 
 
 def _callbacks(

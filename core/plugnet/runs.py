@@ -60,12 +60,17 @@ def train(
     if splits.test is not None:
         parts.append(f"{len(splits.test)} test")
     print(f"{_describe_splits(splits)}; {' / '.join(parts)}")
-    monitor = (training.early_stopping or {}).get("monitor", "")
-    if "accuracy" in monitor and not splits.train.classification:
-        raise ValueError(
-            f"training.early_stopping.monitor: {monitor!r} needs class targets, and "
-            f"{splits.train.name} has regression targets; monitor a loss"
-        )
+    monitors = [("training.early_stopping.monitor", (training.early_stopping or {}).get("monitor"))]
+    monitors += [
+        (f"training.callbacks[{i}].monitor", spec.get("monitor"))
+        for i, spec in enumerate(training.callback_specs)
+    ]
+    for key, monitor in monitors:
+        if isinstance(monitor, str) and "accuracy" in monitor and not splits.train.classification:
+            raise ValueError(
+                f"{key}: {monitor!r} needs class targets, and {splits.train.name} has "
+                f"regression targets; monitor a loss"
+            )
 
     net = model.build()
     validation = splits.validation
@@ -78,6 +83,7 @@ def train(
         validation_data=None if validation is None else (validation.x, validation.t),
         callbacks=training.callbacks(),
         verbose=training.verbose,
+        class_weight=training.class_weight,
     )
     _print_scores("train", net.evaluate(splits.train.x, splits.train.t))
     if validation is not None:
