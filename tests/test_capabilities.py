@@ -158,6 +158,31 @@ class BadConformance(Scale):
     conformance = ({"config": {}},)
 
 
+class PerSampleNotCallable:
+    per_sample = 0.5
+
+    def forward(self, y: Any, t: Any) -> float:
+        return 0.0
+
+    def backward(self, y: Any, t: Any) -> Any:
+        return y
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+
+class EpochNotCallable(HalfState):
+    start_epoch = True
+
+    def set_state(self, state: Any) -> None: ...
+
+
+class FlagNotBool(Scale):
+    def __init__(self) -> None:
+        super().__init__()
+        self.trainable = "yes"
+
+
 @pytest.mark.parametrize(
     ("hook", "factory", "message"),
     [
@@ -176,6 +201,10 @@ class BadConformance(Scale):
         ("register_layers", BadConformance,
          "'BadConformance' does not satisfy the Layer protocol: it lacks conformance as a "
          "plugnet.protocols.Conformance"),
+        ("register_error_functions", PerSampleNotCallable, "'PerSampleNotCallable' does not "
+         "satisfy the ErrorFunction protocol: it lacks a callable per_sample (see PerSampleError)"),
+        ("register_optimizers", EpochNotCallable,
+         "it lacks a callable start_epoch (see EpochAware)"),
     ],
 )  # fmt: skip
 def test_a_wrong_capability_is_refused_at_registration(
@@ -203,6 +232,7 @@ class BadBuffers(Scale):
         (NoActivation, "'bad:subject' built a NoActivation that does not satisfy the Layer "
          "protocol: it lacks an activation next to backward_linear (see OutputLayer)"),
         (BadBuffers, "it lacks buffers as a dict of arrays (see HasBuffers)"),
+        (FlagNotBool, "it lacks trainable as True or False (it has 'yes'; see Freezable)"),
     ],
 )  # fmt: skip
 def test_a_wrong_capability_is_refused_when_built(

@@ -320,6 +320,16 @@ def _capability_problems(obj: Any) -> list[str]:
         lacking = "set_state" if stateful[0] else "get_state"
         problems.append(f"{lacking} next to {'get_state' if stateful[0] else 'set_state'} "
                         f"(see Stateful)")  # fmt: skip
+    for member, capability in (
+        ("per_sample", "PerSampleError"),
+        ("start_epoch", "EpochAware"),
+    ):
+        value = getattr(obj, member, None)
+        if value is not None and not callable(value):
+            problems.append(f"a callable {member} (see {capability})")
+    trainable = getattr(obj, "trainable", None)
+    if not isinstance(obj, type) and trainable is not None and not isinstance(trainable, bool):
+        problems.append(f"trainable as True or False (it has {trainable!r}; see Freezable)")
     conformance = getattr(obj, "conformance", None)
     if conformance is not None and not isinstance(conformance, protocols.Conformance):
         problems.append("conformance as a plugnet.protocols.Conformance")
