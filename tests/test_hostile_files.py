@@ -184,6 +184,22 @@ def test_a_config_declaring_a_15000_by_15000_layer(
     refused(big, "15000x15000", r"needs at least 225000000 parameters, but the file holds \d+")
 
 
+@pytest.mark.parametrize("fill", ["zeros", "ones"])
+def test_a_config_declaring_a_huge_layer_filled_without_random_draws(
+    folder: Path, members: list[Member], config: dict[str, Any], fill: str
+) -> None:
+    """The same 15000x15000 layer, initialized with zeros or ones, which draw no random numbers:
+    it allocated 0.9 GB (ones: 1.75 GB) before the initializers were charged to the budget."""
+    config = json.loads(json.dumps(config))
+    config["input_shape"] = [15000]
+    layer = config["layers"][0]["config"]
+    layer["units"] = 15000
+    layer["initializer"] = {"name": f"plugnet:{fill}"}
+    big = folder / f"big-{fill}.npz"
+    write_zip(big, with_member(members, CONFIG, data=config_member(config)))
+    refused(big, f"15000x15000 {fill}", r"needs at least 225000000 parameters, but the file holds")
+
+
 @pytest.mark.parametrize(
     ("data", "match"),
     [

@@ -29,7 +29,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn, cast
 
 import numpy as np
 
@@ -657,16 +657,17 @@ def load(
     source = Path(path)
     config, arrays = _read(source)
     architecture = {key: config[key] for key in CONFIG_KEYS if key in config}
-    try:
-        # Unbuilt: the first build is the budgeted trial below.
-        net = model.from_config({**architecture, "input_shape": None}, registry=registry)
-    except MissingProviderError as exc:
-        raise MissingProviderError(f"{source}: {exc}") from exc.__cause__
-    except ValueError as exc:
-        raise ModelFileError(source, str(exc)) from None
+    if registry is None:
+        from plugnet.discovery import get_registry
+
+        registry = get_registry()
     input_shape = tuple(config["input_shape"])
-    _trial_build(source, net, input_shape, arrays)
-    net.build(input_shape)  # now with the network's own Generator, which layers may keep
+    # First a trial network, whose initializers charge what they allocate, built with a
+    # Generator that refuses oversized draws; only a config that fits its file gets further.
+    trial = _from_config(source, model, architecture, cast("Registry", _ChargingRegistry(registry)))
+    _trial_build(source, trial, input_shape, arrays)
+    net = _from_config(source, model, architecture, registry)
+    net.build(input_shape)  # with the network's own Generator, which layers may keep
     try:
         net.set_state({"arrays": arrays, "rng": config["rng_state"]})
     except ValueError as exc:
@@ -743,17 +744,64 @@ def _budget_every_draw() -> None:
 _budget_every_draw()
 
 
+def _from_config(
+    source: Path, model: type[Sequential], architecture: dict[str, Any], registry: Registry
+) -> Sequential:
+    """The unbuilt network the file's config describes; its errors name the file."""
+    try:
+        return model.from_config({**architecture, "input_shape": None}, registry=registry)
+    except MissingProviderError as exc:
+        raise MissingProviderError(f"{source}: {exc}") from exc.__cause__
+    except ValueError as exc:
+        raise ModelFileError(source, str(exc)) from None
+
+
+class _ChargedInitializer:
+    """An initializer whose every call is charged to the trial build's budget before it
+    allocates: ``zeros`` and ``ones`` draw no random numbers, so the budgeted Generator alone
+    would let them allocate whatever a hostile config asks for."""
+
+    def __init__(self, initializer: Any) -> None:
+        self.initializer = initializer
+
+    def __call__(self, shape: tuple[int, ...], *, rng: Any, dtype: Any) -> Array:
+        if isinstance(rng, _BudgetedGenerator):
+            rng.spend(tuple(shape))
+        return self.initializer(shape, rng=rng, dtype=dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return self.initializer.get_config()
+
+    def __getattr__(self, name: str) -> Any:  # expected_std and the like, for the layer
+        return getattr(self.initializer, name)
+
+
+class _ChargingRegistry:
+    """The registry a trial network is resolved through: ``registry`` itself, except that
+    every initializer it resolves (a layer's ``initializer="zeros"``) is charged."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+
+    def resolve(self, kind: str, spec: Any) -> Any:
+        instance = self._registry.resolve(kind, spec)
+        return _ChargedInitializer(instance) if kind == "initializer" else instance
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._registry, name)
+
+
 def _trial_build(
     path: Path, net: Sequential, input_shape: tuple[int, ...], arrays: Mapping[str, Array]
 ) -> None:
-    """Build ``net`` with a Generator that draws no more numbers than the file's parameters
-    and buffers hold (twice, plus an allowance); the real build that follows draws as many.
+    """Build the trial network ``net`` with a Generator that draws no more numbers than the
+    file's parameters and buffers hold (twice, plus an allowance), and check what it made.
 
-    Parameters start as random draws, so a config that describes a network larger than its
-    file is refused at its first oversized draw instead of allocating it.
+    Parameters start as random draws or as an initializer's fill (charged to the same budget,
+    see :class:`_ChargingRegistry`), so a config that describes a network larger than its file
+    is refused at its first oversized parameter instead of allocating it.
     """
     held = sum(a.size for k, a in arrays.items() if not k.startswith("optimizer/"))
-    own = net.rng
     net.rng = _BudgetedGenerator(2 * held + DRAW_ALLOWANCE)
     try:
         net.build(input_shape)
@@ -768,5 +816,3 @@ def _trial_build(
             path,
             f"the saved network cannot be built for input shape {input_shape}: {clip(exc)}",
         ) from None
-    finally:
-        net.rng = own
