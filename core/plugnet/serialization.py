@@ -776,6 +776,10 @@ class _ChargedInitializer:
         return getattr(self.initializer, name)
 
 
+def _uncharged(instance: object) -> object:
+    return instance.initializer if isinstance(instance, _ChargedInitializer) else instance
+
+
 class _ChargingRegistry:
     """The registry a trial network is resolved through: ``registry`` itself, except that
     every initializer it resolves (a layer's ``initializer="zeros"``) is charged."""
@@ -786,6 +790,12 @@ class _ChargingRegistry:
     def resolve(self, kind: str, spec: Any) -> Any:
         instance = self._registry.resolve(kind, spec)
         return _ChargedInitializer(instance) if kind == "initializer" else instance
+
+    def component_of(self, instance: object) -> Any:
+        return self._registry.component_of(_uncharged(instance))
+
+    def spec_of(self, instance: object) -> dict[str, Any]:
+        return self._registry.spec_of(_uncharged(instance))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._registry, name)
