@@ -28,6 +28,8 @@ then the optimizer's step adds the weight decay.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Literal
@@ -108,6 +110,41 @@ def _global_norm(grads: Iterable[Array]) -> float:
     return math.sqrt(total)
 
 
+# The training controls every optimizer takes, keyword-only after its own hyperparameters (as
+# Keras optimizers take clipnorm): StatefulOptimizer adds them to each subclass's __init__.
+_KEYWORD = inspect.Parameter.KEYWORD_ONLY
+CONTROLS = (
+    inspect.Parameter("weight_decay", _KEYWORD, default=0.0, annotation="float"),
+    inspect.Parameter("clipnorm", _KEYWORD, default=None, annotation="float | None"),
+    inspect.Parameter("clipvalue", _KEYWORD, default=None, annotation="float | None"),
+    inspect.Parameter("schedule_unit", _KEYWORD, default="step", annotation="ScheduleUnit"),
+)
+
+
+def _takes_controls(init: Callable[..., None]) -> Callable[..., None]:
+    """``init`` (an optimizer's ``__init__``) taking the :data:`CONTROLS` it does not take
+    itself, as keyword-only arguments in its signature and annotations, so that specs and
+    configs are checked against them like any hyperparameter; they are set once ``init`` ran."""
+    signature = inspect.signature(init)
+    added = [p for p in CONTROLS if p.name not in signature.parameters]
+    names = [p.name for p in added]
+
+    @functools.wraps(init)
+    def __init__(self: StatefulOptimizer, *args: Any, **kwargs: Any) -> None:
+        controls = {name: kwargs.pop(name) for name in names if name in kwargs}
+        init(self, *args, **kwargs)
+        self._set_controls(**controls)
+
+    __init__.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), *added]
+    )
+    __init__.__annotations__ = {
+        **init.__annotations__,
+        **{p.name: p.annotation for p in added},
+    }
+    return __init__
+
+
 # -- the shared machinery ------------------------------------------------------------------------
 
 
@@ -156,20 +193,17 @@ class StatefulOptimizer(Configurable):
     lr: float
     _step: Callable[..., None]
 
-    def __init__(
-        self,
-        schedule: ScheduleSpec = None,
-        *,
-        weight_decay: float = 0.0,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        schedule_unit: ScheduleUnit = "step",
-    ) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _takes_controls(cls.__dict__["__init__"])  # type: ignore[method-assign]
+
+    def __init__(self, schedule: ScheduleSpec = None) -> None:
         self.component_specs: dict[str, dict[str, Any]] = {}
-        self.weight_decay = _non_negative("weight_decay", weight_decay)
-        self.clipnorm = _clip_limit("clipnorm", clipnorm)
-        self.clipvalue = _clip_limit("clipvalue", clipvalue)
-        self.schedule_unit: ScheduleUnit = _schedule_unit(schedule_unit)
+        self.weight_decay = 0.0
+        self.clipnorm: float | None = None
+        self.clipvalue: float | None = None
+        self.schedule_unit: ScheduleUnit = "step"
         self.iterations = 0
         self.epochs = 0
         self.current_lr = self.lr
@@ -177,6 +211,16 @@ class StatefulOptimizer(Configurable):
         self.schedule: Schedule | None = None
         if schedule is not None:
             self.schedule = nested.argument(self, "schedule", "schedule", schedule)
+
+    def _set_controls(self, **controls: Any) -> None:
+        """Check and set the training controls given (see :data:`CONTROLS`)."""
+        if "weight_decay" in controls:
+            self.weight_decay = _non_negative("weight_decay", controls["weight_decay"])
+        for name in ("clipnorm", "clipvalue"):
+            if name in controls:
+                setattr(self, name, _clip_limit(name, controls[name]))
+        if "schedule_unit" in controls:
+            self.schedule_unit = _schedule_unit(controls["schedule_unit"])
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -399,19 +443,10 @@ class SGD(StatefulOptimizer):
         self,
         lr: float = 0.001,
         schedule: ScheduleSpec = None,
-        *,
-        weight_decay: float = 0.0,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        schedule_unit: ScheduleUnit = "step",
     ) -> None:
         self.lr = _positive("lr", lr)
         super().__init__(
             schedule,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            schedule_unit=schedule_unit,
         )
 
     def _step(self, param: Array, grad: Array) -> None:
@@ -431,20 +466,11 @@ class Momentum(StatefulOptimizer):
         lr: float = 0.001,
         momentum: float = 0.9,
         schedule: ScheduleSpec = None,
-        *,
-        weight_decay: float = 0.0,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        schedule_unit: ScheduleUnit = "step",
     ) -> None:
         self.lr = _positive("lr", lr)
         self.momentum = _unit_interval("momentum", momentum)
         super().__init__(
             schedule,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            schedule_unit=schedule_unit,
         )
 
     def _step(self, param: Array, grad: Array, v: Array) -> None:
@@ -481,20 +507,11 @@ class Adagrad(StatefulOptimizer):
         lr: float = 0.01,
         eps: float = 1e-10,
         schedule: ScheduleSpec = None,
-        *,
-        weight_decay: float = 0.0,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        schedule_unit: ScheduleUnit = "step",
     ) -> None:
         self.lr = _positive("lr", lr)
         self.eps = _positive("eps", eps)
         super().__init__(
             schedule,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            schedule_unit=schedule_unit,
         )
 
     def _step(self, param: Array, grad: Array, s: Array) -> None:
@@ -517,21 +534,12 @@ class RMSprop(StatefulOptimizer):
         rho: float = 0.99,
         eps: float = 1e-8,
         schedule: ScheduleSpec = None,
-        *,
-        weight_decay: float = 0.0,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        schedule_unit: ScheduleUnit = "step",
     ) -> None:
         self.lr = _positive("lr", lr)
         self.rho = _unit_interval("rho", rho)
         self.eps = _positive("eps", eps)
         super().__init__(
             schedule,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            schedule_unit=schedule_unit,
         )
 
     def _step(self, param: Array, grad: Array, s: Array) -> None:
@@ -559,11 +567,6 @@ class RMSpropGraves(StatefulOptimizer):
         momentum: float = 0.9,
         eps: float = 1e-4,
         schedule: ScheduleSpec = None,
-        *,
-        weight_decay: float = 0.0,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        schedule_unit: ScheduleUnit = "step",
     ) -> None:
         self.lr = _positive("lr", lr)
         self.rho = _unit_interval("rho", rho)
@@ -571,10 +574,6 @@ class RMSpropGraves(StatefulOptimizer):
         self.eps = _positive("eps", eps)
         super().__init__(
             schedule,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            schedule_unit=schedule_unit,
         )
 
     def _step(self, param: Array, grad: Array, n: Array, g: Array, delta: Array) -> None:
@@ -602,21 +601,12 @@ class Adadelta(StatefulOptimizer):
         rho: float = 0.9,
         eps: float = 1e-6,
         schedule: ScheduleSpec = None,
-        *,
-        weight_decay: float = 0.0,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        schedule_unit: ScheduleUnit = "step",
     ) -> None:
         self.lr = _positive("lr", lr)
         self.rho = _unit_interval("rho", rho)
         self.eps = _positive("eps", eps)
         super().__init__(
             schedule,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            schedule_unit=schedule_unit,
         )
 
     def _step(self, param: Array, grad: Array, v: Array, u: Array) -> None:
@@ -638,11 +628,6 @@ class _AdamFamily(StatefulOptimizer):
         beta2: float = 0.999,
         eps: float = 1e-8,
         schedule: ScheduleSpec = None,
-        *,
-        weight_decay: float = 0.0,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        schedule_unit: ScheduleUnit = "step",
     ) -> None:
         self.lr = _positive("lr", lr)
         self.beta1 = _unit_interval("beta1", beta1)
@@ -650,10 +635,6 @@ class _AdamFamily(StatefulOptimizer):
         self.eps = _positive("eps", eps)
         super().__init__(
             schedule,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            schedule_unit=schedule_unit,
         )
 
 
@@ -712,22 +693,9 @@ class AdamW(Adam):
         eps: float = 1e-8,
         weight_decay: float = 0.01,
         schedule: ScheduleSpec = None,
-        *,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        schedule_unit: ScheduleUnit = "step",
     ) -> None:
-        super().__init__(
-            lr=lr,
-            beta1=beta1,
-            beta2=beta2,
-            eps=eps,
-            schedule=schedule,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            schedule_unit=schedule_unit,
-        )
+        super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, schedule=schedule)
+        self._set_controls(weight_decay=weight_decay)  # its own hyperparameter, default 0.01
 
 
 class AMSGrad(_AdamStep):
@@ -767,11 +735,6 @@ class Adamax(_AdamFamily):
         beta2: float = 0.999,
         eps: float = 1e-8,
         schedule: ScheduleSpec = None,
-        *,
-        weight_decay: float = 0.0,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        schedule_unit: ScheduleUnit = "step",
     ) -> None:
         super().__init__(
             lr=lr,
@@ -779,10 +742,6 @@ class Adamax(_AdamFamily):
             beta2=beta2,
             eps=eps,
             schedule=schedule,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            schedule_unit=schedule_unit,
         )
 
     def _prepare_step(self) -> None:
@@ -820,11 +779,6 @@ class NAdam(_AdamFamily):
         eps: float = 1e-8,
         momentum_decay: float = 4e-3,
         schedule: ScheduleSpec = None,
-        *,
-        weight_decay: float = 0.0,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        schedule_unit: ScheduleUnit = "step",
     ) -> None:
         self.momentum_decay = _non_negative("momentum_decay", momentum_decay)
         super().__init__(
@@ -833,10 +787,6 @@ class NAdam(_AdamFamily):
             beta2=beta2,
             eps=eps,
             schedule=schedule,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            schedule_unit=schedule_unit,
         )
         self._mu_product, self._mu_product_step = 1.0, 0
 
@@ -879,11 +829,6 @@ class _Bounded(_AdamFamily):
         gamma: float = 1e-3,
         eps: float = 1e-8,
         schedule: ScheduleSpec = None,
-        *,
-        weight_decay: float = 0.0,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        schedule_unit: ScheduleUnit = "step",
     ) -> None:
         self.final_lr = _positive("final_lr", final_lr)
         self.gamma = _positive("gamma", gamma)
@@ -893,10 +838,6 @@ class _Bounded(_AdamFamily):
             beta2=beta2,
             eps=eps,
             schedule=schedule,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            schedule_unit=schedule_unit,
         )
 
     def _prepare_step(self) -> None:
@@ -972,11 +913,6 @@ class AdaBelief(_AdamStep):
         beta2: float = 0.999,
         eps: float = 1e-16,
         schedule: ScheduleSpec = None,
-        *,
-        weight_decay: float = 0.0,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        schedule_unit: ScheduleUnit = "step",
     ) -> None:
         super().__init__(
             lr=lr,
@@ -984,10 +920,6 @@ class AdaBelief(_AdamStep):
             beta2=beta2,
             eps=eps,
             schedule=schedule,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            schedule_unit=schedule_unit,
         )
 
     def _step(self, param: Array, grad: Array, m: Array, s: Array) -> None:
@@ -1016,20 +948,11 @@ class SMORMS3(StatefulOptimizer):
         lr: float = 1e-3,
         eps: float = 1e-16,
         schedule: ScheduleSpec = None,
-        *,
-        weight_decay: float = 0.0,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        schedule_unit: ScheduleUnit = "step",
     ) -> None:
         self.lr = _positive("lr", lr)
         self.eps = _positive("eps", eps)
         super().__init__(
             schedule,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            schedule_unit=schedule_unit,
         )
 
     def _step(self, param: Array, grad: Array, mem: Array, g: Array, g2: Array) -> None:
