@@ -9,9 +9,7 @@ with epochs counted from 1, as the progress lines count them.
 
 from __future__ import annotations
 
-import csv
 import math
-import string
 from pathlib import Path
 from typing import IO, Annotated, Any, Literal
 
@@ -205,6 +203,8 @@ def _template_fields(path: str) -> list[str]:
     """The names a checkpoint path template uses; only plain names, so that filling it in
     reads no attribute or item of a value."""
     try:
+        import string  # here, not at start-up: only a checkpoint path needs it
+
         parsed = list(string.Formatter().parse(path))
     except ValueError as exc:
         raise ValueError(
@@ -312,6 +312,8 @@ class CSVLogger(Callback, Configurable):
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
         assert self._file is not None
         if self._writer is None:
+            import csv  # here, not at start-up: only a CSV log needs it
+
             self._writer = csv.DictWriter(self._file, fieldnames=["epoch", *logs], restval="")
             if not self._header_written:
                 self._writer.writeheader()

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from plugnet.configurable import Configurable
 from plugnet.datasets.base import Dataset, Splits
-from plugnet.datasets.splits import split, split_problem, strata
 
 if TYPE_CHECKING:
     from plugnet._registry import Registry
@@ -46,6 +45,8 @@ def hold_out(data: Dataset, *, test_size: float | None, seed: int, stratify: boo
     seeded by ``seed``. None holds out :data:`DEFAULT_TEST_SIZE`, or nothing when the set is too
     small for that (the four points of xor); a ``test_size`` given is never changed: a part that
     cannot be made is a :class:`SplitError`."""
+    from plugnet.datasets.splits import split, split_problem, strata  # on first use: start-up
+
     if data.t is None:
         raise ValueError(f"{data.name}: has no targets to train on")
     if test_size is None:
