@@ -209,7 +209,7 @@ class SimpleRNN(_Recurrent):
 
 
 class GRU(_Recurrent):
-    """Gated recurrent unit, as ``torch.nn.GRU`` (gate order r, z, n):
+    """Gated recurrent unit, as ``torch.nn.GRU``, with its gate order r, z, n.
 
     r = σ(W_ir x + b_ir + W_hr h + b_hr),  z = σ(W_iz x + b_iz + W_hz h + b_hz),
     n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)),  h' = (1 − z) ⊙ n + z ⊙ h.
@@ -299,7 +299,7 @@ class GRU(_Recurrent):
 
 
 class LSTM(_Recurrent):
-    """Long short-term memory, as ``torch.nn.LSTM`` (gate order i, f, g, o):
+    """Long short-term memory, as ``torch.nn.LSTM``, with its gate order i, f, g, o.
 
     [i, f, g, o] = [σ, σ, tanh, σ](W_ih x + b_ih + W_hh h + b_hh),
     c' = f ⊙ c + i ⊙ g,  h' = o ⊙ tanh(c').
