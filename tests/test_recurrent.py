@@ -297,3 +297,25 @@ def test_a_small_network_learns_digits_read_row_by_row(kind: str, least: float) 
     net.fit(x[train], data.t[train], epochs=10, batch_size=32, verbose=0)
     accuracy = float(np.mean(net.predict(x[test]).argmax(axis=1) == data.t[test]))
     assert accuracy >= least
+
+
+@pytest.mark.parametrize("kind", ["simple_rnn", "gru", "lstm"])
+def test_a_saved_recurrent_network_loads_and_predicts_identically(kind: str, tmp_path: Any) -> None:
+    x = np.random.default_rng(0).standard_normal((12, 5, 3)).astype(np.float32)
+    net = plugnet.Sequential(
+        [
+            {"type": kind, "units": 4, "return_sequences": True},
+            {"type": kind, "units": 3},
+            {"type": "dense", "units": 2, "activation": "softmax"},
+        ],
+        error="cross_entropy",
+        optimizer="adam(lr=0.01)",
+        seed=0,
+    )
+    net.fit(x, np.arange(12) % 2, epochs=2, batch_size=4, verbose=0)
+    net.save(tmp_path / "rnn.npz")
+    loaded = plugnet.load(tmp_path / "rnn.npz")
+    np.testing.assert_array_equal(loaded.predict(x), net.predict(x))
+    assert [layer.get_config() for layer in loaded.layers] == [
+        layer.get_config() for layer in net.layers
+    ]
