@@ -7,6 +7,7 @@ PLUGIN_MODULES: tuple[str, ...] = (
     "plugnet_builtins.layers",
     "plugnet_builtins.conv",
     "plugnet_builtins.pooling",
+    "plugnet_builtins.recurrent",
     "plugnet_builtins.reshaping",
     "plugnet_builtins.regularization",
     "plugnet_builtins.normalization",

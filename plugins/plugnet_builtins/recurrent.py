@@ -1,0 +1,388 @@
+"""Recurrent layers over batch-first (N, T, F) sequences: simple_rnn, gru and lstm.
+
+Parameters use PyTorch's layout and gate order, so weights copy across from ``torch.nn.RNN``,
+``GRU`` and ``LSTM`` (one layer, ``batch_first=True``): ``w_ih`` (G·units, F), ``w_hh``
+(G·units, units), ``b_ih`` and ``b_hh`` (G·units,), with G = 1, 3 (r, z, n) and 4 (i, f, g, o).
+The initial hidden (and cell) state is zero. Backward is backpropagation through time: one loop
+over the steps in reverse, then the parameter gradients as single matrix products over all steps.
+
+Inside, arrays are time-major, (T, N, ·), so that each step's slice is contiguous, and the
+input projection x W_ihᵀ of all steps is one matrix product before the time loop.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from plugnet import nested
+from plugnet.configurable import Configurable
+from plugnet.hookspecs import Register, hookimpl
+from plugnet.protocols import Array, Conformance, Shape
+from plugnet_builtins.initializers import Uniform
+from plugnet_builtins.layers import ActivationSpec, InitializerSpec, _positive_int
+
+
+def sequence_shape(input_shape: Shape, layer: str) -> tuple[int, int]:
+    """(T, F) from a per-sample shape, or a ValueError that says what was expected."""
+    if len(input_shape) != 2:
+        raise ValueError(
+            f"{layer} takes inputs of shape (steps, features) per sample (batch-first N, T, F), "
+            f"got {tuple(input_shape)}; reshape flat inputs first, e.g. a reshape layer with "
+            f"shape = [8, 8] to read 8×8 images row by row"
+        )
+    steps, features = (int(d) for d in input_shape)
+    return steps, features
+
+
+def gate_activations(a: Array, scale: Array, shift: Array) -> Array:
+    """σ or tanh of each gate's pre-activation, in place, with one tanh over all gates.
+
+    σ(u) = ½ + ½·tanh(u/2): the weights were scaled by ``scale`` (½ for σ gates, 1 for tanh
+    gates, exact in binary floating point), so ``a`` holds u·scale and the result is
+    tanh(a)·scale + shift with shift = 1 − scale. It never overflows, unlike 1 / (1 + e^−u).
+    """
+    np.tanh(a, out=a)
+    a *= scale
+    a += shift
+    return a
+
+
+class _Recurrent(Configurable):
+    """What the three layers share: arguments, parameters, shapes and gradient assembly."""
+
+    gates = 1
+    layer_name = "recurrent"
+    skips_input_grad = True  # backward(grad, *, need_input_grad): see SkipsInputGrad
+    hs: Array  # hidden states h_0 … h_T of the last forward, (T+1, N, units)
+    xt: Array  # its input, time-major and flattened, (T·N, F)
+
+    def __init__(
+        self, units: int, return_sequences: bool = False, initializer: InitializerSpec = None
+    ) -> None:
+        self.component_specs: dict[str, dict[str, Any]] = {}
+        self.units = _positive_int(units, f"{self.layer_name} units")
+        self.return_sequences = bool(return_sequences)
+        if initializer is None:  # PyTorch's default: U(−1/√units, 1/√units) for all four
+            bound = 1.0 / math.sqrt(self.units)
+            self.initializer: Any = Uniform(-bound, bound)
+            self.component_specs["initializer"] = {
+                "name": "plugnet:uniform",
+                **self.initializer.get_config(),
+            }
+        else:
+            self.initializer = nested.argument(self, "initializer", "initializer", initializer)
+        self.params: dict[str, Array] = {}
+        self.grads: dict[str, Array] = {}
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "units": self.units,
+            "return_sequences": self.return_sequences,
+            "initializer": nested.spec(self, "initializer", self.initializer),
+        }
+
+    def build(self, input_shape: Shape, *, rng: np.random.Generator, dtype: np.dtype[Any]) -> Shape:
+        steps, features = sequence_shape(input_shape, self.layer_name)
+        rows = self.gates * self.units
+        shapes = {
+            "w_ih": (rows, features),
+            "w_hh": (rows, self.units),
+            "b_ih": (rows,),
+            "b_hh": (rows,),
+        }
+        self.params = {
+            key: self.initializer(shape, rng=rng, dtype=dtype) for key, shape in shapes.items()
+        }
+        self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
+        return (steps, self.units) if self.return_sequences else (self.units,)
+
+    def _project(self, x: Array, scale: Array | None, bias: Array) -> Array:
+        """(T, N, G·units): x_t (W_ih·scale)ᵀ + bias for every step, as one matrix product."""
+        n, steps, features = x.shape
+        self.xt = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(steps * n, features)
+        w = self.params["w_ih"] if scale is None else self.params["w_ih"] * scale[:, None]
+        xw = self.xt @ w.T
+        xw += bias
+        return xw.reshape(steps, n, -1)
+
+    def _output(self, hs: Array) -> Array:
+        """The last hidden state (N, units), or all of them (N, T, units), from hs (T+1, N, H)."""
+        if self.return_sequences:
+            return np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
+        return hs[-1].copy()
+
+    def _step_grads(self, grad: Array) -> Array:
+        """dE/dh_t from the output alone, time-major (T, N, units)."""
+        steps, n = self.hs.shape[0] - 1, self.hs.shape[1]
+        if self.return_sequences:
+            return np.ascontiguousarray(grad.transpose(1, 0, 2))
+        out = np.zeros((steps, n, self.units), dtype=np.result_type(grad, self.hs))
+        out[-1] = grad
+        return out
+
+    def _finish(self, d_in: Array, d_hh: Array, need_input_grad: bool) -> Array | None:
+        """Parameter gradients from the pre-activation gradients of all steps, and dE/dx.
+
+        With dA_t = dE/d(W_ih x_t + b_ih) and dH_t = dE/d(W_hh h_{t−1} + b_hh), both (N, G·H):
+        dW_ih = Σ_t dA_tᵀ x_t, db_ih = Σ_t,n dA_t, dW_hh = Σ_t dH_tᵀ h_{t−1}, db_hh = Σ dH_t,
+        dx_t = dA_t W_ih — each one matrix product over the stacked (T·N) rows.
+        """
+        steps, n, rows = d_in.shape
+        dA = d_in.reshape(steps * n, rows)
+        dH = d_hh.reshape(steps * n, rows)
+        np.matmul(dA.T, self.xt, out=self.grads["w_ih"])
+        np.matmul(dH.T, self.hs[:-1].reshape(steps * n, self.units), out=self.grads["w_hh"])
+        np.sum(dA, axis=0, out=self.grads["b_ih"])
+        np.sum(dH, axis=0, out=self.grads["b_hh"])
+        if not need_input_grad:
+            return None
+        dx = (dA @ self.params["w_ih"]).reshape(steps, n, -1)
+        return np.ascontiguousarray(dx.transpose(1, 0, 2))
+
+
+class SimpleRNN(_Recurrent):
+    """Elman RNN, as ``torch.nn.RNN``: h_t = f(u_t), u_t = W_ih x_t + b_ih + W_hh h_{t−1} + b_hh.
+
+    ``activation`` f is tanh by default (PyTorch offers tanh and relu; any registered
+    activation works). Backward through time, for t = T … 1 with dh_{T+1}-terms zero:
+
+    dh_t = ∂E/∂h_t (from the output) + du_{t+1} W_hh,   du_t = f'(u_t) ⊙ dh_t,
+
+    then dW_ih = Σ du_tᵀ x_t, dW_hh = Σ du_tᵀ h_{t−1}, db_ih = db_hh = Σ du_t, dx_t = du_t W_ih.
+    """
+
+    gates = 1
+    layer_name = "simple_rnn"
+    conformance = Conformance(
+        cases=(
+            {"config": {"units": 3}, "input_shape": (4, 2)},
+            {"config": {"units": 2, "return_sequences": True}, "input_shape": (3, 3)},
+            {
+                "config": {"units": 3, "activation": "relu", "return_sequences": True},
+                "input_shape": (3, 2),
+            },
+        )
+    )
+
+    def __init__(
+        self,
+        units: int,
+        activation: ActivationSpec = "tanh",
+        return_sequences: bool = False,
+        initializer: InitializerSpec = None,
+    ) -> None:
+        super().__init__(units, return_sequences, initializer)
+        self.activation = nested.argument(self, "activation", "activation", activation)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "activation": nested.spec(self, "activation", self.activation),
+        }
+
+    def forward(self, x: Array, *, training: bool = False) -> Array:
+        steps, n = x.shape[1], x.shape[0]
+        xw = self._project(x, None, self.params["b_ih"] + self.params["b_hh"])
+        w_hh_t = self.params["w_hh"].T
+        hs = np.zeros((steps + 1, n, self.units), dtype=xw.dtype)
+        us = np.empty_like(xw)
+        for t in range(steps):
+            np.matmul(hs[t], w_hh_t, out=us[t])
+            us[t] += xw[t]
+            hs[t + 1] = self.activation.forward(us[t])
+        self.hs, self.us = hs, us
+        return self._output(hs)
+
+    def backward(self, grad: Array, *, need_input_grad: bool = True) -> Array | None:
+        dh_out = self._step_grads(grad)
+        du = np.empty_like(self.us, dtype=dh_out.dtype)
+        w_hh = self.params["w_hh"]
+        dh = dh_out[-1]
+        for t in range(dh_out.shape[0] - 1, -1, -1):
+            if t < dh_out.shape[0] - 1:
+                dh = dh_out[t] + du[t + 1] @ w_hh
+            du[t] = self.activation.backward(self.us[t], self.hs[t + 1], dh)
+        return self._finish(du, du, need_input_grad)
+
+
+class GRU(_Recurrent):
+    """Gated recurrent unit, as ``torch.nn.GRU``, with its gate order r, z, n.
+
+    r = σ(W_ir x + b_ir + W_hr h + b_hr),  z = σ(W_iz x + b_iz + W_hz h + b_hz),
+    n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)),  h' = (1 − z) ⊙ n + z ⊙ h.
+
+    Backward through time, with dh = ∂E/∂h' from the output plus the carry from the next step,
+    and q = W_hn h + b_hn kept from the forward:
+
+    dn̂ = dh ⊙ (1 − z) ⊙ (1 − n²),  dẑ = dh ⊙ (h − n) ⊙ z(1 − z),  dr̂ = dn̂ ⊙ q ⊙ r(1 − r),
+    input side dA = [dr̂, dẑ, dn̂];  hidden side dH = [dr̂, dẑ, dn̂ ⊙ r];
+    carry dh_prev = dh ⊙ z + dH W_hh.
+    """
+
+    gates = 3
+    layer_name = "gru"
+    conformance = Conformance(
+        cases=(
+            {"config": {"units": 3}, "input_shape": (4, 2)},
+            {"config": {"units": 2, "return_sequences": True}, "input_shape": (3, 3)},
+        )
+    )
+
+    def forward(self, x: Array, *, training: bool = False) -> Array:
+        n, steps = x.shape[0], x.shape[1]
+        h_ = self.units
+        p = self.params
+        dtype = np.result_type(x, p["w_ih"])
+        # σ gates r, z computed as ½ + ½ tanh(u/2): their weights and biases are halved.
+        scale = np.array([0.5] * (2 * h_) + [1.0] * h_, dtype=dtype)
+        bias = (p["b_ih"] + np.concatenate([p["b_hh"][: 2 * h_], np.zeros(h_, dtype)])) * scale
+        xw = self._project(x, scale, bias)
+        w_hh_t = (p["w_hh"] * scale[:, None]).T
+        b_hn = p["b_hh"][2 * h_ :]
+        hs = np.zeros((steps + 1, n, h_), dtype=dtype)
+        gates = np.empty((steps, n, 3 * h_), dtype=dtype)  # r, z, n after their activations
+        qs = np.empty((steps, n, h_), dtype=dtype)  # q = W_hn h + b_hn
+        hh = np.empty((n, 3 * h_), dtype=dtype)
+        half = np.asarray(0.5, dtype)
+        for t in range(steps):
+            g = gates[t]
+            np.matmul(hs[t], w_hh_t, out=hh)
+            rz = g[:, : 2 * h_]
+            np.add(xw[t, :, : 2 * h_], hh[:, : 2 * h_], out=rz)
+            np.tanh(rz, out=rz)
+            rz *= half
+            rz += half
+            np.add(hh[:, 2 * h_ :], b_hn, out=qs[t])
+            gn = g[:, 2 * h_ :]
+            np.multiply(g[:, :h_], qs[t], out=gn)
+            gn += xw[t, :, 2 * h_ :]
+            np.tanh(gn, out=gn)
+            # h' = n + z ⊙ (h − n)
+            np.subtract(hs[t], gn, out=hs[t + 1])
+            hs[t + 1] *= g[:, h_ : 2 * h_]
+            hs[t + 1] += gn
+        self.hs, self.gates_, self.qs = hs, gates, qs
+        return self._output(hs)
+
+    def backward(self, grad: Array, *, need_input_grad: bool = True) -> Array | None:
+        h_ = self.units
+        dh_out = self._step_grads(grad)
+        steps = dh_out.shape[0]
+        gates, hs, qs = self.gates_, self.hs, self.qs
+        r, z, nn = gates[..., :h_], gates[..., h_ : 2 * h_], gates[..., 2 * h_ :]
+        d_in = np.empty(gates.shape, dtype=dh_out.dtype)
+        d_hh = np.empty_like(d_in)
+        w_hh = self.params["w_hh"]
+        # Derivative factors of all steps at once: σ' = σ(1 − σ), tanh' = 1 − tanh².
+        dr_f = r * (1 - r) * qs
+        dz_f = z * (1 - z) * (hs[:-1] - nn)
+        dn_f = (1 - z) * (1 - nn * nn)
+        dh = dh_out[-1].copy()
+        carry = np.empty_like(dh)
+        for t in range(steps - 1, -1, -1):
+            if t < steps - 1:
+                np.matmul(d_hh[t + 1], w_hh, out=dh)
+                dh += dh_out[t]
+                dh += carry
+            a, b = d_in[t], d_hh[t]
+            dn = a[:, 2 * h_ :]
+            np.multiply(dh, dn_f[t], out=dn)
+            np.multiply(dh, dz_f[t], out=a[:, h_ : 2 * h_])
+            np.multiply(dn, dr_f[t], out=a[:, :h_])
+            b[:, : 2 * h_] = a[:, : 2 * h_]
+            np.multiply(dn, r[t], out=b[:, 2 * h_ :])
+            np.multiply(dh, z[t], out=carry)  # the direct path h → h' of this step
+        return self._finish(d_in, d_hh, need_input_grad)
+
+
+class LSTM(_Recurrent):
+    """Long short-term memory, as ``torch.nn.LSTM``, with its gate order i, f, g, o.
+
+    [i, f, g, o] = [σ, σ, tanh, σ](W_ih x + b_ih + W_hh h + b_hh),
+    c' = f ⊙ c + i ⊙ g,  h' = o ⊙ tanh(c').
+
+    Backward through time, with dh = ∂E/∂h' from the output plus dA_{t+1} W_hh, and dc_next
+    the cell gradient carried back from the next step:
+
+    dc = dc_next + dh ⊙ o ⊙ (1 − tanh²(c')),
+    dA = [dc ⊙ g ⊙ i(1 − i), dc ⊙ c ⊙ f(1 − f), dc ⊙ i ⊙ (1 − g²), dh ⊙ tanh(c') ⊙ o(1 − o)],
+    carry dc_next ← dc ⊙ f; input and hidden side share dA (dH = dA).
+    """
+
+    gates = 4
+    layer_name = "lstm"
+    conformance = Conformance(
+        cases=(
+            {"config": {"units": 3}, "input_shape": (4, 2)},
+            {"config": {"units": 2, "return_sequences": True}, "input_shape": (3, 3)},
+        )
+    )
+
+    def forward(self, x: Array, *, training: bool = False) -> Array:
+        n, steps = x.shape[0], x.shape[1]
+        h_ = self.units
+        p = self.params
+        dtype = np.result_type(x, p["w_ih"])
+        # i, f, o as ½ + ½ tanh(u/2) and g as tanh(u): one tanh over all four gates.
+        scale = np.array([0.5] * (2 * h_) + [1.0] * h_ + [0.5] * h_, dtype=dtype)
+        shift = (1 - scale).astype(dtype)
+        xw = self._project(x, scale, (p["b_ih"] + p["b_hh"]) * scale)
+        w_hh_t = (p["w_hh"] * scale[:, None]).T
+        hs = np.zeros((steps + 1, n, h_), dtype=dtype)
+        cs = np.zeros((steps + 1, n, h_), dtype=dtype)
+        tcs = np.empty((steps, n, h_), dtype=dtype)  # tanh(c_t)
+        gates = np.empty((steps, n, 4 * h_), dtype=dtype)
+        ig = np.empty((n, h_), dtype=dtype)
+        for t in range(steps):
+            g = gates[t]
+            np.matmul(hs[t], w_hh_t, out=g)
+            g += xw[t]
+            gate_activations(g, scale, shift)
+            np.multiply(g[:, h_ : 2 * h_], cs[t], out=cs[t + 1])
+            np.multiply(g[:, :h_], g[:, 2 * h_ : 3 * h_], out=ig)
+            cs[t + 1] += ig
+            np.tanh(cs[t + 1], out=tcs[t])
+            np.multiply(g[:, 3 * h_ :], tcs[t], out=hs[t + 1])
+        self.hs, self.cs, self.tcs, self.gates_ = hs, cs, tcs, gates
+        return self._output(hs)
+
+    def backward(self, grad: Array, *, need_input_grad: bool = True) -> Array | None:
+        h_ = self.units
+        dh_out = self._step_grads(grad)
+        steps = dh_out.shape[0]
+        gates = self.gates_
+        i, f, g, o = (gates[..., k * h_ : (k + 1) * h_] for k in range(4))
+        # Each gate's local factor, for all steps at once: what multiplies dc (i, f, g) or dh (o).
+        factors = np.empty(gates.shape, dtype=dh_out.dtype)
+        np.multiply(g * i, 1 - i, out=factors[..., :h_])
+        np.multiply(self.cs[:-1] * f, 1 - f, out=factors[..., h_ : 2 * h_])
+        np.multiply(i, 1 - g * g, out=factors[..., 2 * h_ : 3 * h_])
+        np.multiply(self.tcs * o, 1 - o, out=factors[..., 3 * h_ :])
+        dc_from_h = o * (1 - self.tcs * self.tcs)  # ∂c'-gradient per unit dh
+        d_in = np.empty(gates.shape, dtype=dh_out.dtype)
+        w_hh = self.params["w_hh"]
+        dh = dh_out[-1].copy()
+        dc = np.zeros_like(dh)
+        for t in range(steps - 1, -1, -1):
+            if t < steps - 1:
+                np.matmul(d_in[t + 1], w_hh, out=dh)
+                dh += dh_out[t]
+                dc *= f[t + 1]  # dc_next = dc_{t+1} ⊙ f_{t+1}
+            dc += dh * dc_from_h[t]
+            a = d_in[t]
+            for k in range(3):
+                np.multiply(
+                    dc, factors[t, :, k * h_ : (k + 1) * h_], out=a[:, k * h_ : (k + 1) * h_]
+                )
+            np.multiply(dh, factors[t, :, 3 * h_ :], out=a[:, 3 * h_ :])
+        return self._finish(d_in, d_in, need_input_grad)
+
+
+@hookimpl
+def register_layers(register: Register) -> None:
+    register(SimpleRNN, name="simple_rnn", aliases=("rnn",))
+    register(GRU, name="gru")
+    register(LSTM, name="lstm")
