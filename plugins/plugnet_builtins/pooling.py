@@ -205,15 +205,20 @@ class _Pool1D(_Pool2D):
 
 
 class MaxPool1D(_Pool1D, MaxPool2D):
-    """Max pooling over (N, C, L): y[n, c, p] = max_j xp[n, c, p·s + j] (padded with −∞);
-    the gradient of a window goes to its first maximum, as in :class:`MaxPool2D`."""
+    """Max pooling over (N, C, L): y[n, c, p] = max_j xp[n, c, p·s + j], padded with −∞.
+
+    The gradient of a window goes to its first (left-most) maximum, as in :class:`MaxPool2D`.
+    """
 
     name = "max_pool1d"
 
 
 class AvgPool1D(_Pool1D, AvgPool2D):
-    """Average pooling over (N, C, L): y[n, c, p] = (1 / k) Σ_j xp[n, c, p·s + j], zero padding
-    counted (PyTorch's count_include_pad=True); every window element gets 1 / k of its gradient."""
+    """Average pooling over (N, C, L): y[n, c, p] = (1 / k) Σ_j xp[n, c, p·s + j].
+
+    Zero padding counts (PyTorch's count_include_pad=True); every window element gets 1 / k of
+    its gradient.
+    """
 
     name = "avg_pool1d"
 
