@@ -288,3 +288,25 @@ def test_global_avg_pool_names_and_errors() -> None:
     layer = built("global_avg_pool", (2, 3), dtype=np.float32)
     x = np.ones((2, 2, 3), dtype=np.float32)
     assert layer.forward(x).dtype == layer.backward(np.ones((2, 2), np.float32)).dtype == x.dtype
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv1d_as_the_output_layer_takes_the_fused_delta(stride: int) -> None:
+    """With sigmoid + binary cross-entropy the network hands δ = dE/du, shaped as the layer's
+    output (N, F, Lo), to backward_linear."""
+    config = {"type": "conv1d", "filters": 2, "kernel_size": 3, "stride": stride}
+    layer = built({**config, "activation": "sigmoid"}, (2, 7))
+    x = np.random.default_rng(11).standard_normal((3, 2, 7))
+    y = layer.forward(x, training=True)
+    delta = np.random.default_rng(12).standard_normal(y.shape)
+    _, reference_backward = reference_conv1d(
+        x, layer.params["w"], layer.params["b"], stride, (0, 0)
+    )
+    dx, dw, db = reference_backward(delta)
+    np.testing.assert_allclose(layer.backward_linear(delta), dx, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["w"], dw, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["b"], db, rtol=0, atol=1e-12)
+    net = plugnet.Sequential(
+        [{**config, "activation": "sigmoid"}], error="binary_cross_entropy", seed=0
+    )
+    net.fit(x, (x[:, :, : y.shape[2] * stride : stride] > 0).astype(float), epochs=1, verbose=0)
