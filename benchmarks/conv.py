@@ -1,18 +1,20 @@
-"""conv2d and max_pool2d forward + backward: plugnet against PyTorch CPU, in one process.
+"""conv2d, max_pool2d and conv1d forward + backward: plugnet against PyTorch CPU, in one process.
 
-    python benchmarks/conv.py [--repeats 15]
+    python benchmarks/conv.py [--repeats 15] [--only conv1d]
 
 conv2d: input (64, 16, 32, 32) float32, 32 filters 3×3, stride 1, "same" padding; one step is
 forward, then backward with dE/dx (as for any layer but the first), the weight and bias
 gradients. A second plugnet line skips dE/dx, as the first layer of a network does.
 max_pool2d: input (64, 32, 32, 32) float32, 2×2 windows, stride 2.
+conv1d: input (100, 25, 40) float32, 25 filters of width 5, stride 1, "same" padding, the
+same step as conv2d's.
 
 PyTorch runs with its default thread count and again with as many threads as NumPy's BLAS
 gets here (the machine's cores unless OPENBLAS_NUM_THREADS/OMP_NUM_THREADS say otherwise).
 Times are medians of interleaved repeats after a warm-up. Memory: the bytes of conv2d's reused
 im2col buffers, and the tracemalloc peak of one conv2d step (everything NumPy allocates).
 
-Target: conv2d ≤ 2 × PyTorch.
+Targets: conv2d ≤ 2 × PyTorch, conv1d ≤ 1 × PyTorch.
 """
 
 from __future__ import annotations
@@ -30,12 +32,15 @@ import plugnet
 
 N, C, H, W, F, K = 64, 16, 32, 32, 32, 3
 POOL_SHAPE = (64, 32, 32, 32)
+SEQ_SHAPE, SEQ_FILTERS, SEQ_WIDTH = (100, 25, 40), 25, 5
 
 
 def conv_step(
-    x: np.ndarray, g: np.ndarray, *, input_grad: bool = True
+    x: np.ndarray, g: np.ndarray, *, input_grad: bool = True, layer_type: str = "conv2d"
 ) -> tuple[Callable[[], None], object]:
-    layer = plugnet.layer({"type": "conv2d", "filters": F, "kernel_size": K, "padding": "same"})
+    filters, kernel = (F, K) if layer_type == "conv2d" else (SEQ_FILTERS, SEQ_WIDTH)
+    spec = {"type": layer_type, "filters": filters, "kernel_size": kernel, "padding": "same"}
+    layer = plugnet.layer(spec)
     layer.build(x.shape[1:], rng=np.random.default_rng(0), dtype=np.dtype(np.float32))
 
     def step() -> None:
@@ -82,6 +87,21 @@ def torch_steps(
     return conv, pool
 
 
+def torch_conv1d(x: np.ndarray, g: np.ndarray, weights: np.ndarray) -> Callable[[], None]:
+    import torch
+
+    xt = torch.from_numpy(x).requires_grad_()
+    wt = torch.from_numpy(weights.copy()).requires_grad_()
+    bt = torch.zeros(weights.shape[0], requires_grad=True)
+    gt = torch.from_numpy(g)
+
+    def conv() -> None:
+        xt.grad = wt.grad = bt.grad = None
+        torch.nn.functional.conv1d(xt, wt, bt, padding="same").backward(gt)
+
+    return conv
+
+
 def run_times(runs: dict[str, Callable[[], None]], repeats: int) -> dict[str, list[float]]:
     """Seconds per repeat of each run, interleaving the runs so that drift hits each alike."""
     for run in runs.values():
@@ -114,10 +134,38 @@ def report(title: str, rows: list[tuple[str, list[float]]], base: list[float] | 
         print(f"  {name:<34} {median * 1e3:6.1f} ms {best * 1e3:6.1f} ms{ratio}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=25)
-    args = parser.parse_args()
+def bench_conv1d(repeats: int) -> None:
+    """conv1d at the issue's size, with and without dE/dx, against torch when importable."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(SEQ_SHAPE, dtype=np.float32)
+    g = rng.standard_normal((SEQ_SHAPE[0], SEQ_FILTERS, SEQ_SHAPE[2]), dtype=np.float32)
+    conv, layer = conv_step(x, g, layer_type="conv1d")
+    conv_first, _ = conv_step(x, g, input_grad=False, layer_type="conv1d")
+    runs = {"plugnet": conv, "plugnet, no dx (first layer)": conv_first}
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    if torch is not None:
+        runs[f"torch {torch.__version__}, {torch.get_num_threads()} threads"] = torch_conv1d(
+            x,
+            g,
+            layer.params["w"],  # type: ignore[attr-defined]
+        )
+    times = run_times(runs, repeats)
+    print(f"forward + backward, float32, {repeats} interleaved repeats")
+    report(
+        f"conv1d: x {SEQ_SHAPE}, {SEQ_FILTERS} filters of width {SEQ_WIDTH}, stride 1, "
+        "same padding",
+        list(times.items()),
+        list(times.values())[-1] if torch is not None else None,
+    )
+    if torch is None:
+        print("(pytorch not installed: pip install torch to compare)")
+
+
+def bench_2d(repeats: int) -> None:
+    """conv2d and max_pool2d, torch at its default and at NumPy's thread count; memory."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((N, C, H, W), dtype=np.float32)
     g = rng.standard_normal((N, F, H, W), dtype=np.float32)
@@ -138,7 +186,7 @@ def main() -> None:
 
         default_threads = torch.get_num_threads()
         runs["torch conv2d"], runs["torch max_pool2d"] = torch_runs
-        times = run_times(runs, args.repeats)
+        times = run_times(runs, repeats)
         label = f"torch {torch.__version__}, {default_threads} threads"
         torch_conv.append((label, times["torch conv2d"]))
         torch_pool.append((label, times["torch max_pool2d"]))
@@ -146,16 +194,15 @@ def main() -> None:
             torch.set_num_threads(threads)
             same = run_times(
                 dict(zip(("conv", "pool"), torch_runs, strict=True)) | {"plugnet": conv},
-                args.repeats,
+                repeats,
             )
             torch.set_num_threads(default_threads)
             torch_conv.append((f"torch, {threads} threads", same["conv"]))
             torch_pool.append((f"torch, {threads} threads", same["pool"]))
     else:
-        times = run_times(runs, args.repeats)
+        times = run_times(runs, repeats)
     print(
-        f"forward + backward, float32, {args.repeats} interleaved repeats, "
-        f"NumPy BLAS threads: {threads}"
+        f"forward + backward, float32, {repeats} interleaved repeats, NumPy BLAS threads: {threads}"
     )
     base = times.get("torch conv2d")
     report(
@@ -181,6 +228,17 @@ def main() -> None:
     print(f"conv2d im2col column matrix: {cols / 2**20:.1f} MiB (one, reused for dX)")
     print(f"conv2d reused buffers in all: {workspace / 2**20:.1f} MiB")
     print(f"conv2d one step, tracemalloc peak of new allocations: {peak / 2**20:.1f} MiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=25)
+    parser.add_argument("--only", choices=("2d", "conv1d"), help="run only these benchmarks")
+    args = parser.parse_args()
+    if args.only != "conv1d":
+        bench_2d(args.repeats)
+    if args.only != "2d":
+        bench_conv1d(args.repeats)
 
 
 if __name__ == "__main__":

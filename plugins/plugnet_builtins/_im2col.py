@@ -107,14 +107,16 @@ class Workspace:
             self._buffers[name] = buffer
         return buffer
 
-    def pad(self, x: Array, padding: Padding, *, fill: float = 0.0) -> Array:
-        """``x`` (N, C, H, W) padded with ``fill`` in a reused buffer: the border is written once,
-        each call copies only the interior. Without padding, ``x`` itself."""
+    def pad(self, x: Array, padding: Padding, *, fill: float = 0.0, name: str = "pad") -> Array:
+        """``x`` (N, C, H, W) padded with ``fill`` in the reused buffer ``name``: the border is
+        written once, each call copies only the interior. Without padding, ``x`` itself."""
         (top, bottom), (left, right) = padding
         if top == bottom == left == right == 0:
             return x
         n, c, h, w = x.shape
-        xp = self.get(f"pad{fill}", (n, c, top + h + bottom, left + w + right), x.dtype, fill=fill)
+        xp = self.get(
+            f"{name}{fill}", (n, c, top + h + bottom, left + w + right), x.dtype, fill=fill
+        )
         xp[:, :, top : top + h, left : left + w] = x
         return xp
 

@@ -1,4 +1,5 @@
-"""Batch normalization for dense (N, C) and convolutional (N, C, H, W) inputs."""
+"""Batch normalization for dense (N, C) and convolutional (N, C, H, W) inputs, and layer
+normalization over the last axis."""
 
 from __future__ import annotations
 
@@ -97,6 +98,70 @@ class BatchNorm(Configurable):
         return self.inv_std * (g - g_mean - self.x_hat * gx_mean)
 
 
+class LayerNorm(Configurable):
+    """Layer normalization over the last axis, as torch.nn.LayerNorm(normalized_shape=D).
+
+    For each vector x of the last axis' D values, with μ and σ² its mean and biased (1/D)
+    variance: x̂ = (x − μ) / √(σ² + eps),  y = γ x̂ + β,  with γ (weight, ones) and β (bias,
+    zeros) of shape (D,); without ``elementwise_affine``, y = x̂ and there are no parameters.
+    The statistics are the sample's own, so training and evaluation compute the same.
+
+    Backward, with g = dE/dy, ĝ = γ g = dE/dx̂ and means over the same D values:
+    dγ = Σ g x̂,  dβ = Σ g  (sums over every axis but the last),
+    dx = (ĝ − mean(ĝ) − x̂ · mean(ĝ x̂)) / √(σ² + eps).
+    """
+
+    conformance = Conformance(
+        cases=(
+            {"config": {}, "input_shape": (5,)},
+            {"config": {"eps": 1e-3}, "input_shape": (3, 4)},
+            {"config": {"elementwise_affine": False}, "input_shape": (2, 6)},
+        )
+    )
+
+    def __init__(self, eps: float = 1e-5, elementwise_affine: bool = True) -> None:
+        self.eps = number("layer_norm eps", eps)
+        if not self.eps > 0.0:
+            raise ValueError(f"layer_norm eps must be positive, got {eps!r}")
+        if not isinstance(elementwise_affine, bool):
+            raise ValueError(
+                f"layer_norm elementwise_affine must be true or false, got {elementwise_affine!r}"
+            )
+        self.elementwise_affine = elementwise_affine
+        self.params: dict[str, Array] = {}
+        self.grads: dict[str, Array] = {}
+
+    def build(self, input_shape: Shape, *, rng: np.random.Generator, dtype: np.dtype[Any]) -> Shape:
+        if len(input_shape) == 0:
+            raise ValueError("layer_norm takes inputs with at least one axis per sample, got ()")
+        if self.elementwise_affine:
+            size = int(input_shape[-1])
+            self.params = {"gamma": np.ones(size, dtype=dtype), "beta": np.zeros(size, dtype)}
+        self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
+        return input_shape
+
+    def forward(self, x: Array, *, training: bool = False) -> Array:
+        centred = x - x.mean(axis=-1, keepdims=True)
+        var = np.mean(np.square(centred), axis=-1, keepdims=True)  # two-pass: stable
+        self.inv_std = 1.0 / np.sqrt(var + self.eps)
+        self.x_hat = centred * self.inv_std
+        if not self.elementwise_affine:
+            return self.x_hat
+        return self.x_hat * self.params["gamma"] + self.params["beta"]
+
+    def backward(self, grad: Array) -> Array:
+        g = grad  # dE/dx̂
+        if self.elementwise_affine:
+            axes = tuple(range(grad.ndim - 1))
+            np.sum(grad * self.x_hat, axis=axes, out=self.grads["gamma"])
+            np.sum(grad, axis=axes, out=self.grads["beta"])
+            g = grad * self.params["gamma"]
+        g_mean = g.mean(axis=-1, keepdims=True)
+        gx_mean = np.mean(g * self.x_hat, axis=-1, keepdims=True)
+        return self.inv_std * (g - g_mean - self.x_hat * gx_mean)
+
+
 @hookimpl
 def register_layers(register: Register) -> None:
     register(BatchNorm, name="batch_norm", aliases=("batch_normalization",))
+    register(LayerNorm, name="layer_norm", aliases=("layer_normalization",))

@@ -1,4 +1,6 @@
-"""2-D max and average pooling over NCHW inputs.
+"""Max and average pooling over NCL and NCHW inputs, and global average pooling.
+
+1-D pooling is 2-D pooling of the height-1 image (N, C, 1, L) with (1, k) windows.
 
 The windows are copied into columns laid out (kh·kw, N, C, Ho, Wo), so the pool is a reduction
 over the first axis. Backward adds each column back where it came from, one strided add per
@@ -16,6 +18,7 @@ from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array, Conformance, Shape
 from plugnet_builtins._im2col import (
     Padding,
+    Pair,
     Workspace,
     as_config,
     offsets,
@@ -24,6 +27,7 @@ from plugnet_builtins._im2col import (
     windows,
 )
 from plugnet_builtins.conv import image_shape
+from plugnet_builtins.layers import _positive_int
 
 
 class _Pool2D(Configurable):
@@ -47,17 +51,23 @@ class _Pool2D(Configurable):
         stride: int | tuple[int, int] | None = None,
         padding: int | tuple[int, int] = 0,
     ) -> None:
-        self.window = pair(pool_size, f"{self.name} pool_size")
-        self.strides = self.window if stride is None else pair(stride, f"{self.name} stride")
-        ph, pw = pair(padding, f"{self.name} padding", minimum=0)
-        if 2 * ph > self.window[0] or 2 * pw > self.window[1]:
-            raise ValueError(
-                f"{self.name} padding {padding!r} is more than half of pool_size {pool_size!r}, "
-                f"so some windows would hold only padding; use padding <= pool_size // 2"
-            )
+        window = pair(pool_size, f"{self.name} pool_size")
+        strides = window if stride is None else pair(stride, f"{self.name} stride")
+        pads = pair(padding, f"{self.name} padding", minimum=0)
         self.pool_size = as_config(pool_size)
         self.stride = as_config(stride)
         self.padding = as_config(padding)
+        self._set_window(window, strides, pads)
+
+    def _set_window(self, window: Pair, strides: Pair, pads: Pair) -> None:
+        """Window, stride and (symmetric) padding in (height, width), and the layer's state."""
+        (ph, pw), self.window, self.strides = pads, window, strides
+        if 2 * ph > window[0] or 2 * pw > window[1]:
+            raise ValueError(
+                f"{self.name} padding {self.padding!r} is more than half of pool_size "
+                f"{self.pool_size!r}, so some windows would hold only padding; use "
+                f"padding <= pool_size // 2"
+            )
         self.pads: Padding = ((ph, ph), (pw, pw))
         self.params: dict[str, Array] = {}
         self.grads: dict[str, Array] = {}
@@ -73,6 +83,12 @@ class _Pool2D(Configurable):
             )
         self.out_size = (output_size(h, kh, sh, ph, ph), output_size(w, kw, sw, pw, pw))
         return (c, *self.out_size)
+
+    def forward(self, x: Array, *, training: bool = False) -> Array:
+        raise NotImplementedError(f"{type(self).__name__} does not define forward")
+
+    def backward(self, grad: Array) -> Array:
+        raise NotImplementedError(f"{type(self).__name__} does not define backward")
 
     def _columns(self, x: Array) -> Array:
         """cols[i·kw + j, n, c, p, q] = xp[n, c, p·sh + i, q·sw + j], in a reused buffer."""
@@ -144,7 +160,111 @@ class AvgPool2D(_Pool2D):
         )
 
 
+class _Pool1D(_Pool2D):
+    """A 2-D pool run on (N, C, 1, L) with (1, pool_size) windows; put before the 2-D class."""
+
+    conformance = Conformance(
+        cases=(
+            {"config": {"pool_size": 2}, "input_shape": (2, 7)},
+            {"config": {"pool_size": 3, "stride": 1}, "input_shape": (2, 6)},
+            {"config": {"pool_size": 3, "stride": 2, "padding": 1}, "input_shape": (3, 8)},
+            {"config": {"pool_size": 2, "stride": 3}, "input_shape": (1, 8)},
+        )
+    )
+
+    def __init__(self, pool_size: int, stride: int | None = None, padding: int = 0) -> None:
+        self.pool_size = _positive_int(pool_size, f"{self.name} pool_size")
+        self.stride = None if stride is None else _positive_int(stride, f"{self.name} stride")
+        if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
+            raise ValueError(f"{self.name} padding must be an integer >= 0, got {padding!r}")
+        self.padding = int(padding)
+        self._set_window((1, self.pool_size), (1, self.stride or self.pool_size), (0, self.padding))
+
+    def build(self, input_shape: Shape, *, rng: np.random.Generator, dtype: np.dtype[Any]) -> Shape:
+        if len(input_shape) != 2:
+            raise ValueError(
+                f"{self.name} takes inputs of shape (channels, length) per sample (NCL), got "
+                f"{tuple(input_shape)}"
+            )
+        c, length = (int(d) for d in input_shape)
+        if self.pool_size > length + 2 * self.padding:
+            raise ValueError(
+                f"{self.name} pool_size {self.pool_size} is larger than its padded input length "
+                f"{length + 2 * self.padding}; use a smaller pool_size"
+            )
+        super().build((c, 1, length), rng=rng, dtype=dtype)
+        return (c, self.out_size[1])
+
+    def forward(self, x: Array, *, training: bool = False) -> Array:
+        n, c, length = x.shape
+        return super().forward(x.reshape(n, c, 1, length), training=training).reshape(n, c, -1)
+
+    def backward(self, grad: Array) -> Array:
+        n, c, lo = grad.shape
+        return super().backward(grad.reshape(n, c, 1, lo)).reshape(n, c, -1)
+
+
+class MaxPool1D(_Pool1D, MaxPool2D):
+    """Max pooling over (N, C, L): y[n, c, p] = max_j xp[n, c, p·s + j], padded with −∞.
+
+    The gradient of a window goes to its first (left-most) maximum, as in :class:`MaxPool2D`.
+    """
+
+    name = "max_pool1d"
+
+
+class AvgPool1D(_Pool1D, AvgPool2D):
+    """Average pooling over (N, C, L): y[n, c, p] = (1 / k) Σ_j xp[n, c, p·s + j].
+
+    Zero padding counts (PyTorch's count_include_pad=True); every window element gets 1 / k of
+    its gradient.
+    """
+
+    name = "avg_pool1d"
+
+
+class GlobalAvgPool(Configurable):
+    """The mean over every axis after the channel axis: (N, C, L) or (N, C, H, W) → (N, C).
+
+    y[n, c] = (1 / m) Σ x[n, c, ...] over the m positions; backward: dx[n, c, ...] = g[n, c] / m.
+    Channels first, as PyTorch's adaptive_avg_pool to size 1 (Keras's GlobalAveragePooling1D
+    and 2D average the same positions but default to channels last).
+    """
+
+    conformance = Conformance(
+        cases=({"config": {}, "input_shape": (3, 5)}, {"config": {}, "input_shape": (2, 3, 4)})
+    )
+
+    def __init__(self) -> None:
+        self.params: dict[str, Array] = {}
+        self.grads: dict[str, Array] = {}
+
+    def build(self, input_shape: Shape, *, rng: np.random.Generator, dtype: np.dtype[Any]) -> Shape:
+        if len(input_shape) < 2:
+            raise ValueError(
+                f"global_avg_pool takes inputs of shape (channels, length) or (channels, height, "
+                f"width) per sample, got {tuple(input_shape)}: there is no axis to average over"
+            )
+        return (int(input_shape[0]),)
+
+    def forward(self, x: Array, *, training: bool = False) -> Array:
+        self.x_shape = x.shape
+        return x.mean(axis=tuple(range(2, x.ndim)))
+
+    def backward(self, grad: Array) -> Array:
+        n, c, *positions = self.x_shape
+        share = grad * (1.0 / int(np.prod(positions)))
+        return np.broadcast_to(share.reshape(n, c, *(1 for _ in positions)), self.x_shape).copy()
+
+
 @hookimpl
 def register_layers(register: Register) -> None:
     register(MaxPool2D, name="max_pool2d", aliases=("max_pooling2d",))
     register(AvgPool2D, name="avg_pool2d", aliases=("average_pooling2d",))
+    register(MaxPool1D, name="max_pool1d", aliases=("max_pooling1d",))
+    register(AvgPool1D, name="avg_pool1d", aliases=("average_pooling1d",))
+    register(
+        GlobalAvgPool,
+        name="global_avg_pool",
+        aliases=("global_average_pooling1d", "global_average_pooling2d"),
+    )
