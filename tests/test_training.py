@@ -111,6 +111,26 @@ def test_history_plot_writes_a_png(tmp_path: Path) -> None:
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def png_width(path: Path) -> int:
+    """The width in pixels, from the PNG's IHDR chunk (bytes 16-20, big-endian)."""
+    return int.from_bytes(path.read_bytes()[16:20], "big")
+
+
+def test_history_plot_draws_the_learning_rate_only_when_it_changed(tmp_path: Path) -> None:
+    flat = net().fit(X, T, epochs=3, verbose=0)  # a constant lr: loss and accuracy panels
+    assert len(set(flat.history["lr"])) == 1
+    changing = plugnet.Sequential(
+        [{"type": "dense", "units": 3, "activation": "softmax"}],
+        error="cross_entropy",
+        optimizer="sgd(lr=0.1, schedule='step(step_size=1, gamma=0.5)', schedule_unit='epoch')",
+        seed=0,
+    ).fit(X, T, epochs=3, verbose=0)
+    assert len(set(changing.history["lr"])) == 3
+    two = png_width(flat.plot(tmp_path / "flat.png"))
+    three = png_width(changing.plot(tmp_path / "changing.png"))
+    assert three == pytest.approx(two * 3 / 2, rel=0.01)  # one panel more, each as wide
+
+
 def test_history_plot_without_matplotlib_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     history = net().fit(X, T, epochs=1, verbose=0)
     monkeypatch.setitem(sys.modules, "matplotlib", None)

@@ -21,7 +21,8 @@ class History(Callback):
             self.history.setdefault(key, []).append(float(value))
 
     def plot(self, path: str | Path) -> Path:
-        """Write a PNG with loss (and accuracy, when recorded) for training and validation.
+        """Write a PNG with a panel per logged value (loss first, then accuracy and the other
+        metrics), training and validation together; the learning rate only when it changed.
 
         Needs matplotlib: ``pip install "plugnet[plot]"``.
         """
@@ -38,6 +39,8 @@ class History(Callback):
             raise ValueError("the history is empty: train for at least one epoch before plotting")
         metrics: list[str] = [m for m in ("loss", "accuracy") if m in self.history]
         metrics += [m for m in self.history if not m.startswith("val_") and m not in metrics]
+        if len(set(self.history.get("lr", []))) <= 1 and "lr" in metrics:
+            metrics.remove("lr")  # a constant learning rate is a flat line, not a curve
         figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
         epochs = [e + 1 for e in self.epoch]
         for axis, metric in zip(axes[0], metrics, strict=True):
