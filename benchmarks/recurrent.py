@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
+from _timing import run_times  # benchmarks/ is on sys.path when a script runs
 
 import plugnet
 
@@ -57,20 +57,6 @@ def torch_step(kind: str, x: np.ndarray, g: np.ndarray, params: dict) -> Callabl
         out[:, -1].backward(gt)
 
     return step
-
-
-def run_times(runs: dict[str, Callable[[], None]], repeats: int) -> dict[str, list[float]]:
-    """Seconds per repeat of each run, interleaving the runs so that drift hits each alike."""
-    for run in runs.values():
-        run()
-        run()  # warm-up: buffers, BLAS threads
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    return times
 
 
 def main() -> None:
