@@ -8,7 +8,7 @@ has a fused backward for (the layer's activation, the error function).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -45,14 +45,25 @@ def _positive_int(value: Any, what: str) -> int:
     return int(value)
 
 
-def initializer_for(owner: Any, activation: Activation, initializer: InitializerSpec) -> Any:
-    """``initializer`` as an instance, or for None the default: He after a ReLU-like
-    activation, else Xavier, built here (they are this plugin's own) with their spec."""
+def initializer_or_default(
+    owner: Any, initializer: InitializerSpec, default: Callable[[], tuple[Any, str]]
+) -> Any:
+    """``initializer`` as an instance, or for None ``default()``: an initializer of this plugin
+    and its registered name, built here with its spec recorded for ``get_config``."""
     if initializer is not None:
         return nested.argument(owner, "initializer", "initializer", initializer)
-    default, name = (He(), "he") if type(activation) in RELU_LIKE else (Xavier(), "xavier")
-    owner.component_specs["initializer"] = {"name": f"plugnet:{name}", **default.get_config()}
-    return default
+    instance, name = default()
+    owner.component_specs["initializer"] = {"name": f"plugnet:{name}", **instance.get_config()}
+    return instance
+
+
+def initializer_for(owner: Any, activation: Activation, initializer: InitializerSpec) -> Any:
+    """``initializer`` as an instance, or for None the default: He after a ReLU-like
+    activation, else Xavier."""
+    relu_like = type(activation) in RELU_LIKE
+    return initializer_or_default(
+        owner, initializer, lambda: (He(), "he") if relu_like else (Xavier(), "xavier")
+    )
 
 
 class Dense(Configurable):

@@ -22,7 +22,12 @@ from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array, Conformance, Shape
 from plugnet_builtins.initializers import Uniform
-from plugnet_builtins.layers import ActivationSpec, InitializerSpec, _positive_int
+from plugnet_builtins.layers import (
+    ActivationSpec,
+    InitializerSpec,
+    _positive_int,
+    initializer_or_default,
+)
 
 
 def sequence_shape(input_shape: Shape, layer: str) -> tuple[int, int]:
@@ -55,6 +60,12 @@ class _Recurrent(Configurable):
 
     gates = 1
     layer_name = "recurrent"
+    conformance = Conformance(
+        cases=(
+            {"config": {"units": 3}, "input_shape": (4, 2)},
+            {"config": {"units": 2, "return_sequences": True}, "input_shape": (3, 3)},
+        )
+    )
     skips_input_grad = True  # backward(grad, *, need_input_grad): see SkipsInputGrad
     hs: Array  # hidden states h_0 … h_T of the last forward, (T+1, N, units)
     xt: Array  # its input, time-major and flattened, (T·N, F)
@@ -65,15 +76,10 @@ class _Recurrent(Configurable):
         self.component_specs: dict[str, dict[str, Any]] = {}
         self.units = _positive_int(units, f"{self.layer_name} units")
         self.return_sequences = bool(return_sequences)
-        if initializer is None:  # PyTorch's default: U(−1/√units, 1/√units) for all four
-            bound = 1.0 / math.sqrt(self.units)
-            self.initializer: Any = Uniform(-bound, bound)
-            self.component_specs["initializer"] = {
-                "name": "plugnet:uniform",
-                **self.initializer.get_config(),
-            }
-        else:
-            self.initializer = nested.argument(self, "initializer", "initializer", initializer)
+        bound = 1.0 / math.sqrt(self.units)  # PyTorch's default: U(−1/√units, 1/√units)
+        self.initializer: Any = initializer_or_default(
+            self, initializer, lambda: (Uniform(-bound, bound), "uniform")
+        )
         self.params: dict[str, Array] = {}
         self.grads: dict[str, Array] = {}
 
@@ -158,8 +164,7 @@ class SimpleRNN(_Recurrent):
     layer_name = "simple_rnn"
     conformance = Conformance(
         cases=(
-            {"config": {"units": 3}, "input_shape": (4, 2)},
-            {"config": {"units": 2, "return_sequences": True}, "input_shape": (3, 3)},
+            *_Recurrent.conformance.cases,
             {
                 "config": {"units": 3, "activation": "relu", "return_sequences": True},
                 "input_shape": (3, 2),
@@ -224,12 +229,6 @@ class GRU(_Recurrent):
 
     gates = 3
     layer_name = "gru"
-    conformance = Conformance(
-        cases=(
-            {"config": {"units": 3}, "input_shape": (4, 2)},
-            {"config": {"units": 2, "return_sequences": True}, "input_shape": (3, 3)},
-        )
-    )
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
         n, steps = x.shape[0], x.shape[1]
@@ -252,9 +251,7 @@ class GRU(_Recurrent):
             np.matmul(hs[t], w_hh_t, out=hh)
             rz = g[:, : 2 * h_]
             np.add(xw[t, :, : 2 * h_], hh[:, : 2 * h_], out=rz)
-            np.tanh(rz, out=rz)
-            rz *= half
-            rz += half
+            gate_activations(rz, half, half)
             np.add(hh[:, 2 * h_ :], b_hn, out=qs[t])
             gn = g[:, 2 * h_ :]
             np.multiply(g[:, :h_], qs[t], out=gn)
@@ -314,12 +311,6 @@ class LSTM(_Recurrent):
 
     gates = 4
     layer_name = "lstm"
-    conformance = Conformance(
-        cases=(
-            {"config": {"units": 3}, "input_shape": (4, 2)},
-            {"config": {"units": 2, "return_sequences": True}, "input_shape": (3, 3)},
-        )
-    )
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
         n, steps = x.shape[0], x.shape[1]
