@@ -445,9 +445,7 @@ class SGD(StatefulOptimizer):
         schedule: ScheduleSpec = None,
     ) -> None:
         self.lr = _positive("lr", lr)
-        super().__init__(
-            schedule,
-        )
+        super().__init__(schedule)
 
     def _step(self, param: Array, grad: Array) -> None:
         param -= self.current_lr * grad
@@ -469,9 +467,7 @@ class Momentum(StatefulOptimizer):
     ) -> None:
         self.lr = _positive("lr", lr)
         self.momentum = _unit_interval("momentum", momentum)
-        super().__init__(
-            schedule,
-        )
+        super().__init__(schedule)
 
     def _step(self, param: Array, grad: Array, v: Array) -> None:
         v *= self.momentum
@@ -510,9 +506,7 @@ class Adagrad(StatefulOptimizer):
     ) -> None:
         self.lr = _positive("lr", lr)
         self.eps = _positive("eps", eps)
-        super().__init__(
-            schedule,
-        )
+        super().__init__(schedule)
 
     def _step(self, param: Array, grad: Array, s: Array) -> None:
         s += np.square(grad)
@@ -538,9 +532,7 @@ class RMSprop(StatefulOptimizer):
         self.lr = _positive("lr", lr)
         self.rho = _unit_interval("rho", rho)
         self.eps = _positive("eps", eps)
-        super().__init__(
-            schedule,
-        )
+        super().__init__(schedule)
 
     def _step(self, param: Array, grad: Array, s: Array) -> None:
         _ema_of_square(s, self.rho, grad)
@@ -572,9 +564,7 @@ class RMSpropGraves(StatefulOptimizer):
         self.rho = _unit_interval("rho", rho)
         self.momentum = _unit_interval("momentum", momentum)
         self.eps = _positive("eps", eps)
-        super().__init__(
-            schedule,
-        )
+        super().__init__(schedule)
 
     def _step(self, param: Array, grad: Array, n: Array, g: Array, delta: Array) -> None:
         _ema_of_square(n, self.rho, grad)
@@ -605,9 +595,7 @@ class Adadelta(StatefulOptimizer):
         self.lr = _positive("lr", lr)
         self.rho = _unit_interval("rho", rho)
         self.eps = _positive("eps", eps)
-        super().__init__(
-            schedule,
-        )
+        super().__init__(schedule)
 
     def _step(self, param: Array, grad: Array, v: Array, u: Array) -> None:
         _ema_of_square(v, self.rho, grad)
@@ -633,9 +621,7 @@ class _AdamFamily(StatefulOptimizer):
         self.beta1 = _unit_interval("beta1", beta1)
         self.beta2 = _unit_interval("beta2", beta2)
         self.eps = _positive("eps", eps)
-        super().__init__(
-            schedule,
-        )
+        super().__init__(schedule)
 
 
 class _AdamStep(_AdamFamily):
@@ -736,13 +722,7 @@ class Adamax(_AdamFamily):
         eps: float = 1e-8,
         schedule: ScheduleSpec = None,
     ) -> None:
-        super().__init__(
-            lr=lr,
-            beta1=beta1,
-            beta2=beta2,
-            eps=eps,
-            schedule=schedule,
-        )
+        super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, schedule=schedule)
 
     def _prepare_step(self) -> None:
         self._corrected_lr = self.current_lr / (1.0 - self.beta1**self.iterations)
@@ -781,13 +761,7 @@ class NAdam(_AdamFamily):
         schedule: ScheduleSpec = None,
     ) -> None:
         self.momentum_decay = _non_negative("momentum_decay", momentum_decay)
-        super().__init__(
-            lr=lr,
-            beta1=beta1,
-            beta2=beta2,
-            eps=eps,
-            schedule=schedule,
-        )
+        super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, schedule=schedule)
         self._mu_product, self._mu_product_step = 1.0, 0
 
     def _mu(self, t: int) -> float:
@@ -832,13 +806,7 @@ class _Bounded(_AdamFamily):
     ) -> None:
         self.final_lr = _positive("final_lr", final_lr)
         self.gamma = _positive("gamma", gamma)
-        super().__init__(
-            lr=lr,
-            beta1=beta1,
-            beta2=beta2,
-            eps=eps,
-            schedule=schedule,
-        )
+        super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, schedule=schedule)
 
     def _prepare_step(self) -> None:
         t = self.iterations
@@ -914,13 +882,7 @@ class AdaBelief(_AdamStep):
         eps: float = 1e-16,
         schedule: ScheduleSpec = None,
     ) -> None:
-        super().__init__(
-            lr=lr,
-            beta1=beta1,
-            beta2=beta2,
-            eps=eps,
-            schedule=schedule,
-        )
+        super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, schedule=schedule)
 
     def _step(self, param: Array, grad: Array, m: Array, s: Array) -> None:
         _ema(m, self.beta1, grad)
@@ -951,9 +913,7 @@ class SMORMS3(StatefulOptimizer):
     ) -> None:
         self.lr = _positive("lr", lr)
         self.eps = _positive("eps", eps)
-        super().__init__(
-            schedule,
-        )
+        super().__init__(schedule)
 
     def _step(self, param: Array, grad: Array, mem: Array, g: Array, g2: Array) -> None:
         r = 1.0 / (mem + 1.0)
