@@ -279,6 +279,44 @@ class SkipsInputGrad(Protocol):
 
 
 @runtime_checkable
+class MergesInputs(Protocol):
+    """A layer that reads several values (``add``, ``concatenate``, ``multiply``), declared by
+    ``merges_inputs = True``.
+
+    ``build`` gets the list of the inputs' per-sample shapes, ``forward`` the list of their
+    arrays (in the order of the layer's ``inputs``), and ``backward(grad)`` returns a list of
+    one dE/dx per input, in that order. A graph model hands a layer lists exactly when it
+    declares this, and refuses a merge layer that reads fewer than two values.
+    """
+
+    merges_inputs: ClassVar[Literal[True]]
+
+    def build(
+        self, input_shapes: Sequence[Shape], *, rng: np.random.Generator, dtype: np.dtype[Any]
+    ) -> Shape: ...
+
+    def forward(self, xs: Sequence[Array], *, training: bool) -> Array: ...
+
+    def backward(self, grad: Array) -> list[Array]: ...
+
+
+@runtime_checkable
+class TakesIndices(Protocol):
+    """A layer whose input is integer indices (token ids) in ``range(index_count)``, as
+    ``embedding``'s is, declared by ``takes_indices = True``.
+
+    Indices are not differentiable: the network gives such a layer its input as integers
+    (checked to be an integer array in range) instead of converting it to float, and it must
+    read a model input directly; its ``backward`` fills ``grads`` and returns None, as there is
+    no dE/dx. The testing kit feeds it integer indices and checks only its parameters'
+    gradients (Chainer's ``no_grads``).
+    """
+
+    takes_indices: ClassVar[Literal[True]]
+    index_count: int
+
+
+@runtime_checkable
 class TakesComponents(Protocol):
     """A component some of whose arguments are components (a dense layer's ``activation`` and
     ``initializer``, an optimizer's ``schedule``), declared by annotating them with the kind's
