@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from plugnet.callbacks import Callback, CSVLogger, EarlyStopping
     from plugnet.history import History
     from plugnet.hookspecs import hookimpl
-    from plugnet.network import Sequential, load
+    from plugnet.network import Model, Sequential, load
     from plugnet.protocols import (
         Activation,
         ErrorFunction,
@@ -44,6 +44,7 @@ __all__ = [
     "EarlyStopping",
     "History",
     "MissingProviderError",
+    "Model",
     "ModelFileError",
     "NonFiniteLossError",
     "PluginError",
@@ -132,6 +133,7 @@ def register_plugin(plugin: object, name: str | None = None, version: str = "") 
 
 _LAZY = {
     "hookimpl": "plugnet.hookspecs",
+    "Model": "plugnet.network",
     "Sequential": "plugnet.network",
     "History": "plugnet.history",
     "Callback": "plugnet.callbacks",

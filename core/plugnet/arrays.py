@@ -10,6 +10,43 @@ from plugnet.protocols import Array, Shape
 
 _NUMERIC_KINDS = "biuf"
 
+# A model's input batch: one array, or one per input (in the model's input order).
+Inputs = Array | tuple[Array, ...]
+
+
+def sample_count(x: Inputs) -> int:
+    """The number of samples in a model's input batch."""
+    return int((x[0] if isinstance(x, tuple) else x).shape[0])
+
+
+def rows(x: Inputs, index: slice | Array) -> Inputs:
+    """The samples ``index`` picks (a slice or an index array) from every input array."""
+    if isinstance(x, tuple):
+        return tuple(a[index] for a in x)
+    return x[index]
+
+
+def as_indices(x: Any, count: int, *, name: str = "x", layer: str) -> Array:
+    """``x`` as integer indices in ``range(count)`` for ``layer``, with a batch axis, uncast.
+
+    Floats are refused rather than rounded (convert them with ``x.astype(np.int64)``), and so
+    are negative indices, which NumPy would silently count from the end."""
+    array = np.asarray(x)
+    if array.dtype.kind not in "iu":
+        raise ValueError(
+            f"{name} has dtype {array.dtype}, but layer {layer!r} takes integer indices; give "
+            f"an integer array (e.g. {name}.astype(np.int64))"
+        )
+    if array.ndim < 1 or array.size == 0:
+        raise ValueError(f"{name} has shape {array.shape}; give at least one sample of indices")
+    low, high = int(array.min()), int(array.max())
+    if low < 0 or high >= count:
+        raise ValueError(
+            f"{name} holds indices from {low} to {high}, but layer {layer!r} takes indices in "
+            f"0..{count - 1}"
+        )
+    return array
+
 
 def as_inputs(x: Any, dtype: np.dtype[Any], *, name: str = "x") -> Array:
     """``x`` as a finite array of ``dtype`` with a batch axis and at least one feature axis."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from plugnet.configurable import Configurable
 
 if TYPE_CHECKING:
-    from plugnet.network import Sequential
+    from plugnet.network import Model
     from plugnet_builtins.callbacks import CSVLogger, EarlyStopping
 
 __all__ = ["CSVLogger", "Callback", "EarlyStopping"]
@@ -28,7 +28,7 @@ class Callback:
     same name (:class:`~plugnet.configurable.Configurable`'s rule); override it otherwise.
     """
 
-    network: Sequential
+    network: Model
 
     def on_train_begin(self, logs: dict[str, Any]) -> None: ...
 

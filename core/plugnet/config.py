@@ -81,7 +81,7 @@ from plugnet.specs import ArgumentCheck, AtLeast, argument_checks, preview
 
 if TYPE_CHECKING:
     from plugnet.callbacks import Callback
-    from plugnet.network import Sequential
+    from plugnet.network import Model
     from plugnet.protocols import DataSource
 
 #: The largest config accepted: bytes of a file, characters of a text.
@@ -227,11 +227,14 @@ class ModelConfig:
     #: Metric specs, or None for the default (accuracy for class targets).
     metrics: list[Any] | None = None
 
-    def build(self) -> Sequential:
-        """A fresh, unbuilt network (the input size comes from the data on ``fit``)."""
-        from plugnet.network import Sequential
+    def build(self) -> Model:
+        """A fresh, unbuilt network (the input size comes from the data on ``fit``): a graph
+        :class:`~plugnet.network.Model` reading the input ``"input"`` when a layer names its
+        ``inputs``, else a :class:`~plugnet.network.Sequential`."""
+        from plugnet.network import Model, Sequential
 
-        return Sequential(
+        graph = any(isinstance(spec, dict) and "inputs" in spec for spec in self.layers)
+        return (Model if graph else Sequential)(
             self.layers,
             error=self.error,
             optimizer=self.optimizer,
@@ -790,8 +793,11 @@ def _layers(path: str, value: Any) -> list[Any]:
                 names.add(name)
             if "trainable" in spec:
                 _bool(_join(where, "trainable"), spec["trainable"])
-            # "name" and "trainable" belong to the network, not to the layer's factory.
-            component = {k: v for k, v in spec.items() if k not in ("name", "trainable")}
+            if "inputs" in spec:
+                _input_names(_join(where, "inputs"), spec["inputs"])
+            # "name", "inputs" and "trainable" belong to the network, not to the layer's factory.
+            own = ("name", "inputs", "trainable")
+            component = {k: v for k, v in spec.items() if k not in own}
             _check_component("layer", component, where, name_key="type")
             layers.append(dict(spec))
         elif isinstance(spec, str):
@@ -802,6 +808,22 @@ def _layers(path: str, value: Any) -> list[Any]:
                 where, f"expected a layer table or spec string, got {_describe(spec)}"
             )
     return layers
+
+
+def _input_names(path: str, value: Any) -> list[str]:
+    """A layer's ``inputs``: the names of the values it reads (``"input"``, the data, or other
+    layers' names)."""
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(name, str) and name for name in value)
+    ):
+        raise ConfigError(
+            path,
+            f'expected a non-empty array of names of layers (or "input", the data), got '
+            f"{_describe(value)}",
+        )
+    return value
 
 
 def _component_check(kind: str) -> Callable[[str, Any], Any]:

@@ -22,6 +22,7 @@ from plugnet.specs import preview
 # The keys of a network's config; from_config refuses any other.
 CONFIG_KEYS = frozenset(
     (
+        "inputs",
         "dtype",
         "seed",
         "input_shape",
@@ -127,12 +128,24 @@ def check_config(config: Any) -> None:
     layers = config["layers"]
     if not isinstance(layers, list) or not layers:
         raise ValueError(f"config['layers'] must be a non-empty list, got {preview(layers)}")
+    graph = "inputs" in config
+    if graph and not _names(config["inputs"]):
+        raise ValueError(
+            f"config['inputs'] must be a non-empty list of the model's input names, got "
+            f"{preview(config['inputs'])}"
+        )
     for index, record in enumerate(layers):
         check_record(f"config['layers'][{index}]", "layer", record)
         if not isinstance(record.get("trainable", True), bool):
             raise ValueError(
                 f"config['layers'][{index}]['trainable'] must be true or false (false freezes "
                 f"the layer), got {preview(record['trainable'])}"
+            )
+        if "inputs" in record and not (graph and _names(record["inputs"])):
+            raise ValueError(
+                f"config['layers'][{index}]['inputs'] must be a non-empty list of names, in a "
+                f"config that lists the model's 'inputs' (a graph's); got "
+                f"{preview(record['inputs'])}"
             )
     for kind in ("error_function", "optimizer"):
         check_record(f"config[{kind!r}]", kind, config[kind])
@@ -152,18 +165,31 @@ def check_config(config: Any) -> None:
             f"got {preview(names)}"
         )
     shape = config.get("input_shape")
-    if shape is not None and not (
-        isinstance(shape, (list, tuple))
-        and len(shape) > 0
-        and all(type(d) is int and d > 0 for d in shape)
-    ):
+    shapes = (
+        list(shape.values())
+        if isinstance(shape, Mapping) and graph
+        else [shape]
+        if shape is not None
+        else []
+    )
+    if not all(_shape(s) for s in shapes):
         raise ValueError(
-            f"config['input_shape'] must be None or a list of positive integers, "
-            f"got {preview(shape)}"
+            f"config['input_shape'] must be None or a list of positive integers ([] for integer "
+            f"indices; a dict of them by input name for a graph's several inputs), got "
+            f"{preview(shape)}"
         )
     providers = config.get("providers", {})
     if not isinstance(providers, Mapping):
         raise ValueError(f"config['providers'] must be a dict, got {preview(providers)}")
+
+
+def _names(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(n, str) and n for n in value)
+
+
+def _shape(value: Any) -> bool:
+    """A per-sample shape: a list of positive ints (a layer that takes indices may read ())."""
+    return isinstance(value, (list, tuple)) and all(type(d) is int and d > 0 for d in value)
 
 
 def version_changes(record: Mapping[str, Any], providers: Any, registry: Registry) -> str:

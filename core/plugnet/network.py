@@ -1,4 +1,6 @@
-"""Sequential networks: a stack of layers, an error function and an optimizer, built by name."""
+"""Models: a graph of layers (:class:`Model`), or a stack of them (:class:`Sequential`, the
+chain case of the same engine), trained with an error function and an optimizer, built by
+name."""
 
 from __future__ import annotations
 
@@ -9,8 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from plugnet.arrays import are_classes, as_inputs, as_targets
+from plugnet.arrays import (
+    Inputs,
+    are_classes,
+    as_indices,
+    as_inputs,
+    as_targets,
+    rows,
+    sample_count,
+)
 from plugnet.domains import domain_of, output_problem
+from plugnet.graph import Wiring, checked_names, wire
 from plugnet.model_config import (
     REFUSALS,
     clip,
@@ -24,12 +35,14 @@ from plugnet.protocols import (
     Array,
     HasBuffers,
     Layer,
+    MergesInputs,
     Metric,
     OutputLayer,
     PerSampleError,
     Shape,
     SkipsInputGrad,
     Stateful,
+    TakesIndices,
 )
 
 if TYPE_CHECKING:
@@ -143,16 +156,23 @@ def _named_metrics(metrics: Any, registry: Registry) -> dict[str, Metric]:
     return named
 
 
-class Sequential:
-    """A stack of layers trained with an error function and an optimizer.
+class Model:
+    """A graph of layers trained with an error function and an optimizer.
 
     ``layers`` are specs (``{"type": "dense", "units": 128, "activation": "relu"}``, strings or
-    instances); a dict spec with ``"type"`` may carry ``"name"`` to name the layer (default
-    ``dense_1``, ``dense_2``, ... as in Keras), or ``layer_names`` names them all. Names are
-    resolved here,
-    once, by ``registry`` (default: the process-wide registry, which is built only then); the
-    input shape is inferred on the first ``fit``/``predict``. The optimizer defaults to
-    ``"adam"`` with PyTorch's settings (lr=1e-3).
+    instances). A dict spec with ``"type"`` may carry ``"name"`` to name the layer (default
+    ``dense_1``, ``dense_2``, ... as in Keras; or ``layer_names`` names them all) and
+    ``"inputs"``, the names of the values it reads: the model's ``inputs`` and other layers
+    (``layer_inputs`` gives them all). A layer that names none reads the layer listed before it,
+    the first layer the model's first input. Merge layers
+    (:class:`~plugnet.protocols.MergesInputs`: ``add``, ``concatenate``, ``multiply``) read
+    several values; every other layer reads one. Exactly one layer, the output, is read by no
+    other; cycles, unknown names and unread inputs are refused here, naming the layers, and
+    shapes that do not fit when the model is built. Names are resolved here, once, by
+    ``registry`` (default: the process-wide registry, which is built only then); the input
+    shapes are inferred on the first ``fit``/``predict``. A model with several inputs takes
+    ``x`` as a dict ``{input name: array}``. The optimizer defaults to ``"adam"`` with
+    PyTorch's settings (lr=1e-3).
 
     A dict spec may carry ``"trainable": False`` to freeze the layer, as may code later with
     ``net["dense_1"].trainable = False``: the flag is the layer's ``trainable`` attribute, which
@@ -165,6 +185,9 @@ class Sequential:
     accuracy for class targets and nothing for regression.
     """
 
+    # Sequential sets this: its layers each read the one before, and a spec may not say else.
+    _chain_only = False
+
     def __init__(
         self,
         layers: Sequence[Any],
@@ -176,15 +199,17 @@ class Sequential:
         dtype: Any = "float32",
         registry: Registry | None = None,
         layer_names: Sequence[str] | None = None,
+        inputs: Sequence[str] = ("input",),
+        layer_inputs: Sequence[Sequence[str] | None] | None = None,
     ) -> None:
         if isinstance(layers, (str, Mapping)) or not layers:
             raise ValueError("layers must be a non-empty list of layer specs or instances")
-        if layer_names is not None and (
-            isinstance(layer_names, str) or len(layer_names) != len(layers)
-        ):
-            raise ValueError(
-                f"layer_names must be one name per layer ({len(layers)}), got {layer_names!r}"
-            )
+        for given, what in ((layer_names, "name"), (layer_inputs, "list of input names")):
+            if given is not None and (isinstance(given, str) or len(given) != len(layers)):
+                argument = "layer_names" if what == "name" else "layer_inputs"
+                raise ValueError(
+                    f"{argument} must be one {what} per layer ({len(layers)}), got {given!r}"
+                )
         if seed is not None and (
             isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
         ):
@@ -199,12 +224,13 @@ class Sequential:
         self.rng = np.random.default_rng(seed)
         self.layers: list[Layer] = []
         self.layer_names: list[str] = []
+        reads: list[Sequence[str] | None] = []
         counts: dict[str, int] = {}
         for index, spec in enumerate(layers):
             named = isinstance(spec, Mapping) and "type" in spec
             layer_spec = spec
-            if isinstance(spec, Mapping):  # "name" (with "type") and "trainable" are the net's
-                own = ("name", "trainable") if named else ("trainable",)
+            if isinstance(spec, Mapping):  # "name", "inputs" (with "type") and "trainable"
+                own = ("name", "inputs", "trainable") if named else ("trainable",)  # are ours
                 layer_spec = {k: v for k, v in spec.items() if k not in own}
             layer = registry.resolve("layer", layer_spec)
             if layer_names is None:
@@ -218,17 +244,115 @@ class Sequential:
                     )
             if name in self.layer_names:
                 raise ValueError(f"two layers are named {name!r}; layer names must be unique")
+            reads.append(self._reads_of(spec if named else {}, index, name, layer_inputs))
             if isinstance(spec, Mapping) and "trainable" in spec:
                 set_trainable(layer, name, spec["trainable"])
             self.layers.append(layer)
             self.layer_names.append(name)
+        self.wiring: Wiring = wire(inputs, self.layer_names, reads)
+        self.input_names = list(self.wiring.input_names)
+        self.layer_inputs = [list(read) for read in self.wiring.reads]
+        self._check_arity()
+        self._plan_forward()
         self.error = registry.resolve("error_function", error)
         self.optimizer = registry.resolve("optimizer", optimizer)
         self.metrics = None if metrics is None else _named_metrics(metrics, registry)
-        self.input_shape: Shape | None = None
+        self.input_shapes: tuple[Shape, ...] | None = None
         self.output_shapes: list[Shape] = []
         self.stop_training = False
         self.history: History | None = None  # the last fit's, also when it was interrupted
+
+    def _reads_of(
+        self,
+        spec: Mapping[str, Any],
+        index: int,
+        name: str,
+        layer_inputs: Sequence[Sequence[str] | None] | None,
+    ) -> Sequence[str] | None:
+        """The values layer ``index`` names in its spec's ``"inputs"`` or in ``layer_inputs``
+        (not both, unless they agree); None for the default, the layer before it."""
+        given = None if layer_inputs is None else layer_inputs[index]
+        if "inputs" in spec:
+            if self._chain_only:
+                raise ValueError(
+                    f"layer {name!r} names its inputs {spec['inputs']!r}, but each layer of a "
+                    f"Sequential reads the one before it; build a graph with plugnet.Model"
+                )
+            if given is not None and list(given) != list(spec["inputs"]):
+                raise ValueError(
+                    f"layer {name!r} reads {spec['inputs']!r} in its spec but {given!r} in "
+                    f"layer_inputs; give its inputs once"
+                )
+            given = spec["inputs"]
+        elif given is not None and self._chain_only:
+            raise ValueError(
+                "a Sequential's layers each read the one before; build a graph with plugnet.Model"
+            )
+        return None if given is None else checked_names(given, f"layer {name!r}'s inputs")
+
+    def _check_arity(self) -> None:
+        """A merge layer reads two values or more and any other layer one; a layer that takes
+        indices (:class:`~plugnet.protocols.TakesIndices`) reads model inputs, which feed
+        nothing else (they stay integers, which other layers would not expect)."""
+        wiring = self.wiring
+        self._merges = [isinstance(layer, MergesInputs) for layer in self.layers]
+        self._index_inputs: dict[int, tuple[int, str]] = {}  # slot -> (index count, reader)
+        for index, (name, layer) in enumerate(zip(self.layer_names, self.layers, strict=True)):
+            reads = wiring.reads[index]
+            if self._merges[index] and len(reads) < 2:
+                raise ValueError(
+                    f"layer {name!r} ({type(layer).__name__}) merges values but reads only "
+                    f"{reads[0]!r}; name two or more in its inputs"
+                )
+            if not self._merges[index] and len(reads) != 1:
+                raise ValueError(
+                    f"layer {name!r} ({type(layer).__name__}) reads one value, but its inputs "
+                    f"name {len(reads)}: {', '.join(map(repr, reads))}; merge them first with "
+                    f"an add, concatenate or multiply layer"
+                )
+            if isinstance(layer, TakesIndices):
+                source = wiring.sources[index][0]
+                if source >= len(wiring.input_names):
+                    raise ValueError(
+                        f"layer {name!r} ({type(layer).__name__}) takes integer indices, so it "
+                        f"must read an input of the model, not the layer {reads[0]!r}"
+                    )
+                count, _ = self._index_inputs.get(source, (layer.index_count, name))
+                self._index_inputs[source] = (min(count, layer.index_count), name)
+        for source in self._index_inputs:
+            others = [
+                self.layer_names[i]
+                for i in wiring.readers(source)
+                if not isinstance(self.layers[i], TakesIndices)
+            ]
+            if others:
+                raise ValueError(
+                    f"the input {wiring.input_names[source]!r} holds integer indices for "
+                    f"{self._index_inputs[source][1]!r}, but {', '.join(map(repr, others))} "
+                    f"read it too; give those their own input"
+                )
+
+    def _plan_forward(self) -> None:
+        """The forward steps in topological order: each layer, the slot it writes, the slots it
+        reads, whether it merges, and the slots nothing reads after it (freed at once)."""
+        wiring = self.wiring
+        first = len(wiring.input_names)
+        last_read: dict[int, int] = {}
+        for step, index in enumerate(wiring.order):
+            for slot in wiring.sources[index]:
+                last_read[slot] = step
+        self._forward_steps: list[tuple[Any, int, tuple[int, ...], bool, tuple[int, ...]]] = [
+            (
+                self.layers[index],
+                first + index,
+                wiring.sources[index],
+                self._merges[index],
+                tuple(s for s in set(wiring.sources[index]) if s >= first and last_read[s] == step),
+            )
+            for step, index in enumerate(wiring.order)
+        ]
+        self._slot_count = first + len(self.layers)
+        self._output_slot = first + wiring.output
 
     # -- structure ----------------------------------------------------------------------------
 
@@ -251,23 +375,67 @@ class Sequential:
 
     @property
     def built(self) -> bool:
-        return self.input_shape is not None
+        return self.input_shapes is not None
+
+    @property
+    def input_shape(self) -> Shape | dict[str, Shape] | None:
+        """The per-sample input shape (None until built); for several inputs, by name."""
+        if self.input_shapes is None:
+            return None
+        if len(self.input_names) == 1:
+            return self.input_shapes[0]
+        return dict(zip(self.input_names, self.input_shapes, strict=True))
 
     @property
     def output_shape(self) -> Shape:
         self._require_built()
-        return self.output_shapes[-1]
+        return self.output_shapes[self.wiring.output]
 
-    def build(self, input_shape: Sequence[int]) -> None:
-        """Create every layer's parameters for per-sample ``input_shape``."""
-        shape = tuple(int(d) for d in input_shape)
-        shapes = []
-        for layer in self.layers:
-            shape = tuple(layer.build(shape, rng=self.rng, dtype=self.dtype))
-            shapes.append(shape)
-        self.input_shape = tuple(int(d) for d in input_shape)
-        self.output_shapes = shapes
+    def build(self, input_shape: Sequence[int] | Mapping[str, Sequence[int]]) -> None:
+        """Create every layer's parameters for per-sample ``input_shape`` (for a model with
+        several inputs, a dict of shapes by input name), in topological order. Raises
+        ValueError naming the layer whose inputs' shapes it cannot take."""
+        given = self._shapes_by_input(input_shape)
+        wiring = self.wiring
+        shapes: list[Shape | None] = [*given, *([None] * len(self.layers))]
+        first = len(given)
+        for index in wiring.order:
+            layer, name = self.layers[index], self.layer_names[index]
+            read = [shapes[s] for s in wiring.sources[index]]
+            try:
+                shape = layer.build(
+                    read if self._merges[index] else read[0],  # type: ignore[arg-type]
+                    rng=self.rng,
+                    dtype=self.dtype,
+                )
+            except ValueError as exc:
+                if wiring.is_chain:
+                    raise
+                shown = ", ".join(
+                    f"{source!r} (N, {', '.join(map(str, s or ()))})"
+                    for source, s in zip(wiring.reads[index], read, strict=True)
+                )
+                raise ValueError(f"layer {name!r} cannot read {shown}: {exc}") from exc
+            shapes[first + index] = tuple(int(d) for d in shape)
+        self.input_shapes = given
+        self.output_shapes = [s for s in shapes[first:] if s is not None]
         self._wire()
+
+    def _shapes_by_input(self, input_shape: Any) -> tuple[Shape, ...]:
+        names = self.input_names
+        if isinstance(input_shape, Mapping):
+            if set(input_shape) != set(names):
+                raise ValueError(
+                    f"the input shapes are given for {sorted(map(str, input_shape))}, but the "
+                    f"model's inputs are {names}"
+                )
+            return tuple(tuple(int(d) for d in input_shape[n]) for n in names)
+        if len(names) != 1:
+            raise ValueError(
+                f"the model has inputs {names}; give their shapes as a dict by name, got "
+                f"{input_shape!r}"
+            )
+        return (tuple(int(d) for d in input_shape),)
 
     def _trainable_flags(self) -> list[bool]:
         """Each layer's ``trainable`` (:class:`~plugnet.protocols.Freezable`; True where a layer
@@ -276,7 +444,12 @@ class Sequential:
 
     def _wire(self) -> None:
         """Precompute what the hot loop needs: flat parameter views (all, and the trainable
-        ones the optimizer gets) and the backward path. Rewired when a ``trainable`` changes."""
+        ones the optimizer gets) and the backward steps. Rewired when a ``trainable`` changes.
+
+        A layer's backward runs only if it or a layer upstream of it has trainable parameters,
+        and it is asked for dE/dx only where something upstream does: the rest of the graph
+        (the input side of the first layers with parameters) is skipped.
+        """
         flags = self._trainable_flags()
         for name, flag in zip(self.layer_names, flags, strict=True):
             if not isinstance(flag, bool):
@@ -300,51 +473,71 @@ class Sequential:
             if all(flags)
             else (ParameterView(trainable_params), ParameterView(trainable_grads))
         )
-        last = self.layers[-1]
-        # Backward stops at the first trainable layer with parameters: nothing before it has
-        # gradients to compute (a frozen layer's are not needed), and its own dE/dx is never
-        # used (a reshape, flatten or frozen layer in front changes nothing).
-        self._stop = next(
-            (i for i, layer in enumerate(self.layers) if layer.params and flags[i]),
-            len(self.layers),
-        )
-        last_index = len(self.layers) - 1
-        last_is_stop = self._stop == last_index
+        wiring, first = self.wiring, len(self.input_names)
+        pairs = zip(self.layers, flags, strict=True)
+        trains = [bool(layer.params) and flag for layer, flag in pairs]
+        upstream = [False] * len(self.layers)  # a layer it reads from, near or far, trains
+        for index in wiring.order:
+            reads = [s - first for s in wiring.sources[index] if s >= first]
+            upstream[index] = any(trains[i] or upstream[i] for i in reads)
+        self._trains = any(trains)
+
+        def targets(index: int) -> tuple[int, ...]:
+            """The slots the gradients of layer ``index``'s backward flow to; -1 for a value
+            that needs none (a model input, or a branch with nothing trainable upstream)."""
+            sources = wiring.sources[index]
+            if not self._merges[index]:
+                return sources if upstream[index] else ()
+            return tuple(
+                s if s >= first and (trains[s - first] or upstream[s - first]) else -1
+                for s in sources
+            )
+
+        out = wiring.output
+        last = self.layers[out]
         self._fused = None
         self._output_linear: Callable[..., Any] | None = None
         if isinstance(last, OutputLayer):
             self._fused = self.registry.fused_backward(last.activation, self.error)
             if self._fused is not None:
                 self._output_linear = self._skip_input_grad(
-                    last, last.backward_linear, is_first=last_is_stop
+                    last, last.backward_linear, is_first=not upstream[out]
                 )
-        # The backward of each layer below the output, from the top down to the stop layer.
-        self._backwards: list[Callable[..., Any]] = []
-        if self._stop <= last_index:
-            first = self.layers[self._stop]
-            self._stop_backward = self._skip_input_grad(first, first.backward, is_first=True)
-            middle = [layer.backward for layer in self.layers[last_index - 1 : self._stop : -1]]
-            self._backwards = [*middle, self._stop_backward] if not last_is_stop else []
-            self._output_backward = self._stop_backward if last_is_stop else last.backward
+        self._output_backward = self._skip_input_grad(
+            last, last.backward, is_first=not upstream[out]
+        )
+        self._output_targets = targets(out)
+        # The backward of every other layer that needs one, from the output down.
+        self._backward_methods: dict[int, Callable[..., Any]] = {}
+        self._backward_steps = []
+        for index in reversed(wiring.order):
+            if index == out or not (trains[index] or upstream[index]):
+                continue
+            layer = self.layers[index]
+            method = self._skip_input_grad(layer, layer.backward, is_first=not upstream[index])
+            self._backward_methods[index] = method
+            self._backward_steps.append((method, first + index, targets(index)))
 
     @staticmethod
     def _skip_input_grad(
         layer: Layer, method: Callable[..., Any], *, is_first: bool
     ) -> Callable[..., Any]:
-        """The first layer's dE/dx is never used, so skip it where the layer declares it can
-        (:class:`~plugnet.protocols.SkipsInputGrad`)."""
+        """A layer's dE/dx is not needed when nothing upstream of it trains, so skip it where
+        the layer declares it can (:class:`~plugnet.protocols.SkipsInputGrad`)."""
         if is_first and isinstance(layer, SkipsInputGrad):
             return functools.partial(method, need_input_grad=False)
         return method
 
     def _require_built(self) -> None:
-        if self.input_shape is None:
+        if self.input_shapes is None:
             raise RuntimeError("the network is not built yet; call fit, predict or build first")
 
     def summary(self, print_fn: Callable[[str], None] | None = print) -> str:
-        """A table of layers, output shapes and parameter counts, then the total, trainable and
-        non-trainable (frozen) counts, as Keras prints them (printed unless print_fn=None)."""
-        rows = [("layer", "type", "output shape", "params")]
+        """A table of layers, output shapes and parameter counts (and, for a graph, the values
+        each layer reads), then the total, trainable and non-trainable (frozen) counts, as Keras
+        prints them (printed unless print_fn=None)."""
+        graph = not self._chain_only
+        rows = [("layer", "type", "output shape", "params", *(("inputs",) if graph else ()))]
         total = frozen = 0
         for index, (name, layer) in enumerate(zip(self.layer_names, self.layers, strict=True)):
             shape = f"(N, {', '.join(map(str, self.output_shapes[index]))})" if self.built else "?"
@@ -353,8 +546,9 @@ class Sequential:
             trainable = is_trainable(layer)
             frozen += 0 if trainable else count
             mark = "" if trainable else " (frozen)"
-            rows.append((name, type(layer).__name__, shape, f"{count:,}{mark}"))
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+            reads = (", ".join(self.layer_inputs[index]),) if graph else ()
+            rows.append((name, type(layer).__name__, shape, f"{count:,}{mark}", *reads))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = [
             "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
         ]
@@ -367,32 +561,61 @@ class Sequential:
             print_fn(text)
         return text
 
+    def to_mermaid(self) -> str:
+        """The graph as a Mermaid flowchart: one node per input and layer (its name and type),
+        an arrow for every value a layer reads."""
+        lines = ["flowchart TD"]
+        ids = {name: f"v{i}" for i, name in enumerate([*self.input_names, *self.layer_names])}
+        for name in self.input_names:
+            lines.append(f'    {ids[name]}[/"{_mermaid_text(name)}"/]')
+        for name, layer in zip(self.layer_names, self.layers, strict=True):
+            label = f"{_mermaid_text(name)}<br/><small>{type(layer).__name__}</small>"
+            lines.append(f'    {ids[name]}["{label}"]')
+        for name, reads in zip(self.layer_names, self.layer_inputs, strict=True):
+            for source in reads:
+                lines.append(f"    {ids[source]} --> {ids[name]}")
+        return "\n".join(lines)
+
     # -- computation ----------------------------------------------------------------------------
 
-    def forward(self, x: Array, *, training: bool) -> Array:
-        for layer in self.layers:
-            x = layer.forward(x, training=training)
-        return x
+    def forward(self, x: Inputs, *, training: bool) -> Array:
+        """The output for ``x`` (one array per sample batch; a tuple of them in the order of
+        ``input_names`` for several inputs), each layer run after what it reads."""
+        values: list[Any] = [None] * self._slot_count
+        values[: len(self.input_names)] = x if isinstance(x, tuple) else (x,)
+        for layer, slot, sources, merges, done in self._forward_steps:
+            if merges:
+                values[slot] = layer.forward([values[s] for s in sources], training=training)
+            else:
+                values[slot] = layer.forward(values[sources[0]], training=training)
+            for s in done:  # nothing reads it any more
+                values[s] = None
+        output: Array = values[self._output_slot]
+        return output
 
     def backward(self, y: Array, t: Array, sample_weight: Array | None = None) -> None:
         """Fill every layer's ``grads`` for the last forward's output ``y`` and targets ``t``
         (weighted by ``sample_weight``, float64 of shape (N,), when given: see
         :mod:`plugnet.weights`).
 
-        From the output down: the output step, then each layer's backward in turn, down to the
-        first trainable layer with parameters, which is asked not to compute its dE/dx. The
-        layers in front of it are skipped; frozen ones above it compute grads that nothing uses.
+        From the output down, in reverse topological order: the output step, then each layer's
+        backward, given the sum of the gradients that flowed back along every branch reading
+        its output (:func:`add_branch_gradients`). Layers with nothing trainable at or above
+        them are skipped; frozen ones above a trainable layer compute grads that nothing uses.
         """
         if self._flags != self._trainable_flags():
             self._wire()  # a layer's trainable changed since the last step
-        if self._stop == len(self.layers):
+        if not self._trains:
             return  # no trainable parameters anywhere
+        pending: list[Array | None] = [None] * self._slot_count
         grad = self._output_step(y, t, sample_weight)
-        for backward in self._backwards:
-            grad = backward(grad)
+        add_branch_gradients(pending, self._output_targets, grad)
+        for backward, slot, targets in self._backward_steps:
+            grad, pending[slot] = pending[slot], None
+            add_branch_gradients(pending, targets, backward(grad))
 
-    def _output_step(self, y: Array, t: Array, sample_weight: Array | None) -> Array | None:
-        """The last layer's backward. With a fused backward for (its activation, the error),
+    def _output_step(self, y: Array, t: Array, sample_weight: Array | None) -> Any:
+        """The output layer's backward. With a fused backward for (its activation, the error),
         δ = dE/du comes in one step and goes to ``backward_linear``, skipping the activation's
         Jacobian; otherwise the chain: dE/dy from the error, then the layer's backward. Weights
         scale the rows of δ or dE/dy, which is exact because each row is one sample's."""
@@ -414,7 +637,7 @@ class Sequential:
             require_per_sample(self.error)
         return row_scale(sample_weight, like)
 
-    def train_step(self, x: Array, t: Array, sample_weight: Array | None = None) -> Array:
+    def train_step(self, x: Inputs, t: Array, sample_weight: Array | None = None) -> Array:
         """One minibatch: forward, backward, optimizer update of the trainable parameters.
         Returns the output. ``sample_weight`` (float64, shape (N,), sum > 0) weights the
         error as ``fit`` does."""
@@ -423,33 +646,80 @@ class Sequential:
         self.optimizer.update(*self._optimized)
         return y
 
-    def prepare_data(self, x: Any, t: Any, *, build: bool = True) -> tuple[Array, Array]:
-        """``x`` and ``t`` as training and evaluation use them: checked, in the network's dtype,
-        class labels one-hot encoded.
+    def prepare_data(self, x: Any, t: Any, *, build: bool = True) -> tuple[Inputs, Array]:
+        """``x`` and ``t`` as training and evaluation use them: checked, in the network's dtype
+        (integer indices stay integers), class labels one-hot encoded.
 
         With ``build``, the network is built on first use, and its output layer is checked
         against the error function (on the first samples) before anything trains on it. A call
         that raises changes nothing: a first build is undone, down to the Generator's state.
         """
-        inputs = as_inputs(x, self.dtype)
-        self._check_input_shape(inputs)
+        inputs = self.as_model_inputs(x)
         newly_built = build and not self.built
         rng_state = self.rng.bit_generator.state
         if newly_built:
-            self.build(inputs.shape[1:])
+            self.build(self._shapes_of(inputs))
         self._require_built()
         try:
-            targets = as_targets(t, self.output_shape, self.dtype, samples=inputs.shape[0])
+            targets = as_targets(t, self.output_shape, self.dtype, samples=sample_count(inputs))
             if build:
-                self._check_output(inputs[:OUTPUT_CHECK_SAMPLES], targets[:OUTPUT_CHECK_SAMPLES])
+                check = slice(0, OUTPUT_CHECK_SAMPLES)
+                self._check_output(rows(inputs, check), targets[check])
         except ValueError:
             if newly_built:
-                self.input_shape, self.output_shapes = None, []
+                self.input_shapes, self.output_shapes = None, []
                 self.rng.bit_generator.state = rng_state
             raise
         return inputs, targets
 
-    def _check_output(self, x: Array, t: Array) -> None:
+    def _shapes_of(self, inputs: Inputs) -> dict[str, Shape]:
+        arrays = inputs if isinstance(inputs, tuple) else (inputs,)
+        return {name: a.shape[1:] for name, a in zip(self.input_names, arrays, strict=True)}
+
+    def as_model_inputs(self, x: Any) -> Inputs:
+        """``x`` checked for this model: one array (or, for several inputs, a dict of arrays by
+        input name or a tuple of them in input order, returned as a tuple), each converted to
+        the network's dtype, or kept integer where a layer takes indices, with the same number
+        of samples and the per-sample shapes the network was built for."""
+        names = self.input_names
+        if isinstance(x, Mapping):
+            if set(x) != set(names):
+                raise ValueError(
+                    f"x is a dict with keys {sorted(map(str, x))}, but the model's inputs are "
+                    f"{names}; give one array for each"
+                )
+            given = [x[name] for name in names]
+        elif len(names) == 1:
+            given = [x]
+        elif isinstance(x, tuple) and len(x) == len(names):
+            given = list(x)  # in input order, as this method returns them
+        else:
+            raise ValueError(
+                f"the model has inputs {names}; give x as a dict {{input name: array}}"
+            )
+        arrays = []
+        for slot, (name, value) in enumerate(zip(names, given, strict=True)):
+            label = "x" if len(names) == 1 else f"x[{name!r}]"
+            if slot in self._index_inputs:
+                count, reader = self._index_inputs[slot]
+                array = as_indices(value, count, name=label, layer=reader)
+            else:
+                array = as_inputs(value, self.dtype, name=label)
+            if self.input_shapes is not None and array.shape[1:] != self.input_shapes[slot]:
+                raise ValueError(
+                    f"{label} has per-sample shape {array.shape[1:]}, but the network was "
+                    f"built for {self.input_shapes[slot]}"
+                )
+            arrays.append(array)
+        counts = {a.shape[0] for a in arrays}
+        if len(counts) > 1:
+            raise ValueError(
+                "the inputs have different numbers of samples: "
+                + ", ".join(f"{n!r} {a.shape[0]}" for n, a in zip(names, arrays, strict=True))
+            )
+        return arrays[0] if len(arrays) == 1 else tuple(arrays)
+
+    def _check_output(self, x: Inputs, t: Array) -> None:
         """Refuse an output layer that cannot feed the error function (logits into
         cross-entropy), which would otherwise train on a meaningless loss."""
         domain = domain_of(self.error)
@@ -458,26 +728,19 @@ class Sequential:
         problem = output_problem(domain, self.forward(x, training=False), t)
         if problem is not None:
             raise ValueError(
-                f"the output layer {self.layer_names[-1]!r} cannot feed the error function "
-                f"{type(self.error).__name__}: {problem}."
-            )
-
-    def _check_input_shape(self, x: Array) -> None:
-        if self.input_shape is not None and x.shape[1:] != self.input_shape:
-            raise ValueError(
-                f"x has per-sample shape {x.shape[1:]}, but the network was built for "
-                f"{self.input_shape}"
+                f"the output layer {self.layer_names[self.wiring.output]!r} cannot feed the "
+                f"error function {type(self.error).__name__}: {problem}."
             )
 
     def predict(self, x: Any, *, batch_size: int = PREDICT_BATCH) -> Array:
         """The network's output for ``x``, computed in batches, with ``training=False``."""
-        inputs = as_inputs(x, self.dtype)
-        self._check_input_shape(inputs)
+        inputs = self.as_model_inputs(x)
         if not self.built:
-            self.build(inputs.shape[1:])
+            self.build(self._shapes_of(inputs))
+        n = sample_count(inputs)
         outputs = [
-            self.forward(inputs[i : i + batch_size], training=False)
-            for i in range(0, inputs.shape[0], batch_size)
+            self.forward(rows(inputs, slice(i, i + batch_size)), training=False)
+            for i in range(0, n, batch_size)
         ]
         return outputs[0].copy() if len(outputs) == 1 else np.concatenate(outputs)
 
@@ -515,7 +778,7 @@ class Sequential:
         from plugnet.weights import checked_sample_weight, require_per_sample, weighted_sum
 
         x, t = self.prepare_data(x, t)
-        n = x.shape[0]
+        n = sample_count(x)
         weights = None
         if sample_weight is not None:
             weights = checked_sample_weight(sample_weight, n)
@@ -523,7 +786,7 @@ class Sequential:
         metrics = self.metrics_for(t)
         loss, mass = 0.0, 0.0
         for i in range(0, n, batch_size):
-            y = self.forward(x[i : i + batch_size], training=False)
+            y = self.forward(rows(x, slice(i, i + batch_size)), training=False)
             tb = t[i : i + batch_size]
             wb = None if weights is None else weights[i : i + batch_size]
             if wb is None:
@@ -589,11 +852,16 @@ class Sequential:
         ``dtype``, ``seed``, ``input_shape`` (None until built), ``layer_names``, a record
         ``{kind, name, provider, version, config}`` for each of ``layers`` (with
         ``"trainable": False`` for a frozen one), ``error_function`` and ``optimizer``, and
-        ``providers`` (distribution -> version). Raises ValueError if a
+        ``providers`` (distribution -> version). A graph (not a :class:`Sequential`) adds its
+        ``inputs`` (their names), each record's ``"inputs"`` (the values the layer reads) and,
+        for several inputs, ``input_shape`` as a dict by input name. Raises ValueError if a
         component is not registered, so that no name could rebuild it.
         """
+        graph = not self._chain_only
         records = [component_record("layer", layer, self.registry) for layer in self.layers]
-        for record, layer in zip(records, self.layers, strict=True):
+        for index, (record, layer) in enumerate(zip(records, self.layers, strict=True)):
+            if graph:
+                record["inputs"] = list(self.layer_inputs[index])
             if is_trainable(layer) is False:
                 record["trainable"] = False  # only when frozen: other records are as before
         error = component_record("error_function", self.error, self.registry)
@@ -603,10 +871,18 @@ class Sequential:
             if self.metrics is None
             else [component_record("metric", m, self.registry) for m in self.metrics.values()]
         )
+        shape = self.input_shape
         return {
+            **({"inputs": list(self.input_names)} if graph else {}),
             "dtype": self.dtype.name,
             "seed": self.seed,
-            "input_shape": None if self.input_shape is None else list(self.input_shape),
+            "input_shape": (
+                None
+                if shape is None
+                else {k: list(v) for k, v in shape.items()}
+                if isinstance(shape, dict)
+                else list(shape)
+            ),
             "layer_names": list(self.layer_names),
             "layers": records,
             "error_function": error,
@@ -618,12 +894,11 @@ class Sequential:
         }
 
     @classmethod
-    def from_config(
-        cls, config: Mapping[str, Any], *, registry: Registry | None = None
-    ) -> Sequential:
+    def from_config(cls, config: Mapping[str, Any], *, registry: Registry | None = None) -> Model:
         """A new network from :meth:`get_config`'s data, its components rebuilt by name through
         ``registry`` (default: the process-wide one). It is built when ``input_shape`` is given,
-        with fresh parameters; :meth:`set_state` sets them.
+        with fresh parameters; :meth:`set_state` sets them. ``Model.from_config`` of a config
+        without ``inputs`` (a Sequential's) gives a :class:`Sequential`.
 
         Raises :class:`~plugnet.errors.MissingProviderError` naming the distribution to
         ``pip install`` when a component's plugin is not installed, and ValueError for any
@@ -635,8 +910,14 @@ class Sequential:
 
             registry = get_registry()
         layers, error, optimizer, metrics = components_from(config, registry)
+        graph = "inputs" in config
+        model = Sequential if cls is Model and not graph else cls
+        options: dict[str, Any] = {}
+        if graph:
+            options["inputs"] = config["inputs"]
+            options["layer_inputs"] = [record.get("inputs") for record in config["layers"]]
         try:
-            net = cls(
+            net = model(
                 layers,
                 error=error,
                 optimizer=optimizer,
@@ -645,6 +926,7 @@ class Sequential:
                 dtype=config.get("dtype", "float32"),
                 registry=registry,
                 layer_names=config.get("layer_names"),
+                **options,
             )
         except REFUSALS as exc:
             raise ValueError(f"the saved network cannot be assembled: {clip(exc)}") from None
@@ -656,8 +938,9 @@ class Sequential:
             try:
                 net.build(shape)
             except REFUSALS as exc:
+                shown = shape if isinstance(shape, Mapping) else tuple(shape)
                 raise ValueError(
-                    f"the network cannot be built for input shape {tuple(shape)}: {clip(exc)}"
+                    f"the network cannot be built for input shape {shown}: {clip(exc)}"
                 ) from None
         return net
 
@@ -748,8 +1031,65 @@ class Sequential:
         save(self, path, allow_nonfinite=allow_nonfinite)
 
 
-def load(path: str | os.PathLike[str], *, registry: Registry | None = None) -> Sequential:
-    """Rebuild a model written by :meth:`Sequential.save`; nothing in the file is executed.
+def add_branch_gradients(
+    pending: list[Array | None], targets: Sequence[int], grads: Array | Sequence[Array] | None
+) -> None:
+    """Send a layer's input gradients back along its inputs: ``grads`` is its backward's
+    result (one array, or a merge layer's list), ``targets`` the slots they flow to (-1: none
+    needed). Where a value branches to several readers, dE/dvalue is the SUM of the gradients
+    flowing back along the branches, as the seed's dX = δ₁W₁ᵀ + δ₂W₂ᵀ for an x that feeds two
+    layers: each branch adds its term into ``pending[slot]``. The sum makes a new array, so no
+    layer's returned gradient is changed in place."""
+    if not targets:
+        return
+    each = (grads,) if len(targets) == 1 else grads
+    for target, grad in zip(targets, each, strict=True):  # type: ignore[arg-type]
+        if target >= 0:
+            held = pending[target]
+            pending[target] = grad if held is None else held + grad
+
+
+class Sequential(Model):
+    """A stack of layers, each reading the one before: the chain case of :class:`Model`,
+    with the same training, saving and loading (one code path). A layer spec may not name
+    ``inputs``; build a :class:`Model` for branches and merges."""
+
+    _chain_only = True
+
+    def __init__(
+        self,
+        layers: Sequence[Any],
+        *,
+        error: Any,
+        optimizer: Any = "adam",
+        metrics: Sequence[Any] | None = None,
+        seed: int | None = None,
+        dtype: Any = "float32",
+        registry: Registry | None = None,
+        layer_names: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(
+            layers,
+            error=error,
+            optimizer=optimizer,
+            metrics=metrics,
+            seed=seed,
+            dtype=dtype,
+            registry=registry,
+            layer_names=layer_names,
+        )
+
+
+def _mermaid_text(name: str) -> str:
+    """A name as Mermaid shows it inside quotes: its quotes and angle brackets as entities."""
+    for char, entity in (("&", "&amp;"), ('"', "&quot;"), ("<", "&lt;"), (">", "&gt;")):
+        name = name.replace(char, entity)
+    return name
+
+
+def load(path: str | os.PathLike[str], *, registry: Registry | None = None) -> Model:
+    """Rebuild a model written by :meth:`Model.save` (a :class:`Sequential` if it was one);
+    nothing in the file is executed.
     Components are looked up in ``registry`` (default: the process-wide one).
 
     Raises :class:`~plugnet.errors.ModelFileError` (a ``ValueError``) naming the file for any
@@ -758,4 +1098,4 @@ def load(path: str | os.PathLike[str], *, registry: Registry | None = None) -> S
     """
     from plugnet import serialization
 
-    return serialization.load(path, model=Sequential, registry=registry)
+    return serialization.load(path, model=Model, registry=registry)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from plugnet.datasets import Dataset, Splits
-    from plugnet.network import Sequential
+    from plugnet.network import Model
     from plugnet.protocols import Array
 
 
@@ -158,7 +158,7 @@ def predict(
     inputs = net.input_shape
     if (
         str(data_source).lower().endswith(".csv")
-        and inputs is not None
+        and isinstance(inputs, tuple)
         and len(inputs) == 1
         and x.shape[1] == inputs[0] + 1
     ):
@@ -187,7 +187,7 @@ def predict(
     return 0
 
 
-def predicted_classes(net: Sequential, y: Array) -> Array | None:
+def predicted_classes(net: Model, y: Array) -> Array | None:
     """The class each row of ``y`` picks, when the model's outputs are classes: the argmax for
     an error function over class (log-)probabilities with several outputs, ``y ≥ 0.5`` for a
     binary one with one output (the rules accuracy uses); None otherwise (regression)."""

@@ -42,7 +42,7 @@ from plugnet.specs import preview
 
 if TYPE_CHECKING:
     from plugnet._registry import Registry
-    from plugnet.network import Sequential
+    from plugnet.network import Model
 
 FORMAT = "plugnet.model"
 FORMAT_VERSION = 1
@@ -54,6 +54,8 @@ MAX_CONFIG_DEPTH = 64  # nesting of the JSON config; a genuine one nests about 8
 MAX_INT_DIGITS = 40  # an integer in the config; 2**128 (the RNG state) has 39 digits
 MAX_MEMBERS = 10_000  # members (arrays); each costs about 0.15 ms to check
 MAX_RANK = 8  # axes of the per-sample input shape
+MAX_INPUTS = 256  # a graph model's inputs
+MAX_READS = 1024  # the values one layer reads (a merge layer's inputs)
 MAX_DIM = 2**31 - 1  # one axis of the input shape
 DRAW_ALLOWANCE = 2**16  # numbers the trial build may draw beyond twice the file's arrays
 
@@ -81,9 +83,9 @@ def _digest(array: Array) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
-def model_config(net: Sequential, arrays: Mapping[str, Array]) -> dict[str, Any]:
+def model_config(net: Model, arrays: Mapping[str, Array]) -> dict[str, Any]:
     """The JSON config of a model file holding ``arrays``: the format marker, the network's
-    :meth:`~plugnet.network.Sequential.get_config`, its random state, and the array table."""
+    :meth:`~plugnet.network.Model.get_config`, its random state, and the array table."""
     try:
         architecture = net.get_config()
     except ValueError as exc:
@@ -101,7 +103,7 @@ def model_config(net: Sequential, arrays: Mapping[str, Array]) -> dict[str, Any]
     }
 
 
-def save(net: Sequential, path: str | os.PathLike[str], *, allow_nonfinite: bool = False) -> None:
+def save(net: Model, path: str | os.PathLike[str], *, allow_nonfinite: bool = False) -> None:
     """Write ``net`` to ``path`` atomically: a temporary file beside it, then a rename.
 
     A symlink is followed (the file it points to is replaced) and an existing file keeps its
@@ -566,17 +568,39 @@ def _check_config(path: Path, config: Any) -> None:
         seed is None or _is_int(seed, 0, 2**128),
         f"the config's seed {seed!r} is not null or a non-negative integer",
     )
-    shape = config.get("input_shape")
+    inputs = config.get("inputs", ["input"])
     require(
-        isinstance(shape, list)
-        and 1 <= len(shape) <= MAX_RANK
-        and all(_is_int(d, 1, MAX_DIM) for d in shape),
-        f"the config's input_shape {shape!r} is not a list of 1 to {MAX_RANK} positive integers",
+        isinstance(inputs, list)
+        and 1 <= len(inputs) <= MAX_INPUTS
+        and all(isinstance(n, str) and n for n in inputs)
+        and len(set(inputs)) == len(inputs),
+        f"the config's inputs are not 1 to {MAX_INPUTS} unique, non-empty names",
+    )
+    shape = config.get("input_shape")
+    # One input's shape is a list; several inputs' (a graph's) a dict by name. A shape may be
+    # () only for integer indices, whose per-sample shape can be a scalar.
+    shapes = shape if isinstance(shape, dict) and "inputs" in config else {inputs[0]: shape}
+    require(
+        sorted(shapes) == sorted(inputs)
+        and all(
+            isinstance(s, list) and len(s) <= MAX_RANK and all(_is_int(d, 1, MAX_DIM) for d in s)
+            for s in shapes.values()
+        ),
+        f"the config's input_shape {preview(shape)} is not a list of 1 to {MAX_RANK} positive "
+        f"integers (or [] for integer indices, a dict of them by input name for several inputs)",
     )
     layers = config.get("layers")
     require(isinstance(layers, list) and bool(layers), "the config has no list of layers")
     for record in layers:
         _check_record(path, "layer", record)
+        reads = record.get("inputs", ["input"]) if "inputs" in config else ["input"]
+        require(
+            ("inputs" in config or "inputs" not in record)
+            and isinstance(reads, list)
+            and 1 <= len(reads) <= MAX_READS
+            and all(isinstance(n, str) and n for n in reads),
+            f"a layer record's inputs are not 1 to {MAX_READS} names: {preview(record)}",
+        )
     _check_record(path, "error_function", config.get("error_function"))
     _check_record(path, "optimizer", config.get("optimizer"))
     metrics = config.get("metrics")
@@ -643,11 +667,11 @@ def _valid_rng_state(state: Any) -> bool:
 
 
 def load(
-    path: str | os.PathLike[str], *, model: type[Sequential], registry: Registry | None = None
-) -> Sequential:
-    """Rebuild a ``model`` (the class) written by :meth:`Sequential.save`; nothing in the file
+    path: str | os.PathLike[str], *, model: type[Model], registry: Registry | None = None
+) -> Model:
+    """Rebuild a ``model`` (the class) written by :meth:`Model.save`; nothing in the file
     is executed. Components are looked up in ``registry`` (default: the process-wide one).
-    :func:`plugnet.load` is this with ``model=Sequential``; the class is passed in so that the
+    :func:`plugnet.load` is this with ``model=Model``; the class is passed in so that the
     file format does not import the network that uses it.
 
     Raises :class:`~plugnet.errors.ModelFileError` (a ``ValueError``) naming the file for any
@@ -661,7 +685,8 @@ def load(
         from plugnet.discovery import get_registry
 
         registry = get_registry()
-    input_shape = tuple(config["input_shape"])
+    shape = config["input_shape"]
+    input_shape = shape if isinstance(shape, dict) else tuple(shape)
     # First a trial network, whose initializers charge what they allocate, built with a
     # Generator that refuses oversized draws; only a config that fits its file gets further.
     trial = _from_config(source, model, architecture, cast("Registry", _ChargingRegistry(registry)))
@@ -745,8 +770,8 @@ _budget_every_draw()
 
 
 def _from_config(
-    source: Path, model: type[Sequential], architecture: dict[str, Any], registry: Registry
-) -> Sequential:
+    source: Path, model: type[Model], architecture: dict[str, Any], registry: Registry
+) -> Model:
     """The unbuilt network the file's config describes; its errors name the file."""
     try:
         return model.from_config({**architecture, "input_shape": None}, registry=registry)
@@ -801,9 +826,7 @@ class _ChargingRegistry:
         return getattr(self._registry, name)
 
 
-def _trial_build(
-    path: Path, net: Sequential, input_shape: tuple[int, ...], arrays: Mapping[str, Array]
-) -> None:
+def _trial_build(path: Path, net: Model, input_shape: Any, arrays: Mapping[str, Array]) -> None:
     """Build the trial network ``net`` with a Generator that draws no more numbers than the
     file's parameters and buffers hold (twice, plus an allowance), and check what it made.
 
@@ -824,5 +847,5 @@ def _trial_build(
     except REFUSALS as exc:
         raise ModelFileError(
             path,
-            f"the saved network cannot be built for input shape {input_shape}: {clip(exc)}",
+            f"the saved network cannot be built for its input_shape {input_shape}: {clip(exc)}",
         ) from None

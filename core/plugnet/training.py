@@ -1,4 +1,4 @@
-"""The training loop behind ``Sequential.fit``."""
+"""The training loop behind ``Model.fit`` (and so ``Sequential.fit``)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from plugnet._registry import KINDS
+from plugnet.arrays import rows, sample_count
 from plugnet.errors import NonFiniteLossError
 from plugnet.history import History
 from plugnet.progress import progress_callbacks
@@ -25,7 +26,8 @@ from plugnet.weights import (
 )
 
 if TYPE_CHECKING:
-    from plugnet.network import Sequential
+    from plugnet.arrays import Inputs
+    from plugnet.network import Model
     from plugnet.protocols import Array
 
 # More epochs than anyone can wait for is a typo; "until a callback stops it" is a large count.
@@ -50,7 +52,7 @@ def _check_settings(epochs: Any, batch_size: Any, validation_split: Any) -> None
         raise ValueError(f"validation_split must be a fraction in [0, 1), got {validation_split!r}")
 
 
-def _resolve_callbacks(net: Sequential, callbacks: Any) -> list[Callback]:
+def _resolve_callbacks(net: Model, callbacks: Any) -> list[Callback]:
     """The callbacks, each an instance or a spec (``"early_stopping(patience=5)"``, a dict)
     resolved by the network's registry."""
     if not isinstance(callbacks, (list, tuple)):
@@ -105,7 +107,7 @@ class _StepGuard:
 
 
 def _nonfinite_loss(
-    net: Sequential, loss: float, epoch: int, epochs: int, batch: int, history: History
+    net: Model, loss: float, epoch: int, epochs: int, batch: int, history: History
 ) -> NonFiniteLossError:
     lr = net.optimizer.get_config().get("lr")  # get_config is the protocol; lr is optional
     rate = f" (lr={lr:g})" if isinstance(lr, (int, float)) and not isinstance(lr, bool) else ""
@@ -120,7 +122,7 @@ def _nonfinite_loss(
 
 
 def fit(
-    net: Sequential,
+    net: Model,
     x: Any,
     t: Any,
     *,
@@ -134,7 +136,7 @@ def fit(
     class_weight: Any = None,
     sample_weight: Any = None,
 ) -> History:
-    """Minibatch training; see :meth:`plugnet.network.Sequential.fit`."""
+    """Minibatch training; see :meth:`plugnet.network.Model.fit`."""
     _check_settings(epochs, batch_size, validation_split)
     resolved = _resolve_callbacks(net, callbacks)
     if validation_data is not None and validation_split:
@@ -148,24 +150,24 @@ def fit(
     inputs, targets = net.prepare_data(x, t)
     weights = None
     if sample_weight is not None:
-        weights = checked_sample_weight(sample_weight, inputs.shape[0])
-    validation: tuple[Array, Array] | None = None
+        weights = checked_sample_weight(sample_weight, sample_count(inputs))
+    validation: tuple[Inputs, Array] | None = None
     validation_weights: Array | None = None
     if validation_data is not None:
         validation = net.prepare_data(*validation_data[:2], build=False)
         if len(validation_data) == 3:
             validation_weights = checked_sample_weight(
-                validation_data[2], validation[0].shape[0], name="validation_data[2]"
+                validation_data[2], sample_count(validation[0]), name="validation_data[2]"
             )
     elif validation_split:
-        held_out = round(inputs.shape[0] * validation_split)
-        if held_out < 1 or held_out >= inputs.shape[0]:
+        held_out = round(sample_count(inputs) * validation_split)
+        if held_out < 1 or held_out >= sample_count(inputs):
             raise ValueError(
-                f"validation_split={validation_split} of {inputs.shape[0]} samples leaves no "
+                f"validation_split={validation_split} of {sample_count(inputs)} samples leaves no "
                 f"training or no validation data"
             )
-        validation = inputs[-held_out:], targets[-held_out:]
-        inputs, targets = inputs[:-held_out], targets[:-held_out]
+        validation = rows(inputs, slice(-held_out, None)), targets[-held_out:]
+        inputs, targets = rows(inputs, slice(None, -held_out)), targets[:-held_out]
         if weights is not None:  # the held-out samples keep their weights, as in Keras
             validation_weights, weights = weights[-held_out:], weights[:-held_out]
             for part, held in ((weights, "leaves for training"), (validation_weights, "holds out")):
@@ -178,7 +180,7 @@ def fit(
     if weights is not None or validation_weights is not None:
         require_per_sample(net.error)
 
-    n = inputs.shape[0]
+    n = sample_count(inputs)
     batches = -(-n // batch_size)
     history = History()
     net.history = history
@@ -215,13 +217,13 @@ def fit(
                     metric.reset()
                 for batch, start in enumerate(range(0, n, batch_size)):
                     if order is None:
-                        xb = inputs[start : start + batch_size]
+                        xb = rows(inputs, slice(start, start + batch_size))
                         tb = targets[start : start + batch_size]
                         if weights is not None:
                             wb = weights[start : start + batch_size]
                     else:
                         index = order[start : start + batch_size]
-                        xb, tb = inputs[index], targets[index]
+                        xb, tb = rows(inputs, index), targets[index]
                         if weights is not None:
                             wb = weights[index]
                     if wb is not None and not np.any(wb > 0):

@@ -35,6 +35,7 @@ from plugnet.testing.gradients import (
     check_error_gradient,
     check_fused_against_chain,
     check_layer_gradients,
+    check_model_gradients,
     check_vjp,
     numerical_gradient,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "check_layer",
     "check_layer_gradients",
     "check_metric",
+    "check_model_gradients",
     "check_optimizer",
     "check_provider",
     "check_schedule",

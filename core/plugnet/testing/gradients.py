@@ -217,3 +217,33 @@ def check_layer_gradients(
         assert_close(
             analytic[key], numeric, what=f"{_name(layer)} gradient of {key!r}", rtol=rtol, atol=atol
         )
+
+
+def check_model_gradients(
+    model: Any,
+    x: Any,
+    t: Array,
+    *,
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+) -> float:
+    """For a built float64 model (a :class:`~plugnet.network.Model` or ``Sequential``) without
+    random layers: after ``backward`` for inputs ``x`` (one array, or a tuple in input order)
+    and prepared targets ``t``, every ``grads[name]`` must equal the finite-difference
+    derivative of the loss ``error.forward(forward(x), t)`` with respect to ``params[name]``.
+    Branches, merges and the fused output step are all covered, since the loss is the whole
+    model's. Returns the worst absolute error."""
+
+    def loss(_: Array) -> float:
+        return float(model.error.forward(model.forward(x, training=True), t))
+
+    model.backward(model.forward(x, training=True), t)
+    analytic = {name: np.array(grad) for name, grad in model.grads.items()}
+    worst = 0.0
+    for name, param in model.params.items():
+        numeric = numerical_gradient(loss, param, in_place=True)
+        error = assert_close(
+            analytic[name], numeric, what=f"gradient of {name!r}", rtol=rtol, atol=atol
+        )
+        worst = max(worst, error)
+    return worst
