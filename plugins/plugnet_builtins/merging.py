@@ -29,8 +29,10 @@ _IN_A_GRAPH = 'use it in a graph model, where it names its inputs: "inputs": ["a
 def _shape_list(name: str, input_shapes: Any) -> list[Shape]:
     """The per-sample shapes a merge layer was built for, refusing a single shape (a merge layer
     in a ``Sequential``) and fewer than two inputs."""
-    if isinstance(input_shapes, Sequence) and all(
-        isinstance(d, (int, np.integer)) for d in input_shapes
+    if (
+        isinstance(input_shapes, Sequence)
+        and len(input_shapes) > 0
+        and all(isinstance(d, (int, np.integer)) for d in input_shapes)
     ):
         raise ValueError(
             f"{name} merges several inputs, but was built for the one per-sample shape "

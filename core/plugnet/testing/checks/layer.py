@@ -68,7 +68,9 @@ def _backward(layer: Any, grad: Array, inputs: int) -> list[Any]:
     if not _merges(layer):
         return [dx]
     if not isinstance(dx, (list, tuple)) or len(dx) != inputs:
-        got = f"{len(dx)} gradients" if isinstance(dx, (list, tuple)) else f"a {type(dx).__name__}"
+        got = (
+            f"{len(dx)} gradient(s)" if isinstance(dx, (list, tuple)) else f"a {type(dx).__name__}"
+        )
         raise ConformanceError(
             f"backward returned {got} for {inputs} inputs; a layer that merges inputs returns a "
             f"list of one dE/dx per input, in the order of its inputs"
