@@ -96,8 +96,9 @@ class _Merge(Configurable):
 
 
 class Add(_Merge):
-    """The elementwise sum of the inputs, y = x_1 + … + x_k (a residual connection), as
-    ``torch.add`` and Keras's ``Add``. Backward: dE/dx_i = dE/dy for every input."""
+    """The elementwise sum of the inputs, y = x_1 + … + x_k (a residual connection).
+
+    As ``torch.add`` and Keras's ``Add``. Backward: dE/dx_i = dE/dy for every input."""
 
     name = "add"
     conformance = Conformance(
@@ -120,8 +121,9 @@ class Add(_Merge):
 
 
 class Multiply(_Merge):
-    """The elementwise product of the inputs, y = x_1 ⊙ … ⊙ x_k (a gate), as ``torch.mul`` and
-    Keras's ``Multiply``. Backward: dE/dx_i = dE/dy ⊙ Π_{j≠i} x_j."""
+    """The elementwise product of the inputs, y = x_1 ⊙ … ⊙ x_k (a gate).
+
+    As ``torch.mul`` and Keras's ``Multiply``. Backward: dE/dx_i = dE/dy ⊙ Π_{j≠i} x_j."""
 
     name = "multiply"
     conformance = Conformance(
@@ -155,11 +157,12 @@ class Multiply(_Merge):
 
 
 class Concatenate(_Merge):
-    """The inputs joined along ``axis``, as ``torch.cat(dim=axis)`` and Keras's
-    ``Concatenate(axis)``: ``axis`` counts the batch axis as 0, so -1 (the default) is the last
-    axis and 1 the first axis of a sample (the channels of (N, C, H, W) images). Joining along the
-    batch axis (0) is refused. The shapes must be equal except on ``axis``. Backward: each
-    dE/dx_i is the slice of dE/dy where x_i's values went."""
+    """The inputs joined along ``axis`` (0 being the batch axis), as ``torch.cat(dim=axis)``.
+
+    As Keras's ``Concatenate(axis)`` too, ``axis`` counts the batch axis as 0, so -1 (the
+    default) is the last axis and 1 the first axis of a sample (the channels of (N, C, H, W)
+    images). Joining along the batch axis (0) is refused. The shapes must be equal except on
+    ``axis``. Backward: each dE/dx_i is the slice of dE/dy where x_i's values went."""
 
     name = "concatenate"
     conformance = Conformance(
