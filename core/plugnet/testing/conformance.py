@@ -145,8 +145,9 @@ def _subject_for(
     config = instance.get_config()  # resolve() checked that it has one
     if input_shape is None and input_shapes is None and kind in ("layer", "metric"):
         cases = _cases(type(instance), kind)
-        matching = [c for c in cases if dict(c.config) == config] or cases
-        case = replace(matching[0], config=config)
+        first = ([c for c in cases if dict(c.config) == config] or cases)[0]
+        shape = tuple(first.input_shape) if first.input_shape else None
+        case = replace(first, config=config, input_shape=shape)
     elif kind == "layer":
         given = {"input_shape": input_shape, "input_shapes": input_shapes}
         case = _layer_case(instance, {k: v for k, v in given.items() if v is not None}, config)
