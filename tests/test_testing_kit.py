@@ -11,6 +11,7 @@ import pytest
 
 import plugnet
 from plugnet.configurable import Configurable
+from plugnet.protocols import Conformance
 from plugnet.testing import (
     ConformanceError,
     check_activation,
@@ -302,3 +303,113 @@ def test_a_protocol_violation_is_a_clear_error() -> None:
 def test_an_unknown_provider_or_missing_fused_pair_says_so() -> None:
     assert "no loaded provider is named 'no-such-dist'" in failure(check_provider, "no-such-dist")
     assert "no fused backward is registered" in failure(check_fused_backward, "relu", "square")
+
+
+# -- layers that merge several inputs (MergesInputs) --------------------------------------------
+
+
+class ScaledSum(Configurable):
+    """y = s ⊙ x₁ + x₂, a merge layer with one parameter vector s."""
+
+    merges_inputs = True
+
+    def __init__(self) -> None:
+        self.params: dict[str, Array] = {}
+        self.grads: dict[str, Array] = {}
+
+    def build(self, input_shapes: Any, *, rng: Any, dtype: Any) -> tuple[int, ...]:
+        shape = tuple(input_shapes[0])
+        self.params = {"s": (1.0 + rng.random(shape)).astype(dtype)}
+        self.grads = {"s": np.zeros(shape, dtype=dtype)}
+        return shape
+
+    def forward(self, xs: list[Array], *, training: bool = False) -> Array:
+        self.x = xs[0]
+        return xs[0] * self.params["s"] + xs[1]
+
+    def backward(self, grad: Array) -> list[Array]:
+        self.grads["s"][...] = np.sum(grad * self.x, axis=0)
+        return [grad * self.params["s"], grad]
+
+
+def test_a_correct_merge_layer_passes_on_every_input() -> None:
+    check_layer(ScaledSum())  # no cases: two inputs of (4,)
+    check_layer(ScaledSum(), input_shapes=[(2, 3), (2, 3)])
+    check_layer("concatenate(axis=1)", input_shapes=[(2, 3), (1, 3), (4, 3)])
+
+
+class OneGradient(ScaledSum):
+    def backward(self, grad: Array) -> list[Array]:
+        return super().backward(grad)[:1]
+
+
+class StackedGradients(ScaledSum):
+    def backward(self, grad: Array) -> Any:
+        return np.stack(super().backward(grad))
+
+
+def test_a_merge_backward_without_one_gradient_per_input_is_caught() -> None:
+    message = failure(check_layer, OneGradient(), input_shapes=[(3,), (3,)])
+    assert failed_checks(message) == {"gradient", "dtype", "extremes"}
+    assert "backward returned 1 gradient(s) for 2 inputs" in message
+    assert "a list of one dE/dx per input, in the order of its inputs" in message
+    message = failure(check_layer, StackedGradients(), input_shapes=[(3,), (3,)])
+    assert "backward returned a ndarray for 2 inputs" in message
+
+
+class SwappedGradients(ScaledSum):
+    def backward(self, grad: Array) -> list[Array]:
+        return super().backward(grad)[::-1]
+
+
+def test_a_wrong_gradient_of_one_input_is_caught_and_named() -> None:
+    message = failure(check_layer, SwappedGradients(), input_shapes=[(2, 3), (2, 3)])
+    assert failed_checks(message) == {"gradient"}
+    assert "input gradient of xs[0] (training=True)" in message
+
+
+class MutatesSecondInput(ScaledSum):
+    def forward(self, xs: list[Array], *, training: bool = False) -> Array:
+        self.x = xs[0]
+        xs[1] += xs[0] * self.params["s"]
+        return xs[1]
+
+
+class UpcastsSecondGradient(ScaledSum):
+    def backward(self, grad: Array) -> list[Array]:
+        first, second = super().backward(grad)
+        return [first, second.astype(np.float64)]
+
+
+def test_a_merge_layer_that_mutates_or_upcasts_one_input_is_caught() -> None:
+    message = failure(check_layer, MutatesSecondInput(), input_shapes=[(3,), (3,)])
+    assert "mutation" in failed_checks(message)
+    assert "forward's input xs[1] was modified in place" in message
+    message = failure(check_layer, UpcastsSecondGradient(), input_shapes=[(3,), (3,)])
+    assert failed_checks(message) == {"dtype"}
+    assert "backward output for xs[1] has dtype float64 for float32 inputs" in message
+
+
+class DeclaresFalse(ScaledSum):
+    merges_inputs = False  # type: ignore[assignment]
+
+
+def test_merges_inputs_must_be_true_when_declared() -> None:
+    message = failure(check_layer, DeclaresFalse(), input_shapes=[(3,), (3,)])
+    assert "protocol" in failed_checks(message)
+    assert "merges_inputs is False: a layer that merges inputs declares merges_inputs = True" in (
+        message
+    )
+
+
+class OneShapeCase(ScaledSum):
+    conformance = Conformance(cases=({"config": {}, "input_shapes": [(3,)]},))
+
+
+def test_a_merge_layer_is_checked_on_a_list_of_shapes_and_only_it() -> None:
+    with pytest.raises(ValueError, match=r'merges several inputs .* checked on "input_shapes"'):
+        check_layer(ScaledSum(), input_shape=(3,))
+    with pytest.raises(ValueError, match=r"a list of two or more per-sample shapes .* \[\(3,\)\]"):
+        check_layer(OneShapeCase())
+    with pytest.raises(ValueError, match=r'Scale reads one input .* not "input_shapes"'):
+        check_layer(Scale(), input_shapes=[(3,), (3,)])

@@ -9,6 +9,7 @@ PLUGIN_MODULES: tuple[str, ...] = (
     "plugnet_builtins.pooling",
     "plugnet_builtins.recurrent",
     "plugnet_builtins.reshaping",
+    "plugnet_builtins.merging",
     "plugnet_builtins.regularization",
     "plugnet_builtins.normalization",
     "plugnet_builtins.optimizers",

@@ -10,7 +10,8 @@ declarations, builds the subjects and runs the checks; the checks themselves liv
 A component declares what the checks need as one class attribute,
 ``conformance = plugnet.protocols.Conformance(cases=..., kinks=..., domain=...)`` (see
 :class:`~plugnet.protocols.Conformance`; a metric's case gives the per-sample shape of its
-outputs as ``input_shape``); an initializer that satisfies
+outputs as ``input_shape``, and the case of a layer that merges several inputs gives their
+per-sample shapes as a list, ``"input_shapes": [(4,), (3,)]``); an initializer that satisfies
 :class:`~plugnet.protocols.DocumentsStd` also gets the ``std`` check.
 """
 
@@ -18,13 +19,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from plugnet.protocols import DocumentsStd, conformance_of
+from plugnet.protocols import DocumentsStd, MergesInputs, conformance_of
 from plugnet.testing.checks import CHECKS
 from plugnet.testing.checks.common import Case, Subject
-from plugnet.testing.checks.layer import DEFAULT_LAYER_INPUT
+from plugnet.testing.checks.layer import DEFAULT_LAYER_INPUT, DEFAULT_MERGE_INPUTS
 from plugnet.testing.gradients import ConformanceError
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ def run_check(subject: Subject, check: str) -> float | None:
 def _cases(factory: Any, kind: str) -> list[Case]:
     declared = conformance_of(factory).cases
     if not declared:
-        return [Case(input_shape=DEFAULT_LAYER_INPUT if kind == "layer" else None)]
+        return [_layer_case(factory, {}, {}) if kind == "layer" else Case()]
     cases = []
     for raw in declared:
         if not isinstance(raw, Mapping) or not isinstance(raw.get("config", {}), Mapping):
@@ -89,14 +90,51 @@ def _cases(factory: Any, kind: str) -> list[Case]:
                 f"{getattr(factory, '__name__', factory)}.conformance.cases holds {raw!r}; each "
                 f'case is a dict like {{"config": {{...}}, "input_shape": (4,)}}'
             )
-        shape = raw.get("input_shape")
+        config = dict(raw.get("config", {}))
         if kind == "layer":
-            shape = tuple(shape) if shape is not None else DEFAULT_LAYER_INPUT
-        cases.append(Case(config=dict(raw.get("config", {})), input_shape=shape))
-    return cases or [Case()]
+            cases.append(_layer_case(factory, raw, config))
+        else:
+            cases.append(Case(config=config, input_shape=raw.get("input_shape")))
+    return cases
 
 
-def _subject_for(kind: str, spec: Any, input_shape: Sequence[int] | None = None) -> Subject:
+def _layer_case(factory: Any, shapes: Mapping[str, Any], config: dict[str, Any]) -> Case:
+    """A layer's case with its input shapes from ``shapes`` (a case, or check_layer's
+    keywords): ``input_shape`` (default ``(4,)``) for a layer with one input,
+    ``input_shapes`` (default two ``(4,)``) for one that merges several."""
+    name = getattr(factory, "__name__", type(factory).__name__)
+    if isinstance(factory, MergesInputs):  # a class passes as its instances would
+        merged = shapes.get("input_shapes", DEFAULT_MERGE_INPUTS)
+        if "input_shape" in shapes or not _is_shape_list(merged):
+            raise ValueError(
+                f"{name} merges several inputs (merges_inputs = True), so it is checked on "
+                f'"input_shapes", a list of two or more per-sample shapes such as [(4,), (3,)] '
+                f"(a case's key, or check_layer's keyword); got {dict(shapes)!r}"
+            )
+        return Case(config=config, input_shapes=tuple(tuple(s) for s in merged))
+    if "input_shapes" in shapes:
+        raise ValueError(
+            f"{name} reads one input (it does not declare merges_inputs = True), so it is checked "
+            f'on "input_shape", one per-sample shape such as (4,), not "input_shapes"'
+        )
+    shape = shapes.get("input_shape")
+    return Case(config=config, input_shape=DEFAULT_LAYER_INPUT if shape is None else tuple(shape))
+
+
+def _is_shape_list(value: Any) -> bool:
+    return (
+        isinstance(value, Sequence)
+        and len(value) >= 2
+        and all(isinstance(shape, Sequence) and not isinstance(shape, str) for shape in value)
+    )
+
+
+def _subject_for(
+    kind: str,
+    spec: Any,
+    input_shape: Sequence[int] | None = None,
+    input_shapes: Sequence[Sequence[int]] | None = None,
+) -> Subject:
     """A subject for a spec (name, dict) or an instance; an instance is copied for each check."""
     from plugnet.discovery import get_registry
 
@@ -105,11 +143,16 @@ def _subject_for(kind: str, spec: Any, input_shape: Sequence[int] | None = None)
     component = registry.component_of(instance)
     name = component.name if component is not None else type(instance).__name__
     config = instance.get_config()  # resolve() checked that it has one
-    if input_shape is None and kind in ("layer", "metric"):
+    if input_shape is None and input_shapes is None and kind in ("layer", "metric"):
         cases = _cases(type(instance), kind)
-        matching = [c for c in cases if dict(c.config) == config] or cases
-        input_shape = matching[0].input_shape
-    case = Case(config=config, input_shape=tuple(input_shape) if input_shape else None)
+        first = ([c for c in cases if dict(c.config) == config] or cases)[0]
+        shape = tuple(first.input_shape) if first.input_shape else None
+        case = replace(first, config=config, input_shape=shape)
+    elif kind == "layer":
+        given = {"input_shape": input_shape, "input_shapes": input_shapes}
+        case = _layer_case(instance, {k: v for k, v in given.items() if v is not None}, config)
+    else:
+        case = Case(config=config, input_shape=tuple(input_shape) if input_shape else None)
     return Subject(
         kind=kind,
         label=case.label(name) if not isinstance(spec, str) else spec,
@@ -141,10 +184,17 @@ def check_error_function(error: Any) -> None:
     _run_all(_subject_for("error_function", error), CHECKS["error_function"])
 
 
-def check_layer(layer: Any, *, input_shape: Sequence[int] | None = None) -> None:
+def check_layer(
+    layer: Any,
+    *,
+    input_shape: Sequence[int] | None = None,
+    input_shapes: Sequence[Sequence[int]] | None = None,
+) -> None:
     """Run every layer check on a spec or instance, built for per-sample ``input_shape``
-    (default: the layer's first matching ``conformance.cases`` entry, else ``(4,)``)."""
-    _run_all(_subject_for("layer", layer, input_shape), CHECKS["layer"])
+    (default: the layer's first matching ``conformance.cases`` entry, else ``(4,)``), or for a
+    layer that merges several inputs (:class:`~plugnet.protocols.MergesInputs`) for the list
+    ``input_shapes`` (default: likewise, else two inputs of ``(4,)``)."""
+    _run_all(_subject_for("layer", layer, input_shape, input_shapes), CHECKS["layer"])
 
 
 def check_optimizer(optimizer: Any) -> None:
@@ -263,8 +313,9 @@ def checks_for(components: Iterable[Component]) -> list[ConformanceCheck]:
         labels = [case.label(component.name) for case in cases]
         for index, case in enumerate(cases):
             label = labels[index]
-            if labels.count(label) > 1 and case.input_shape is not None:
-                label += "@" + "x".join(map(str, case.input_shape))
+            shapes = case.shapes_label()
+            if labels.count(label) > 1 and shapes is not None:
+                label += "@" + shapes
             if labels.count(label) > 1:
                 label += f"#{labels[: index + 1].count(labels[index])}"
             for check in applicable(component.kind, component.factory):

@@ -23,14 +23,22 @@ SEED = 0
 
 @dataclass(frozen=True)
 class Case:
-    """One configuration to check: constructor arguments and, for layers, the input shape."""
+    """One configuration to check: constructor arguments and, for layers, the per-sample input
+    shape, or for a layer that merges several inputs (:class:`~plugnet.protocols.MergesInputs`)
+    the list of their shapes, ``input_shapes``."""
 
     config: Mapping[str, Any] = field(default_factory=dict)
     input_shape: Shape | None = None
+    input_shapes: tuple[Shape, ...] | None = None
 
     def label(self, name: str) -> str:
         args = ", ".join(f"{key}={value!r}" for key, value in self.config.items())
         return f"{name}({args})" if args else name
+
+    def shapes_label(self) -> str | None:
+        """The input shapes as ``2x3`` (one input) or ``2x3+2x5`` (several), None if unset."""
+        shapes = self.input_shapes or ((self.input_shape,) if self.input_shape else ())
+        return "+".join("x".join(map(str, shape)) for shape in shapes) or None
 
 
 @dataclass

@@ -1,53 +1,106 @@
 """The layer checks, on a layer built for the case's per-sample input shape (default
-:data:`DEFAULT_LAYER_INPUT`), in training and in inference."""
+:data:`DEFAULT_LAYER_INPUT`), in training and in inference. A layer that merges several inputs
+(:class:`~plugnet.protocols.MergesInputs`) is built for the case's list ``input_shapes`` and
+checked on every input: the gradient against each, the dtype and shape of each gradient,
+each input left unchanged."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from plugnet.protocols import Array, Shape
+from plugnet.protocols import Array, MergesInputs, Shape
 from plugnet.testing.checks import expect
 from plugnet.testing.checks.common import DTYPES, SEED, CheckTable, Subject, protocol, rebuild
 from plugnet.testing.gradients import ConformanceError, check_vjp
 from plugnet.testing.inputs import extreme_inputs
 
 DEFAULT_LAYER_INPUT: Shape = (4,)
+DEFAULT_MERGE_INPUTS: tuple[Shape, ...] = (DEFAULT_LAYER_INPUT, DEFAULT_LAYER_INPUT)
+"""The input shapes of a layer that merges inputs (:class:`~plugnet.protocols.MergesInputs`)
+and declares no cases: two inputs of :data:`DEFAULT_LAYER_INPUT`."""
 
 CHECKS = CheckTable()
 
+# Every check works on a list of inputs, one array per input: a plain layer's list holds its one
+# x, and a merge layer's one array per value it reads. _built's forward and _backward convert
+# between the lists and the layer's own calling convention.
 
-def _input_shape(subject: Subject) -> Shape:
-    return tuple(subject.case.input_shape or DEFAULT_LAYER_INPUT)
+
+def _merges(layer: Any) -> bool:
+    return isinstance(layer, MergesInputs)
+
+
+def _input_shapes(subject: Subject) -> list[Shape]:
+    """The per-sample shape of each input: the case's ``input_shapes`` for a merge layer, else
+    its one ``input_shape``."""
+    if subject.case.input_shapes is not None:
+        return [tuple(shape) for shape in subject.case.input_shapes]
+    return [tuple(subject.case.input_shape or DEFAULT_LAYER_INPUT)]
 
 
 def _built(
     subject: Subject, dtype: np.dtype[Any], seed: int = SEED, layer: Any = None
-) -> tuple[Any, Shape, Any]:
-    """``layer`` (default: a fresh one) built for the case's input shape; returns it, its
-    per-sample output shape and a ``forward(x, training)`` that replays the same random draws
-    (dropout masks) on every call by restoring the build Generator's state first."""
+) -> tuple[Any, Shape, Callable[[Sequence[Array], bool], Array]]:
+    """``layer`` (default: a fresh one) built for the case's input shapes; returns it, its
+    per-sample output shape and a ``forward(xs, training)`` on the list of inputs that replays
+    the same random draws (dropout masks) on every call by restoring the build Generator's
+    state first."""
     layer = subject.fresh() if layer is None else layer
+    merges, shapes = _merges(layer), _input_shapes(subject)
     rng = np.random.default_rng(seed)
-    output_shape = layer.build(_input_shape(subject), rng=rng, dtype=dtype)
+    output_shape = layer.build(shapes if merges else shapes[0], rng=rng, dtype=dtype)
     state = rng.bit_generator.state
 
-    def forward(x: Array, training: bool) -> Array:
+    def forward(xs: Sequence[Array], training: bool) -> Array:
         rng.bit_generator.state = state
-        return layer.forward(x, training=training)
+        return layer.forward(list(xs) if merges else xs[0], training=training)
 
     return layer, tuple(output_shape), forward
 
 
-def _inputs(subject: Subject, dtype: Any = np.float64, batch: int = 3) -> Array:
+def _backward(layer: Any, grad: Array, inputs: int) -> list[Any]:
+    """``layer.backward(grad)`` as a list of one dE/dx per input: a plain layer's one result, or
+    a merge layer's list, refused unless it holds one gradient per input."""
+    dx = layer.backward(grad)
+    if not _merges(layer):
+        return [dx]
+    if not isinstance(dx, (list, tuple)) or len(dx) != inputs:
+        got = (
+            f"{len(dx)} gradient(s)" if isinstance(dx, (list, tuple)) else f"a {type(dx).__name__}"
+        )
+        raise ConformanceError(
+            f"backward returned {got} for {inputs} inputs; a layer that merges inputs returns a "
+            f"list of one dE/dx per input, in the order of its inputs"
+        )
+    return list(dx)
+
+
+def _inputs(subject: Subject, dtype: Any = np.float64, batch: int = 3) -> list[Array]:
     rng = np.random.default_rng(SEED + 1)
-    return rng.standard_normal((batch, *_input_shape(subject))).astype(dtype)
+    return [rng.standard_normal((batch, *shape)).astype(dtype) for shape in _input_shapes(subject)]
+
+
+def _name(index: int, xs: Sequence[Array]) -> str:
+    """How messages name input ``index``: ``x`` for a layer's one input, else ``xs[index]``."""
+    return "x" if len(xs) == 1 else f"xs[{index}]"
+
+
+def _replaced(xs: Sequence[Array], index: int, value: Array) -> list[Array]:
+    return [value if i == index else x for i, x in enumerate(xs)]
 
 
 @CHECKS.check("protocol")
 def _protocol(subject: Subject) -> None:
     protocol(subject)
+    declared = getattr(subject.fresh(), "merges_inputs", True)
+    if declared is not True:
+        raise ConformanceError(
+            f"merges_inputs is {declared!r}: a layer that merges inputs declares "
+            f"merges_inputs = True, and a layer with one input does not define it"
+        )
     layer, output_shape, _ = _built(subject, np.dtype(np.float64))
     if not all(isinstance(d, (int, np.integer)) and d > 0 for d in output_shape):
         raise ConformanceError(f"build returned {output_shape!r}, not a shape of positive ints")
@@ -66,35 +119,39 @@ def _protocol(subject: Subject) -> None:
 @CHECKS.check("gradient")
 def _gradient(subject: Subject) -> float:
     layer, _, forward = _built(subject, np.dtype(np.float64))
-    x = _inputs(subject)
+    xs = _inputs(subject)
     rng = np.random.default_rng(SEED + 2)
     worst = 0.0
     for training in (True, False):
+        for index in range(len(xs)):
 
-        def input_vjp(p: Array, g: Array, training: bool = training) -> Array:
-            forward(p, training)
-            return np.asarray(layer.backward(g))
+            def input_vjp(
+                p: Array, g: Array, index: int = index, training: bool = training
+            ) -> Array:
+                forward(_replaced(xs, index, p), training)
+                return np.asarray(_backward(layer, g, len(xs))[index])
 
-        def outputs(p: Array, training: bool = training) -> Array:
-            return forward(p, training)
+            def outputs(p: Array, index: int = index, training: bool = training) -> Array:
+                return forward(_replaced(xs, index, p), training)
 
-        worst = max(
-            worst,
-            check_vjp(
-                outputs,
-                input_vjp,
-                x,
-                what=f"input gradient (training={training})",
-                rng=rng,
-            ),
-        )
+            what = "input gradient" if len(xs) == 1 else f"input gradient of {_name(index, xs)}"
+            worst = max(
+                worst,
+                check_vjp(
+                    outputs,
+                    input_vjp,
+                    xs[index],
+                    what=f"{what} (training={training})",
+                    rng=rng,
+                ),
+            )
         for key, param in layer.params.items():
 
             def with_param(p: Array, param: Array = param, training: bool = training) -> Array:
                 saved = param.copy()
                 param[...] = p
                 try:
-                    return np.array(forward(x, training))
+                    return np.array(forward(xs, training))
                 finally:
                     param[...] = saved
 
@@ -104,7 +161,7 @@ def _gradient(subject: Subject) -> float:
                 saved = param.copy()
                 param[...] = p
                 try:
-                    forward(x, training)
+                    forward(xs, training)
                     layer.backward(g)
                     return np.array(layer.grads[key])
                 finally:
@@ -129,18 +186,19 @@ def _dtype(subject: Subject) -> None:
         layer, output_shape, forward = _built(subject, dtype)
         for key, value in layer.params.items():
             expect.array(value, shape=value.shape, dtype=dtype, what=f"params[{key!r}]")
-        x = _inputs(subject, dtype)
+        xs = _inputs(subject, dtype)
         for training in (True, False):
-            y = forward(x, training)
+            y = forward(xs, training)
             expect.array(
                 y,
-                shape=(x.shape[0], *output_shape),
+                shape=(xs[0].shape[0], *output_shape),
                 dtype=dtype,
                 what=f"forward output (training={training}, build said {output_shape})",
             )
-        y = forward(x, True)
-        dx = layer.backward(np.ones_like(y))
-        expect.array(dx, shape=x.shape, dtype=dtype, what="backward output")
+        y = forward(xs, True)
+        for index, dx in enumerate(_backward(layer, np.ones_like(y), len(xs))):
+            what = "backward output" if len(xs) == 1 else f"backward output for {_name(index, xs)}"
+            expect.array(dx, shape=xs[index].shape, dtype=dtype, what=what)
         for key, value in layer.params.items():
             expect.array(layer.grads[key], shape=value.shape, dtype=dtype, what=f"grads[{key!r}]")
 
@@ -148,15 +206,17 @@ def _dtype(subject: Subject) -> None:
 @CHECKS.check("mutation")
 def _mutation(subject: Subject) -> None:
     layer, _, forward = _built(subject, np.dtype(np.float64))
-    x = _inputs(subject)
-    x_before = x.copy()
-    y = forward(x, True)
-    expect.unchanged(x_before, x, "forward's input x")
+    xs = _inputs(subject)
+    before = [x.copy() for x in xs]
+    y = forward(xs, True)
+    for index, x in enumerate(xs):
+        expect.unchanged(before[index], x, f"forward's input {_name(index, xs)}")
     g = np.random.default_rng(SEED).standard_normal(y.shape)
     g_before = g.copy()
     layer.backward(g)
     expect.unchanged(g_before, g, "backward's input grad")
-    expect.unchanged(x_before, x, "forward's input x (after backward)")
+    for index, x in enumerate(xs):
+        expect.unchanged(before[index], x, f"forward's input {_name(index, xs)} (after backward)")
 
 
 @CHECKS.check("config")
@@ -167,11 +227,11 @@ def _config(subject: Subject) -> None:
     )
     for key in layer.params:
         expect.identical(layer.params[key], rebuilt.params.get(key), f"params[{key!r}]")
-    x = _inputs(subject)
+    xs = _inputs(subject)
     for training in (True, False):
         expect.identical(
-            forward(x, training),
-            rebuilt_forward(x, training),
+            forward(xs, training),
+            rebuilt_forward(xs, training),
             f"forward outputs (training={training}) of the original and the rebuilt layer",
         )
 
@@ -180,12 +240,13 @@ def _config(subject: Subject) -> None:
 def _extremes(subject: Subject) -> None:
     for dtype in DTYPES:
         layer, _, forward = _built(subject, dtype)
-        x = extreme_inputs((3, *_input_shape(subject)), np.random.default_rng(SEED), dtype)
+        rng = np.random.default_rng(SEED)
+        xs = [extreme_inputs((3, *shape), rng, dtype) for shape in _input_shapes(subject)]
         for training in (True, False):
             expect.quiet_and_finite(
-                f"forward on ±1e4 {dtype} inputs (training={training})", forward, x, training
+                f"forward on ±1e4 {dtype} inputs (training={training})", forward, xs, training
             )
-        y = forward(x, True)
-        expect.quiet_and_finite(
-            f"backward after ±1e4 {dtype} inputs", layer.backward, np.ones_like(y)
-        )
+        y = forward(xs, True)
+        what = f"backward after ±1e4 {dtype} inputs"
+        for dx in expect.quiet(what, _backward, layer, np.ones_like(y), len(xs)):
+            expect.finite(dx, what)
