@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from plugnet.arrays import are_classes, as_inputs, as_targets
+from plugnet.arrays import are_classes, as_indices, as_inputs, as_targets
 from plugnet.domains import domain_of, output_problem
 from plugnet.model_config import (
     REFUSALS,
@@ -30,6 +30,7 @@ from plugnet.protocols import (
     Shape,
     SkipsInputGrad,
     Stateful,
+    TakesIndices,
 )
 
 if TYPE_CHECKING:
@@ -261,6 +262,12 @@ class Sequential:
     def build(self, input_shape: Sequence[int]) -> None:
         """Create every layer's parameters for per-sample ``input_shape``."""
         shape = tuple(int(d) for d in input_shape)
+        for name, layer in zip(self.layer_names[1:], self.layers[1:], strict=True):
+            if isinstance(layer, TakesIndices):
+                raise ValueError(
+                    f"layer {name!r} takes token ids, which only the first layer can read (the "
+                    f"layers before it would turn them into floats); put it first"
+                )
         shapes = []
         for layer in self.layers:
             shape = tuple(layer.build(shape, rng=self.rng, dtype=self.dtype))
@@ -431,7 +438,7 @@ class Sequential:
         against the error function (on the first samples) before anything trains on it. A call
         that raises changes nothing: a first build is undone, down to the Generator's state.
         """
-        inputs = as_inputs(x, self.dtype)
+        inputs = self._as_inputs(x)
         self._check_input_shape(inputs)
         newly_built = build and not self.built
         rng_state = self.rng.bit_generator.state
@@ -462,6 +469,14 @@ class Sequential:
                 f"{type(self.error).__name__}: {problem}."
             )
 
+    def _as_inputs(self, x: Any) -> Array:
+        """``x`` checked: in the network's dtype, or, when the first layer takes indices, the
+        integer ids as given (:class:`~plugnet.protocols.TakesIndices`)."""
+        first = self.layers[0]
+        if isinstance(first, TakesIndices):
+            return as_indices(x, first.index_count, layer=self.layer_names[0])
+        return as_inputs(x, self.dtype)
+
     def _check_input_shape(self, x: Array) -> None:
         if self.input_shape is not None and x.shape[1:] != self.input_shape:
             raise ValueError(
@@ -471,7 +486,7 @@ class Sequential:
 
     def predict(self, x: Any, *, batch_size: int = PREDICT_BATCH) -> Array:
         """The network's output for ``x``, computed in batches, with ``training=False``."""
-        inputs = as_inputs(x, self.dtype)
+        inputs = self._as_inputs(x)
         self._check_input_shape(inputs)
         if not self.built:
             self.build(inputs.shape[1:])

@@ -11,6 +11,7 @@ PLUGIN_MODULES: tuple[str, ...] = (
     "plugnet_builtins.reshaping",
     "plugnet_builtins.regularization",
     "plugnet_builtins.normalization",
+    "plugnet_builtins.embedding",
     "plugnet_builtins.optimizers",
     "plugnet_builtins.initializers",
     "plugnet_builtins.schedules",

@@ -109,7 +109,7 @@ def _subject_for(kind: str, spec: Any, input_shape: Sequence[int] | None = None)
         cases = _cases(type(instance), kind)
         matching = [c for c in cases if dict(c.config) == config] or cases
         input_shape = matching[0].input_shape
-    case = Case(config=config, input_shape=tuple(input_shape) if input_shape else None)
+    case = Case(config=config, input_shape=None if input_shape is None else tuple(input_shape))
     return Subject(
         kind=kind,
         label=case.label(name) if not isinstance(spec, str) else spec,

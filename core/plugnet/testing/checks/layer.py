@@ -1,5 +1,10 @@
 """The layer checks, on a layer built for the case's per-sample input shape (default
-:data:`DEFAULT_LAYER_INPUT`), in training and in inference."""
+:data:`DEFAULT_LAYER_INPUT`), in training and in inference.
+
+A layer that takes indices (:class:`~plugnet.protocols.TakesIndices`, an embedding) is fed
+integer ids instead of floats (:func:`_inputs`); its gradient check covers only its parameters,
+its backward must return None, and its extremes are the first and last ids and refusing ids
+out of range."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from plugnet.protocols import Array, Shape
+from plugnet.protocols import Array, Shape, TakesIndices
 from plugnet.testing.checks import expect
 from plugnet.testing.checks.common import DTYPES, SEED, CheckTable, Subject, protocol, rebuild
 from plugnet.testing.gradients import ConformanceError, check_vjp
@@ -40,9 +45,30 @@ def _built(
     return layer, tuple(output_shape), forward
 
 
-def _inputs(subject: Subject, dtype: Any = np.float64, batch: int = 3) -> Array:
+def _takes_indices(layer: Any) -> bool:
+    return isinstance(layer, TakesIndices)
+
+
+def _inputs(subject: Subject, layer: Any, dtype: Any = np.float64, batch: int = 3) -> Array:
+    """A batch of the case's per-sample input shape: standard normal values in ``dtype``, or
+    for a layer that takes indices int64 ids in ``range(index_count)`` whatever ``dtype`` is,
+    with the last id repeating the first, so that a gradient that overwrites a row read twice
+    instead of summing fails."""
     rng = np.random.default_rng(SEED + 1)
-    return rng.standard_normal((batch, *_input_shape(subject))).astype(dtype)
+    shape = (batch, *_input_shape(subject))
+    if not _takes_indices(layer):
+        return rng.standard_normal(shape).astype(dtype)
+    ids = rng.integers(0, int(layer.index_count), size=shape, dtype=np.int64)
+    ids.reshape(-1)[-1] = ids.reshape(-1)[0]
+    return ids
+
+
+def _no_input_grad(dx: Any) -> None:
+    if dx is not None:
+        raise ConformanceError(
+            f"the layer takes indices (takes_indices = True), which have no gradient, but its "
+            f"backward returned {type(dx).__name__}; fill grads and return None"
+        )
 
 
 @CHECKS.check("protocol")
@@ -66,28 +92,31 @@ def _protocol(subject: Subject) -> None:
 @CHECKS.check("gradient")
 def _gradient(subject: Subject) -> float:
     layer, _, forward = _built(subject, np.dtype(np.float64))
-    x = _inputs(subject)
+    x = _inputs(subject, layer)
     rng = np.random.default_rng(SEED + 2)
     worst = 0.0
     for training in (True, False):
+        if _takes_indices(layer):  # ids have no gradient: only the parameters' are checked
+            _no_input_grad(layer.backward(np.ones_like(forward(x, training))))
+        else:
 
-        def input_vjp(p: Array, g: Array, training: bool = training) -> Array:
-            forward(p, training)
-            return np.asarray(layer.backward(g))
+            def input_vjp(p: Array, g: Array, training: bool = training) -> Array:
+                forward(p, training)
+                return np.asarray(layer.backward(g))
 
-        def outputs(p: Array, training: bool = training) -> Array:
-            return forward(p, training)
+            def outputs(p: Array, training: bool = training) -> Array:
+                return forward(p, training)
 
-        worst = max(
-            worst,
-            check_vjp(
-                outputs,
-                input_vjp,
-                x,
-                what=f"input gradient (training={training})",
-                rng=rng,
-            ),
-        )
+            worst = max(
+                worst,
+                check_vjp(
+                    outputs,
+                    input_vjp,
+                    x,
+                    what=f"input gradient (training={training})",
+                    rng=rng,
+                ),
+            )
         for key, param in layer.params.items():
 
             def with_param(p: Array, param: Array = param, training: bool = training) -> Array:
@@ -129,7 +158,7 @@ def _dtype(subject: Subject) -> None:
         layer, output_shape, forward = _built(subject, dtype)
         for key, value in layer.params.items():
             expect.array(value, shape=value.shape, dtype=dtype, what=f"params[{key!r}]")
-        x = _inputs(subject, dtype)
+        x = _inputs(subject, layer, dtype)
         for training in (True, False):
             y = forward(x, training)
             expect.array(
@@ -140,7 +169,10 @@ def _dtype(subject: Subject) -> None:
             )
         y = forward(x, True)
         dx = layer.backward(np.ones_like(y))
-        expect.array(dx, shape=x.shape, dtype=dtype, what="backward output")
+        if _takes_indices(layer):
+            _no_input_grad(dx)
+        else:
+            expect.array(dx, shape=x.shape, dtype=dtype, what="backward output")
         for key, value in layer.params.items():
             expect.array(layer.grads[key], shape=value.shape, dtype=dtype, what=f"grads[{key!r}]")
 
@@ -148,7 +180,7 @@ def _dtype(subject: Subject) -> None:
 @CHECKS.check("mutation")
 def _mutation(subject: Subject) -> None:
     layer, _, forward = _built(subject, np.dtype(np.float64))
-    x = _inputs(subject)
+    x = _inputs(subject, layer)
     x_before = x.copy()
     y = forward(x, True)
     expect.unchanged(x_before, x, "forward's input x")
@@ -167,7 +199,7 @@ def _config(subject: Subject) -> None:
     )
     for key in layer.params:
         expect.identical(layer.params[key], rebuilt.params.get(key), f"params[{key!r}]")
-    x = _inputs(subject)
+    x = _inputs(subject, layer)
     for training in (True, False):
         expect.identical(
             forward(x, training),
@@ -180,6 +212,9 @@ def _config(subject: Subject) -> None:
 def _extremes(subject: Subject) -> None:
     for dtype in DTYPES:
         layer, _, forward = _built(subject, dtype)
+        if _takes_indices(layer):
+            _index_extremes(subject, layer, forward, dtype)
+            continue
         x = extreme_inputs((3, *_input_shape(subject)), np.random.default_rng(SEED), dtype)
         for training in (True, False):
             expect.quiet_and_finite(
@@ -188,4 +223,31 @@ def _extremes(subject: Subject) -> None:
         y = forward(x, True)
         expect.quiet_and_finite(
             f"backward after ±1e4 {dtype} inputs", layer.backward, np.ones_like(y)
+        )
+
+
+def _index_extremes(subject: Subject, layer: Any, forward: Any, dtype: np.dtype[Any]) -> None:
+    """The extremes of ids are the first and the last, 0 and index_count − 1, which must work,
+    and the ids just outside, −1 (which NumPy indexing would wrap to the last) and index_count,
+    which forward must refuse with a ValueError."""
+    count = int(layer.index_count)
+    x = _inputs(subject, layer)
+    x.reshape(-1)[::2] = 0
+    x.reshape(-1)[1::2] = count - 1
+    for training in (True, False):
+        expect.quiet_and_finite(
+            f"forward on ids 0 and {count - 1} ({dtype}, training={training})", forward, x, training
+        )
+    y = forward(x, True)
+    expect.quiet(f"backward after ids 0 and {count - 1} ({dtype})", layer.backward, np.ones_like(y))
+    for bad in (-1, count):
+        wrong = x.copy()
+        wrong.reshape(-1)[0] = bad
+        try:
+            forward(wrong, True)
+        except ValueError:
+            continue
+        raise ConformanceError(
+            f"forward took the id {bad}, outside 0..{count - 1} (index_count = {count}), "
+            f"without raising ValueError; refuse ids out of range (NumPy wraps negative ones)"
         )
