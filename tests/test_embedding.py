@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import plugnet
+from plugnet.cli import main
 from plugnet_builtins.embedding import Embedding
 
 F64 = np.dtype(np.float64)
@@ -201,3 +202,68 @@ def test_a_saved_embedding_network_loads_and_predicts_the_same(tmp_path: Any) ->
     net.save(tmp_path / "model")
     loaded = plugnet.load(tmp_path / "model")
     np.testing.assert_array_equal(loaded.predict(x), net.predict(x))
+
+
+TOKENS_TOML = """
+[data]
+source = "{source}"
+test_size = 0.25
+[model]
+error = "cross_entropy"
+optimizer = "adam(lr=0.01)"
+layers = [
+  {{ type = "embedding", input_dim = 20, output_dim = 4 }},
+  {{ type = "flatten" }},
+  {{ type = "dense", units = 2, activation = "softmax" }},
+]
+[training]
+epochs = 2
+batch_size = 32
+"""
+
+
+def test_the_cli_trains_on_integer_ids_from_an_npz_and_refuses_a_csvs_floats(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    x = np.random.default_rng(0).integers(0, 20, (80, 10))
+    t = (x == 3).any(axis=1).astype(np.int64)
+    np.savez(tmp_path / "tokens.npz", x=x, t=t)
+    config = tmp_path / "npz.toml"
+    config.write_text(TOKENS_TOML.format(source="tokens.npz"), encoding="utf-8")
+    model = tmp_path / "model.npz"
+    assert main(["train", str(config), "--out", str(model)]) == 0
+    assert main(["evaluate", str(model), "--data", str(tmp_path / "tokens.npz")]) == 0
+    assert "accuracy:" in capsys.readouterr().out
+    # A .csv's cells are read as floats, which the network does not cast to ids.
+    rows = ["t" + ",t".join(map(str, range(10))) + ",label"]
+    rows += [",".join(map(str, [*r, label])) for r, label in zip(x, t, strict=True)]
+    (tmp_path / "tokens.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    config.write_text(TOKENS_TOML.format(source="tokens.csv"), encoding="utf-8")
+    assert main(["train", str(config)]) != 0
+    assert "'embedding_1', takes integer token ids in 0..19, but x has dtype float64" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize("reader", [{"type": "gru", "units": 8}, "flatten"])
+def test_an_embedding_learns_which_of_two_tokens_comes_first(reader: Any) -> None:
+    """The docs' task (docs/embedding.md), smaller: label 1 when token 3 occurs before any 7."""
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 20, size=(1500, 10))
+    # The first position of each token, 10 where it is absent.
+    threes, sevens = (np.where(x == v, np.arange(10), 10).min(axis=1) for v in (3, 7))
+    t = (threes < sevens).astype(np.int64)
+    net = plugnet.Sequential(
+        [
+            {"type": "embedding", "input_dim": 20, "output_dim": 8},
+            reader,
+            {"type": "dense", "units": 2, "activation": "softmax"},
+        ],
+        error="cross_entropy",
+        optimizer="adam(lr=0.01)",
+        seed=0,
+    )
+    net.fit(x[:1000], t[:1000], epochs=10, batch_size=32, verbose=0)
+    accuracy = np.mean(net.predict(x[1000:]).argmax(axis=1) == t[1000:])
+    majority = max(t[1000:].mean(), 1 - t[1000:].mean())
+    assert majority < 0.7 and accuracy > 0.9, (accuracy, majority)

@@ -75,8 +75,8 @@ class Embedding(Configurable):
 
     def backward(self, grad: Array) -> None:
         # dW[v] = Σ of g over the positions reading v: sort the positions by id, sum each run
-        # of equal ids with one reduceat, and scatter the sums. Faster than np.add.at (1.4-4x,
-        # docs/decisions.md), and the rows no position reads stay zero.
+        # of equal ids with one reduceat, and scatter the sums: 1.4-3.8x faster than np.add.at
+        # (docs/embedding.md). The rows no position reads stay zero.
         ids = self.x.reshape(-1)
         rows = grad.reshape(-1, self.output_dim)
         dw = self.grads["w"]

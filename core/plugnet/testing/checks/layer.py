@@ -24,7 +24,8 @@ CHECKS = CheckTable()
 
 
 def _input_shape(subject: Subject) -> Shape:
-    return tuple(subject.case.input_shape or DEFAULT_LAYER_INPUT)
+    shape = subject.case.input_shape
+    return DEFAULT_LAYER_INPUT if shape is None else tuple(shape)  # () is a shape: one id
 
 
 def _built(
