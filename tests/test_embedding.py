@@ -16,6 +16,7 @@ import pytest
 
 import plugnet
 from plugnet.cli import main
+from plugnet.protocols import TakesIndices
 from plugnet_builtins.embedding import Embedding
 
 F64 = np.dtype(np.float64)
@@ -63,6 +64,7 @@ def test_pytorchs_layout_and_default_initialization() -> None:
     layer = built(400, 300, (2,))
     w = layer.params["w"]
     assert w.shape == (400, 300)  # torch.nn.Embedding(400, 300).weight.shape
+    assert isinstance(layer, TakesIndices) and layer.index_count == 400
     assert abs(float(w.mean())) < 0.01 and abs(float(w.std()) - 1.0) < 0.01  # N(0, 1)
     assert layer.get_config() == {
         "input_dim": 400,
