@@ -26,28 +26,6 @@ def rows(x: Inputs, index: slice | Array) -> Inputs:
     return x[index]
 
 
-def as_indices(x: Any, count: int, *, name: str = "x", layer: str) -> Array:
-    """``x`` as integer indices in ``range(count)`` for ``layer``, with a batch axis, uncast.
-
-    Floats are refused rather than rounded (convert them with ``x.astype(np.int64)``), and so
-    are negative indices, which NumPy would silently count from the end."""
-    array = np.asarray(x)
-    if array.dtype.kind not in "iu":
-        raise ValueError(
-            f"{name} has dtype {array.dtype}, but layer {layer!r} takes integer indices; give "
-            f"an integer array (e.g. {name}.astype(np.int64))"
-        )
-    if array.ndim < 1 or array.size == 0:
-        raise ValueError(f"{name} has shape {array.shape}; give at least one sample of indices")
-    low, high = int(array.min()), int(array.max())
-    if low < 0 or high >= count:
-        raise ValueError(
-            f"{name} holds indices from {low} to {high}, but layer {layer!r} takes indices in "
-            f"0..{count - 1}"
-        )
-    return array
-
-
 def as_inputs(x: Any, dtype: np.dtype[Any], *, name: str = "x") -> Array:
     """``x`` as a finite array of ``dtype`` with a batch axis and at least one feature axis."""
     array = np.asarray(x)
@@ -61,6 +39,41 @@ def as_inputs(x: Any, dtype: np.dtype[Any], *, name: str = "x") -> Array:
     if array.shape[0] == 0 or array.size == 0:
         raise ValueError(f"{name} is empty (shape {array.shape}); give at least one sample")
     return cast_finite(array, dtype, name)
+
+
+def as_indices(x: Any, count: int, *, who: str, name: str = "x") -> Array:
+    """``x`` as it is, once checked to be integer token ids in ``range(count)`` with a batch
+    axis, for ``who``, the layer that takes them (``"the first layer, 'embedding_1',"``).
+    Never cast: a float array is refused rather than truncated."""
+    array = np.asarray(x)
+    if array.ndim < 1:
+        raise ValueError(f"{name} is a scalar; give token ids with a batch axis, (samples, ...)")
+    if array.shape[0] == 0 or array.size == 0:
+        raise ValueError(f"{name} is empty (shape {array.shape}); give at least one sample")
+    check_indices(array, count, who=who, name=name)
+    return array
+
+
+def check_indices(array: Array, count: int, *, who: str, name: str) -> None:
+    """Refuse anything but integer ids in [0, count): a cast would truncate floats, and NumPy
+    indexing would wrap negative ids to the end, both silently. ``who`` takes the ids (a layer)
+    and ``name`` is the array's name in the message."""
+    if array.dtype.kind not in "iu":
+        raise ValueError(
+            f"{who} takes integer token ids in 0..{count - 1}, but {name} has dtype "
+            f"{array.dtype}; pass integer ids, e.g. {name}.astype(np.int64) when they are whole "
+            f"numbers"
+        )
+    if array.size == 0:
+        return
+    low, high = array.min(), array.max()
+    if low < 0 or high >= count:
+        bad = low if low < 0 else high
+        index = tuple(int(i) for i in np.argwhere(array == bad)[0])
+        raise ValueError(
+            f"{who} takes token ids in 0..{count - 1}, but {name} holds {bad.item()} at index "
+            f"{index}; map the ids into that range, or give the layer a larger input_dim"
+        )
 
 
 def cast_finite(array: Array, dtype: np.dtype[Any], name: str) -> Array:

@@ -702,7 +702,8 @@ class Model:
             label = "x" if len(names) == 1 else f"x[{name!r}]"
             if slot in self._index_inputs:
                 count, reader = self._index_inputs[slot]
-                array = as_indices(value, count, name=label, layer=reader)
+                who = f"the first layer, {reader!r}," if self.wiring.is_chain else f"{reader!r}"
+                array = as_indices(value, count, who=who, name=label)
             else:
                 array = as_inputs(value, self.dtype, name=label)
             if self.input_shapes is not None and array.shape[1:] != self.input_shapes[slot]:

@@ -12,6 +12,7 @@ PLUGIN_MODULES: tuple[str, ...] = (
     "plugnet_builtins.merging",
     "plugnet_builtins.regularization",
     "plugnet_builtins.normalization",
+    "plugnet_builtins.embedding",
     "plugnet_builtins.optimizers",
     "plugnet_builtins.initializers",
     "plugnet_builtins.schedules",

@@ -146,13 +146,13 @@ def _subject_for(
     if input_shape is None and input_shapes is None and kind in ("layer", "metric"):
         cases = _cases(type(instance), kind)
         first = ([c for c in cases if dict(c.config) == config] or cases)[0]
-        shape = tuple(first.input_shape) if first.input_shape else None
+        shape = None if first.input_shape is None else tuple(first.input_shape)
         case = replace(first, config=config, input_shape=shape)
     elif kind == "layer":
         given = {"input_shape": input_shape, "input_shapes": input_shapes}
         case = _layer_case(instance, {k: v for k, v in given.items() if v is not None}, config)
     else:
-        case = Case(config=config, input_shape=tuple(input_shape) if input_shape else None)
+        case = Case(config=config, input_shape=None if input_shape is None else tuple(input_shape))
     return Subject(
         kind=kind,
         label=case.label(name) if not isinstance(spec, str) else spec,

@@ -2,7 +2,12 @@
 :data:`DEFAULT_LAYER_INPUT`), in training and in inference. A layer that merges several inputs
 (:class:`~plugnet.protocols.MergesInputs`) is built for the case's list ``input_shapes`` and
 checked on every input: the gradient against each, the dtype and shape of each gradient,
-each input left unchanged."""
+each input left unchanged.
+
+A layer that takes indices (:class:`~plugnet.protocols.TakesIndices`, an embedding) is fed
+integer ids instead of floats (:func:`_inputs`); its gradient check covers only its parameters,
+its backward must return None, and its extremes are the first and last ids and refusing ids
+out of range."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from plugnet.protocols import Array, MergesInputs, Shape
+from plugnet.protocols import Array, MergesInputs, Shape, TakesIndices
 from plugnet.testing.checks import expect
 from plugnet.testing.checks.common import DTYPES, SEED, CheckTable, Subject, protocol, rebuild
 from plugnet.testing.gradients import ConformanceError, check_vjp
@@ -33,12 +38,17 @@ def _merges(layer: Any) -> bool:
     return isinstance(layer, MergesInputs)
 
 
+def _takes_indices(layer: Any) -> bool:
+    return isinstance(layer, TakesIndices)
+
+
 def _input_shapes(subject: Subject) -> list[Shape]:
     """The per-sample shape of each input: the case's ``input_shapes`` for a merge layer, else
-    its one ``input_shape``."""
+    its one ``input_shape`` (which may be (), one id per sample)."""
     if subject.case.input_shapes is not None:
         return [tuple(shape) for shape in subject.case.input_shapes]
-    return [tuple(subject.case.input_shape or DEFAULT_LAYER_INPUT)]
+    shape = subject.case.input_shape
+    return [DEFAULT_LAYER_INPUT if shape is None else tuple(shape)]
 
 
 def _built(
@@ -78,9 +88,26 @@ def _backward(layer: Any, grad: Array, inputs: int) -> list[Any]:
     return list(dx)
 
 
-def _inputs(subject: Subject, dtype: Any = np.float64, batch: int = 3) -> list[Array]:
+def _inputs(subject: Subject, layer: Any, dtype: Any = np.float64, batch: int = 3) -> list[Array]:
+    """A batch of each of the case's per-sample input shapes: standard normal values in
+    ``dtype``, or for a layer that takes indices int64 ids in ``range(index_count)`` whatever
+    ``dtype`` is, with the last id repeating the first, so that a gradient that overwrites a
+    row read twice instead of summing fails."""
     rng = np.random.default_rng(SEED + 1)
-    return [rng.standard_normal((batch, *shape)).astype(dtype) for shape in _input_shapes(subject)]
+    shapes = [(batch, *shape) for shape in _input_shapes(subject)]
+    if not _takes_indices(layer):
+        return [rng.standard_normal(shape).astype(dtype) for shape in shapes]
+    ids = rng.integers(0, int(layer.index_count), size=shapes[0], dtype=np.int64)
+    ids.reshape(-1)[-1] = ids.reshape(-1)[0]
+    return [ids]
+
+
+def _no_input_grad(dx: Any) -> None:
+    if dx is not None:
+        raise ConformanceError(
+            f"the layer takes indices (takes_indices = True), which have no gradient, but its "
+            f"backward returned {type(dx).__name__}; fill grads and return None"
+        )
 
 
 def _name(index: int, xs: Sequence[Array]) -> str:
@@ -119,11 +146,13 @@ def _protocol(subject: Subject) -> None:
 @CHECKS.check("gradient")
 def _gradient(subject: Subject) -> float:
     layer, _, forward = _built(subject, np.dtype(np.float64))
-    xs = _inputs(subject)
+    xs = _inputs(subject, layer)
     rng = np.random.default_rng(SEED + 2)
     worst = 0.0
     for training in (True, False):
-        for index in range(len(xs)):
+        if _takes_indices(layer):  # ids have no gradient: only the parameters' are checked
+            _no_input_grad(layer.backward(np.ones_like(forward(xs, training))))
+        for index in range(0 if _takes_indices(layer) else len(xs)):
 
             def input_vjp(
                 p: Array, g: Array, index: int = index, training: bool = training
@@ -186,7 +215,7 @@ def _dtype(subject: Subject) -> None:
         layer, output_shape, forward = _built(subject, dtype)
         for key, value in layer.params.items():
             expect.array(value, shape=value.shape, dtype=dtype, what=f"params[{key!r}]")
-        xs = _inputs(subject, dtype)
+        xs = _inputs(subject, layer, dtype)
         for training in (True, False):
             y = forward(xs, training)
             expect.array(
@@ -196,9 +225,14 @@ def _dtype(subject: Subject) -> None:
                 what=f"forward output (training={training}, build said {output_shape})",
             )
         y = forward(xs, True)
-        for index, dx in enumerate(_backward(layer, np.ones_like(y), len(xs))):
-            what = "backward output" if len(xs) == 1 else f"backward output for {_name(index, xs)}"
-            expect.array(dx, shape=xs[index].shape, dtype=dtype, what=what)
+        if _takes_indices(layer):
+            _no_input_grad(layer.backward(np.ones_like(y)))
+        else:
+            for index, dx in enumerate(_backward(layer, np.ones_like(y), len(xs))):
+                what = "backward output"
+                if len(xs) > 1:
+                    what += f" for {_name(index, xs)}"
+                expect.array(dx, shape=xs[index].shape, dtype=dtype, what=what)
         for key, value in layer.params.items():
             expect.array(layer.grads[key], shape=value.shape, dtype=dtype, what=f"grads[{key!r}]")
 
@@ -206,7 +240,7 @@ def _dtype(subject: Subject) -> None:
 @CHECKS.check("mutation")
 def _mutation(subject: Subject) -> None:
     layer, _, forward = _built(subject, np.dtype(np.float64))
-    xs = _inputs(subject)
+    xs = _inputs(subject, layer)
     before = [x.copy() for x in xs]
     y = forward(xs, True)
     for index, x in enumerate(xs):
@@ -227,7 +261,7 @@ def _config(subject: Subject) -> None:
     )
     for key in layer.params:
         expect.identical(layer.params[key], rebuilt.params.get(key), f"params[{key!r}]")
-    xs = _inputs(subject)
+    xs = _inputs(subject, layer)
     for training in (True, False):
         expect.identical(
             forward(xs, training),
@@ -240,6 +274,9 @@ def _config(subject: Subject) -> None:
 def _extremes(subject: Subject) -> None:
     for dtype in DTYPES:
         layer, _, forward = _built(subject, dtype)
+        if _takes_indices(layer):
+            _index_extremes(subject, layer, forward, dtype)
+            continue
         rng = np.random.default_rng(SEED)
         xs = [extreme_inputs((3, *shape), rng, dtype) for shape in _input_shapes(subject)]
         for training in (True, False):
@@ -250,3 +287,33 @@ def _extremes(subject: Subject) -> None:
         what = f"backward after ±1e4 {dtype} inputs"
         for dx in expect.quiet(what, _backward, layer, np.ones_like(y), len(xs)):
             expect.finite(dx, what)
+
+
+def _index_extremes(subject: Subject, layer: Any, forward: Any, dtype: np.dtype[Any]) -> None:
+    """The extremes of ids are the first and the last, 0 and index_count − 1, which must work,
+    and the ids just outside, −1 (which NumPy indexing would wrap to the last) and index_count,
+    which forward must refuse with a ValueError."""
+    count = int(layer.index_count)
+    (x,) = _inputs(subject, layer)
+    x.reshape(-1)[::2] = 0
+    x.reshape(-1)[1::2] = count - 1
+    for training in (True, False):
+        expect.quiet_and_finite(
+            f"forward on ids 0 and {count - 1} ({dtype}, training={training})",
+            forward,
+            [x],
+            training,
+        )
+    y = forward([x], True)
+    expect.quiet(f"backward after ids 0 and {count - 1} ({dtype})", layer.backward, np.ones_like(y))
+    for bad in (-1, count):
+        wrong = x.copy()
+        wrong.reshape(-1)[0] = bad
+        try:
+            forward([wrong], True)
+        except ValueError:
+            continue
+        raise ConformanceError(
+            f"forward took the id {bad}, outside 0..{count - 1} (index_count = {count}), "
+            f"without raising ValueError; refuse ids out of range (NumPy wraps negative ones)"
+        )
