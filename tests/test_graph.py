@@ -388,3 +388,36 @@ def test_only_layers_with_something_trainable_upstream_run_backward(registry: Re
     net["frozen"].trainable = True  # rewired on the next step
     net.fit(X, LABELS, epochs=1, verbose=0)
     assert not np.array_equal(net["frozen"].params["w"], before)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_docs_picture_is_the_residual_examples_graph() -> None:
+    from plugnet.config import load_config
+
+    net = load_config(ROOT / "examples" / "digits_residual.toml").model.build()
+    text = (ROOT / "docs" / "graphs.md").read_text(encoding="utf-8")
+    block = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    assert block.rstrip("\n") == net.to_mermaid()
+
+
+@pytest.mark.parametrize(
+    ("config", "floor"), [("digits_residual.toml", 0.85), ("digits_residual_cnn.toml", 0.85)]
+)
+def test_the_residual_examples_train_through_the_cli(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, config: str, floor: float
+) -> None:
+    import re
+
+    from plugnet.cli import main
+
+    pytest.importorskip("sklearn")
+    model = tmp_path / "model.npz"
+    args = ["train", str(ROOT / "examples" / config), "--epochs", "3", "--verbose", "0"]
+    assert main([*args, "--out", str(model)]) == 0
+    out = capsys.readouterr().out
+    match = re.search(r"^test accuracy: ([0-9.]+)$", out, re.MULTILINE)
+    assert match is not None and float(match[1]) > floor, out
+    loaded = plugnet.load(model)
+    assert type(loaded) is Model and any(len(reads) == 2 for reads in loaded.layer_inputs)

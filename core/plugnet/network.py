@@ -333,20 +333,22 @@ class Model:
                 )
 
     def _plan_forward(self) -> None:
-        """The forward steps in topological order: each layer, the slot it writes, the slots it
-        reads, whether it merges, and the slots nothing reads after it (freed at once)."""
+        """The forward steps in topological order: each layer, the slot it writes, the slot it
+        reads (a merge layer: the tuple of slots it reads, else None), and the slots nothing
+        reads after it (freed at once)."""
         wiring = self.wiring
         first = len(wiring.input_names)
         last_read: dict[int, int] = {}
         for step, index in enumerate(wiring.order):
             for slot in wiring.sources[index]:
                 last_read[slot] = step
-        self._forward_steps: list[tuple[Any, int, tuple[int, ...], bool, tuple[int, ...]]] = [
+        self._forward_steps: list[tuple[Any, int, int, tuple[int, ...] | None, tuple[int, ...]]]
+        self._forward_steps = [
             (
                 self.layers[index],
                 first + index,
-                wiring.sources[index],
-                self._merges[index],
+                wiring.sources[index][0],
+                wiring.sources[index] if self._merges[index] else None,
                 tuple(s for s in set(wiring.sources[index]) if s >= first and last_read[s] == step),
             )
             for step, index in enumerate(wiring.order)
@@ -482,13 +484,14 @@ class Model:
             upstream[index] = any(trains[i] or upstream[i] for i in reads)
         self._trains = any(trains)
 
-        def targets(index: int) -> tuple[int, ...]:
-            """The slots the gradients of layer ``index``'s backward flow to; -1 for a value
-            that needs none (a model input, or a branch with nothing trainable upstream)."""
+        def targets(index: int) -> tuple[int, tuple[int, ...] | None]:
+            """The slot the gradient of layer ``index``'s backward flows to, and for a merge
+            layer the tuple of them; -1 for a value that needs none (a model input, or a branch
+            with nothing trainable upstream)."""
             sources = wiring.sources[index]
             if not self._merges[index]:
-                return sources if upstream[index] else ()
-            return tuple(
+                return (sources[0] if upstream[index] else -1), None
+            return -1, tuple(
                 s if s >= first and (trains[s - first] or upstream[s - first]) else -1
                 for s in sources
             )
@@ -509,6 +512,7 @@ class Model:
         self._output_targets = targets(out)
         # The backward of every other layer that needs one, from the output down.
         self._backward_methods: dict[int, Callable[..., Any]] = {}
+        self._backward_steps: list[tuple[Callable[..., Any], int, int, tuple[int, ...] | None]]
         self._backward_steps = []
         for index in reversed(wiring.order):
             if index == out or not (trains[index] or upstream[index]):
@@ -516,7 +520,7 @@ class Model:
             layer = self.layers[index]
             method = self._skip_input_grad(layer, layer.backward, is_first=not upstream[index])
             self._backward_methods[index] = method
-            self._backward_steps.append((method, first + index, targets(index)))
+            self._backward_steps.append((method, first + index, *targets(index)))
 
     @staticmethod
     def _skip_input_grad(
@@ -582,12 +586,15 @@ class Model:
         """The output for ``x`` (one array per sample batch; a tuple of them in the order of
         ``input_names`` for several inputs), each layer run after what it reads."""
         values: list[Any] = [None] * self._slot_count
-        values[: len(self.input_names)] = x if isinstance(x, tuple) else (x,)
-        for layer, slot, sources, merges, done in self._forward_steps:
-            if merges:
-                values[slot] = layer.forward([values[s] for s in sources], training=training)
+        if isinstance(x, tuple):
+            values[: len(x)] = x
+        else:
+            values[0] = x
+        for layer, slot, source, merged, done in self._forward_steps:
+            if merged is None:
+                values[slot] = layer.forward(values[source], training=training)
             else:
-                values[slot] = layer.forward(values[sources[0]], training=training)
+                values[slot] = layer.forward([values[s] for s in merged], training=training)
             for s in done:  # nothing reads it any more
                 values[s] = None
         output: Array = values[self._output_slot]
@@ -600,19 +607,18 @@ class Model:
 
         From the output down, in reverse topological order: the output step, then each layer's
         backward, given the sum of the gradients that flowed back along every branch reading
-        its output (:func:`add_branch_gradients`). Layers with nothing trainable at or above
+        its output (:func:`add_branch_gradient`). Layers with nothing trainable at or above
         them are skipped; frozen ones above a trainable layer compute grads that nothing uses.
         """
         if self._flags != self._trainable_flags():
             self._wire()  # a layer's trainable changed since the last step
         if not self._trains:
             return  # no trainable parameters anywhere
-        pending: list[Array | None] = [None] * self._slot_count
-        grad = self._output_step(y, t, sample_weight)
-        add_branch_gradients(pending, self._output_targets, grad)
-        for backward, slot, targets in self._backward_steps:
-            grad, pending[slot] = pending[slot], None
-            add_branch_gradients(pending, targets, backward(grad))
+        pending: list[Any] = [None] * self._slot_count  # dE/d(value) by slot, summed so far
+        send_back(pending, *self._output_targets, self._output_step(y, t, sample_weight))
+        for backward, slot, target, targets in self._backward_steps:
+            grad, pending[slot] = backward(pending[slot]), None  # all its readers have sent
+            send_back(pending, target, targets, grad)
 
     def _output_step(self, y: Array, t: Array, sample_weight: Array | None) -> Any:
         """The output layer's backward. With a fused backward for (its activation, the error),
@@ -1032,22 +1038,26 @@ class Model:
         save(self, path, allow_nonfinite=allow_nonfinite)
 
 
-def add_branch_gradients(
-    pending: list[Array | None], targets: Sequence[int], grads: Array | Sequence[Array] | None
-) -> None:
-    """Send a layer's input gradients back along its inputs: ``grads`` is its backward's
-    result (one array, or a merge layer's list), ``targets`` the slots they flow to (-1: none
-    needed). Where a value branches to several readers, dE/dvalue is the SUM of the gradients
-    flowing back along the branches, as the seed's dX = δ₁W₁ᵀ + δ₂W₂ᵀ for an x that feeds two
-    layers: each branch adds its term into ``pending[slot]``. The sum makes a new array, so no
-    layer's returned gradient is changed in place."""
-    if not targets:
-        return
-    each = (grads,) if len(targets) == 1 else grads
-    for target, grad in zip(targets, each, strict=True):  # type: ignore[arg-type]
-        if target >= 0:
-            held = pending[target]
-            pending[target] = grad if held is None else held + grad
+def send_back(pending: list[Any], target: int, targets: tuple[int, ...] | None, grad: Any) -> None:
+    """Send a layer's input gradients (``grad``, its backward's result) to the values it read:
+    to slot ``target`` for a layer that reads one value, to each of ``targets`` for a merge
+    layer's list; -1 for a value that needs no gradient."""
+    if target >= 0:
+        add_branch_gradient(pending, target, grad)
+    elif targets is not None:
+        for slot, grad_of_slot in zip(targets, grad, strict=True):
+            if slot >= 0:
+                add_branch_gradient(pending, slot, grad_of_slot)
+
+
+def add_branch_gradient(pending: list[Any], slot: int, grad: Array) -> None:
+    """Add ``grad``, a gradient flowing back along one branch, into ``pending[slot]``, the
+    gradient of the value the branch reads. Where a value branches to several readers,
+    dE/dvalue is the SUM of the gradients flowing back along the branches, as the seed's
+    dX = δ₁W₁ᵀ + δ₂W₂ᵀ for an x that feeds two layers. The sum makes a new array, so no layer's
+    returned gradient is changed in place."""
+    held = pending[slot]
+    pending[slot] = grad if held is None else held + grad
 
 
 class Sequential(Model):
