@@ -421,3 +421,38 @@ def test_the_residual_examples_train_through_the_cli(
     assert match is not None and float(match[1]) > floor, out
     loaded = plugnet.load(model)
     assert type(loaded) is Model and any(len(reads) == 2 for reads in loaded.layer_inputs)
+
+
+class Doubled(Sum):
+    """A merge layer whose backward is wrong: it sends back twice the gradient."""
+
+    def backward(self, grad: Any) -> list[Any]:
+        return [2 * grad] * self.count
+
+
+def test_the_kit_checks_each_layer_of_a_graph_on_the_shapes_it_reads(registry: Registry) -> None:
+    from plugnet.testing import ConformanceError, check_model_layers
+
+    net = Model(
+        [
+            dense("h1", units=3),
+            dense("h2", units=3),
+            {"type": "concatenate", "name": "both", "inputs": ["h1", "h2"]},
+            dense("out", 2, "softmax"),
+        ],
+        error="cross_entropy",
+        registry=registry,
+    )
+    with pytest.raises(ValueError, match="not built yet"):
+        check_model_layers(net)
+    net.build((5,))
+    check_model_layers(net)  # concatenate is checked on [(3,), (3,)], out on (6,)
+    broken = Model(
+        [dense("h1", units=3), dense("h2", units=3), Doubled(), dense("out", 2, "softmax")],
+        layer_inputs=[None, None, ["h1", "h2"], None],
+        error="cross_entropy",
+        registry=registry,
+    )
+    broken.build((5,))
+    with pytest.raises(ConformanceError, match=r"layer 'doubled_1': .*input gradient of xs\[0\]"):
+        check_model_layers(broken)

@@ -197,6 +197,28 @@ def check_layer(
     _run_all(_subject_for("layer", layer, input_shape, input_shapes), CHECKS["layer"])
 
 
+def check_model_layers(model: Any) -> None:
+    """Run every layer check on each layer of a built model (a graph or a ``Sequential``), on a
+    copy built for the shapes that layer reads in the model: what the model feeds it, not the
+    layer's declared cases. Raises one ConformanceError naming every layer that fails."""
+    if not model.built:
+        raise ValueError("the model is not built yet; call fit, predict or build first")
+    shapes = dict(zip(model.input_names, model.input_shapes, strict=True))
+    shapes.update(zip(model.layer_names, model.output_shapes, strict=True))
+    failures = []
+    for name, layer, reads in zip(model.layer_names, model.layers, model.layer_inputs, strict=True):
+        read = [shapes[source] for source in reads]
+        try:
+            if isinstance(layer, MergesInputs):
+                check_layer(layer, input_shapes=read)
+            else:
+                check_layer(layer, input_shape=read[0])
+        except ConformanceError as exc:
+            failures.append(f"layer {name!r}: {exc}")
+    if failures:
+        raise ConformanceError("\n".join(failures))
+
+
 def check_optimizer(optimizer: Any) -> None:
     """Run every optimizer check on a spec or instance."""
     _run_all(_subject_for("optimizer", optimizer), CHECKS["optimizer"])
