@@ -183,6 +183,27 @@ class FlagNotBool(Scale):
         self.trainable = "yes"
 
 
+class MergeClaimFalse(Scale):
+    merges_inputs = False
+
+
+class IndicesClaimOne(Scale):
+    takes_indices = 1
+
+
+class BothClaims(Scale):
+    merges_inputs = True
+    takes_indices = True
+
+
+class NoIndexCount(Scale):
+    takes_indices = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.index_count = 0
+
+
 @pytest.mark.parametrize(
     ("hook", "factory", "message"),
     [
@@ -205,6 +226,11 @@ class FlagNotBool(Scale):
          "satisfy the ErrorFunction protocol: it lacks a callable per_sample (see PerSampleError)"),
         ("register_optimizers", EpochNotCallable,
          "it lacks a callable start_epoch (see EpochAware)"),
+        ("register_layers", MergeClaimFalse,
+         "it lacks merges_inputs = True (it has False; see MergesInputs)"),
+        ("register_layers", IndicesClaimOne,
+         "it lacks takes_indices = True (it has 1; see TakesIndices)"),
+        ("register_layers", BothClaims, "it lacks merges_inputs or takes_indices, not both"),
     ],
 )  # fmt: skip
 def test_a_wrong_capability_is_refused_at_registration(
@@ -233,6 +259,7 @@ class BadBuffers(Scale):
          "protocol: it lacks an activation next to backward_linear (see OutputLayer)"),
         (BadBuffers, "it lacks buffers as a dict of arrays (see HasBuffers)"),
         (FlagNotBool, "it lacks trainable as True or False (it has 'yes'; see Freezable)"),
+        (NoIndexCount, "it lacks index_count as a positive int (it has 0; see TakesIndices)"),
     ],
 )  # fmt: skip
 def test_a_wrong_capability_is_refused_when_built(

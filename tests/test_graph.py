@@ -421,6 +421,10 @@ def test_the_residual_examples_train_through_the_cli(
     assert match is not None and float(match[1]) > floor, out
     loaded = plugnet.load(model)
     assert type(loaded) is Model and any(len(reads) == 2 for reads in loaded.layer_inputs)
+    # the saved graph scores through the CLI as any model does: the same test accuracy
+    assert main(["evaluate", str(model), "--data", "digits"]) == 0
+    scored = re.search(r"^accuracy: ([0-9.]+)$", capsys.readouterr().out, re.MULTILINE)
+    assert scored is not None and scored[1] == match[1]
 
 
 class Doubled(Sum):

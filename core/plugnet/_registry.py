@@ -303,6 +303,19 @@ def _capability_problems(obj: Any) -> list[str]:
                 problems.append(
                     f"the keyword need_input_grad in {method} (it declares skips_input_grad)"
                 )
+    for flag, capability in (("merges_inputs", "MergesInputs"), ("takes_indices", "TakesIndices")):
+        declared = getattr(obj, flag, _ABSENT)
+        if declared is not _ABSENT and declared is not True:
+            problems.append(f"{flag} = True (it has {declared!r}; see {capability})")
+    if getattr(obj, "merges_inputs", None) is True and getattr(obj, "takes_indices", None):
+        problems.append("merges_inputs or takes_indices, not both (a merge layer reads floats)")
+    count = getattr(obj, "index_count", _ABSENT)
+    if (
+        getattr(obj, "takes_indices", None) is True
+        and not isinstance(obj, type)  # the count is usually set by __init__
+        and not (isinstance(count, int) and not isinstance(count, bool) and count > 0)
+    ):
+        problems.append(f"index_count as a positive int (it has {count!r}; see TakesIndices)")
     linear = getattr(obj, "backward_linear", None)
     if linear is not None and not callable(linear):
         problems.append("a callable backward_linear")
