@@ -13,7 +13,7 @@ import types
 import typing
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, Literal, NamedTuple, NoReturn
 
 import pluggy
@@ -80,6 +80,10 @@ KINDS: dict[str, Kind] = {
     )
 }  # fmt: skip
 _KIND_BY_HOOK = {kind.hook: kind for kind in KINDS.values()}
+# Not a kind: a lowering is keyed by the qualified name of the component it lowers (see Lowering).
+LOWERING_HOOK = "register_onnx_lowerings"
+# The kinds whose components a model's export lowers.
+LOWERED_KINDS = ("layer", "activation")
 _CANONICAL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _ALIAS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\- ]*$")
 
@@ -260,6 +264,20 @@ def nested_kinds(factory: Callable[..., Any]) -> dict[str, str]:
     return nested
 
 
+class Lowering:
+    """An ONNX lowering a provider registered for the component ``target`` (a qualified name,
+    ``provider:name``): ``function(component, graph, inputs) -> output name``
+    (:class:`~plugnet.protocols.OnnxLowering`)."""
+
+    def __init__(self, target: str, function: Callable[..., Any], provider: str) -> None:
+        self.target = target
+        self.function = function
+        self.provider = provider
+
+    def __repr__(self) -> str:
+        return f"Lowering({self.target!r}, {self.function!r}, from {self.provider!r})"
+
+
 class Provider:
     """A source of components: a distribution's entry point, plugnet's built-ins, or a plugin
     registered in-process."""
@@ -276,6 +294,7 @@ class Provider:
         self.builtin = builtin
         self.modules: list[str] = []
         self.components: list[Component] = []
+        self.lowerings: list[Lowering] = []
 
     def __repr__(self) -> str:
         return f"Provider({self.name!r}, {self.version!r}, {self.entry_point!r}, {self.status!r})"
@@ -444,6 +463,7 @@ class Registry:
         self._short: dict[str, dict[str, list[Component]]] = {kind: {} for kind in KINDS}
         self._qualified: dict[str, dict[tuple[str, str], Component]] = {k: {} for k in KINDS}
         self._by_type: dict[type, Component] = {}
+        self._lowerings: dict[str, list[Lowering]] = {}  # by the target's qualified name
         self._manager = _PluginManager(hookspecs.PROJECT_NAME)
         self._manager.add_hookspecs(hookspecs)
 
@@ -529,8 +549,9 @@ class Registry:
             self._manager.register(plugin, name=manager_name)
             try:
                 self._manager.check_pending()
-                staged = self._collect(plugin, provider, version, builtin)
+                staged, lowerings = self._collect(plugin, provider, version, builtin)
                 self._check_new(staged, provider)
+                self._check_lowerings(lowerings, provider)
             except BaseException:
                 self._manager.unregister(plugin)
                 raise
@@ -542,7 +563,10 @@ class Registry:
             return record
         record = self.provider_record(provider, version, entry_point, builtin)
         notes = self._commit(staged)
+        for lowering in lowerings:
+            self._lowerings.setdefault(lowering.target, []).append(lowering)
         record.components.extend(staged)
+        record.lowerings.extend(lowerings)
         record.modules.append(getattr(plugin, "__name__", type(plugin).__name__))
         for note in notes:  # after committing, so a warnings filter set to "error" breaks nothing
             warnings.warn(note, PluginWarning, stacklevel=3)
@@ -587,9 +611,16 @@ class Registry:
 
     def _collect(
         self, plugin: object, provider: str, version: str, builtin: bool
-    ) -> list[Component]:
+    ) -> tuple[list[Component], list[Lowering]]:
         staged: list[Component] = []
+        lowerings: list[Lowering] = []
         for caller in self._manager.get_hookcallers(plugin) or []:
+            if caller.name == LOWERING_HOOK:
+                for impl in caller.get_hookimpls():
+                    if impl.plugin is plugin:
+                        stage = partial(self._make_lowering, lowerings, provider)
+                        impl.function(**{arg: stage for arg in impl.argnames})
+                continue
             kind = _KIND_BY_HOOK[caller.name]
             for impl in caller.get_hookimpls():
                 if impl.plugin is not plugin:
@@ -608,7 +639,57 @@ class Registry:
                     )  # fmt: skip
 
                 impl.function(**{arg: register for arg in impl.argnames})
-        return staged
+        return staged, lowerings
+
+    @staticmethod
+    def _make_lowering(
+        staged: list[Lowering],
+        provider: str,
+        function: Callable[..., Any],
+        name: str | None = None,
+        aliases: Iterable[str] = (),
+    ) -> None:
+        """``register(lowering, "provider:name")`` from the lowering hook: ``name`` is the
+        qualified name of the component lowered (a bare name means the registering provider's
+        own component); aliases are not taken."""
+        label = f"ONNX lowering {getattr(function, '__qualname__', function)!r}"
+        if not callable(function):
+            raise PluginError(f"registered {label} is not callable")
+        if not isinstance(name, str):
+            raise PluginError(
+                f"{label} must be registered with the qualified name of the component it "
+                f"lowers, e.g. register(lower, 'plugnet:dense'); got {name!r}"
+            )
+        owner, _, short = name.rpartition(":")
+        if not _CANONICAL_NAME.match(short) or (owner and not _ALIAS_NAME.match(owner)):
+            raise PluginError(f"{label} names {name!r}, which is not a component's name")
+        if tuple(aliases):
+            raise PluginError(f"{label}: a lowering has no aliases (it is keyed by its target)")
+        staged.append(Lowering(f"{owner or provider}:{short}", function, provider))
+
+    def _check_lowerings(self, staged: list[Lowering], provider: str) -> None:
+        """Refuse a target the same provider lowers twice."""
+        targets = [lowering.target for lowering in staged]
+        for target in targets:
+            earlier = [low for low in self._lowerings.get(target, ()) if low.provider == provider]
+            if targets.count(target) > 1 or earlier:
+                raise PluginError(f"{provider!r} registers two ONNX lowerings for {target!r}")
+
+    def onnx_lowering(self, component: Component) -> Lowering | None:
+        """The lowering registered for ``component``: its own provider's if it has one, else
+        the one other provider's; None when there is none. Two providers that both lower
+        another's component are a PluginError."""
+        self.load_deferred()
+        found = self._lowerings.get(component.qualified_name, [])
+        own = [low for low in found if low.provider == component.provider]
+        if own or len(found) <= 1:
+            chosen = own or found
+            return chosen[0] if chosen else None
+        raise PluginError(
+            f"{component.qualified_name!r} has ONNX lowerings from several providers "
+            f"({', '.join(repr(low.provider) for low in found)}) and none from its own; "
+            f"keep one of them installed"
+        )
 
     def _make_component(
         self,

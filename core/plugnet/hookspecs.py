@@ -100,3 +100,11 @@ def register_callbacks(register: Register) -> None:
     """Register training callbacks by name (protocol ``Callback``): factories whose arguments
     are the callback's options, e.g. ``register(EarlyStopping, name="early_stopping")`` for
     ``"early_stopping(patience=5)"``."""
+
+
+@hookspec
+def register_onnx_lowerings(register: Register) -> None:
+    """Register ONNX lowerings (protocol ``OnnxLowering``): ``register(lower, "provider:name")``
+    says how the component with that qualified name (a layer or an activation; a bare name is
+    the registering provider's own) becomes ONNX nodes. Any distribution may lower any
+    component; the component's own provider's lowering is used first."""

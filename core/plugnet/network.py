@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -1026,6 +1027,16 @@ class Model:
             self.rng.bit_generator.state = rng
 
     # -- persistence ----------------------------------------------------------------------------
+
+    def to_onnx(self, path: str | os.PathLike[str], *, opset: int = 17) -> Path:
+        """Write the built model as an ONNX model (opset ``opset``, 17 or later), each layer
+        and activation through its registered lowering; needs the ``onnx`` extra. The input
+        is named as the model's (``input``), the output ``output``; the batch axis is dynamic.
+        Raises :class:`~plugnet.onnx_export.MissingLoweringError` naming a component that no
+        plugin lowers, and then writes nothing."""
+        from plugnet.onnx_export import to_onnx
+
+        return to_onnx(self, path, opset=opset)
 
     def save(self, path: str | os.PathLike[str], *, allow_nonfinite: bool = False) -> None:
         """Write weights, optimizer state and config to one ``.npz`` file, atomically.

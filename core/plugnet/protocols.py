@@ -317,6 +317,22 @@ class TakesIndices(Protocol):
 
 
 @runtime_checkable
+class OnnxLowering(Protocol):
+    """How one component (a layer or an activation) becomes ONNX nodes, registered through the
+    ``register_onnx_lowerings`` hook under the component's qualified name.
+
+    ``lower(component, graph, inputs)`` gets the built component, the
+    :class:`plugnet.onnx_export.OnnxGraph` being written and the names of its input values
+    (one for an activation or a layer, several for a merge layer), adds nodes and initializers
+    through ``graph`` and returns the name of the output value. Values have a batch axis; a
+    layer's per-sample input shapes are ``graph.shape(name)``. A layer with a nested
+    activation lowers it with ``graph.lower(layer.activation, [name])``.
+    """
+
+    def __call__(self, component: Any, graph: Any, inputs: Sequence[str]) -> str: ...
+
+
+@runtime_checkable
 class TakesComponents(Protocol):
     """A component some of whose arguments are components (a dense layer's ``activation`` and
     ``initializer``, an optimizer's ``schedule``), declared by annotating them with the kind's

@@ -10,7 +10,9 @@ docstring says which value ``backward`` uses.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +20,9 @@ from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array, Conformance
 from plugnet_builtins._erf import normal_cdf
+
+if TYPE_CHECKING:
+    from plugnet.onnx_export import OnnxGraph
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -547,3 +552,25 @@ def register_activations(register: Register) -> None:
     register(TanhExp, name="tanh_exp")
     register(GELU, name="gelu")
     register(HardSwish, name="hard_swish")
+
+
+# -- ONNX lowerings (see plugnet.onnx_export) ------------------------------------------------
+
+
+def _operator(op_type: str, **attributes: Any) -> Callable[[Any, OnnxGraph, Sequence[str]], str]:
+    """The lowering of an activation that is one ONNX operator with fixed attributes."""
+
+    def lower(activation: Any, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+        return str(graph.node(op_type, inputs, hint=op_type.lower(), **attributes))
+
+    lower.__name__ = lower.__qualname__ = f"lower_{op_type.lower()}"
+    return lower
+
+
+@hookimpl
+def register_onnx_lowerings(register: Register) -> None:
+    register(_operator("Identity"), "plugnet:identity")
+    register(_operator("Relu"), "plugnet:relu")
+    register(_operator("Sigmoid"), "plugnet:sigmoid")
+    register(_operator("Tanh"), "plugnet:tanh")
+    register(_operator("Softmax", axis=-1), "plugnet:softmax")

@@ -8,8 +8,8 @@ has a fused backward for (the layer's activation, the error function).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Activation, Array, Conformance, Initializer, Shape
 from plugnet_builtins import activations
 from plugnet_builtins.initializers import He, Xavier
+
+if TYPE_CHECKING:
+    from plugnet.onnx_export import OnnxGraph
 
 # Activations whose layers default to He initialization; every other activation gets Xavier.
 RELU_LIKE = frozenset(
@@ -171,3 +174,26 @@ class ActivationLayer(Configurable):
 def register_layers(register: Register) -> None:
     register(Dense, name="dense", aliases=("linear", "fully_connected"))
     register(ActivationLayer, name="activation")
+
+
+# -- ONNX lowerings (see plugnet.onnx_export) ------------------------------------------------
+
+
+def lower_dense(layer: Dense, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    """u = xW + b is ONNX's Gemm (MatMul without the bias); then the activation's lowering."""
+    w = graph.constant(layer.params["w"], "w")
+    if layer.use_bias:
+        u = graph.node("Gemm", [inputs[0], w, graph.constant(layer.params["b"], "b")], hint="u")
+    else:
+        u = graph.node("MatMul", [inputs[0], w], hint="u")
+    return graph.lower(layer.activation, [u])
+
+
+def lower_activation_layer(layer: ActivationLayer, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    return graph.lower(layer.activation, inputs)
+
+
+@hookimpl
+def register_onnx_lowerings(register: Register) -> None:
+    register(lower_dense, "plugnet:dense")
+    register(lower_activation_layer, "plugnet:activation")

@@ -15,13 +15,16 @@ gradients of branches into new arrays (``a + b``), never in place.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array, Conformance, Shape
+
+if TYPE_CHECKING:
+    from plugnet.onnx_export import OnnxGraph
 
 _IN_A_GRAPH = 'use it in a graph model, where it names its inputs: "inputs": ["a", "b"]'
 
@@ -227,3 +230,28 @@ def register_layers(register: Register) -> None:
     register(Add, name="add")
     register(Concatenate, name="concatenate")
     register(Multiply, name="multiply")
+
+
+# -- ONNX lowerings (see plugnet.onnx_export) ------------------------------------------------
+
+
+def lower_add(layer: Add, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    return str(graph.node("Sum", inputs, hint="sum"))
+
+
+def lower_multiply(layer: Multiply, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    product = inputs[0]
+    for value in inputs[1:]:  # ONNX's Mul takes two inputs
+        product = graph.node("Mul", [product, value], hint="product")
+    return product
+
+
+def lower_concatenate(layer: Concatenate, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    return str(graph.node("Concat", inputs, hint="joined", axis=layer.axis))
+
+
+@hookimpl
+def register_onnx_lowerings(register: Register) -> None:
+    register(lower_add, "plugnet:add")
+    register(lower_multiply, "plugnet:multiply")
+    register(lower_concatenate, "plugnet:concatenate")

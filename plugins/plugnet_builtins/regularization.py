@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -10,6 +11,9 @@ from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array, Conformance, Shape
 from plugnet_builtins._checks import number
+
+if TYPE_CHECKING:
+    from plugnet.onnx_export import OnnxGraph
 
 
 class Dropout(Configurable):
@@ -57,3 +61,16 @@ class Dropout(Configurable):
 @hookimpl
 def register_layers(register: Register) -> None:
     register(Dropout, name="dropout")
+
+
+# -- ONNX lowerings (see plugnet.onnx_export) ------------------------------------------------
+
+
+def lower_dropout(layer: Dropout, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    """At inference dropout is the identity, which is what an exported model does."""
+    return str(graph.node("Identity", inputs, hint="kept"))
+
+
+@hookimpl
+def register_onnx_lowerings(register: Register) -> None:
+    register(lower_dropout, "plugnet:dropout")

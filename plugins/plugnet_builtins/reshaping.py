@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array, Conformance, Shape
+
+if TYPE_CHECKING:
+    from plugnet.onnx_export import OnnxGraph
 
 
 class Flatten(Configurable):
@@ -93,3 +97,21 @@ class Reshape(Configurable):
 def register_layers(register: Register) -> None:
     register(Flatten, name="flatten")
     register(Reshape, name="reshape")
+
+
+# -- ONNX lowerings (see plugnet.onnx_export) ------------------------------------------------
+
+
+def lower_flatten(layer: Flatten, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    return str(graph.node("Flatten", inputs, hint="flat", axis=1))
+
+
+def lower_reshape(layer: Reshape, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    shape = graph.constant([0, *layer.target], "shape")  # 0: keep the batch axis as it is
+    return str(graph.node("Reshape", [inputs[0], shape], hint="reshaped"))
+
+
+@hookimpl
+def register_onnx_lowerings(register: Register) -> None:
+    register(lower_flatten, "plugnet:flatten")
+    register(lower_reshape, "plugnet:reshape")
