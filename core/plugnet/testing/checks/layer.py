@@ -121,13 +121,7 @@ def _replaced(xs: Sequence[Array], index: int, value: Array) -> list[Array]:
 
 @CHECKS.check("protocol")
 def _protocol(subject: Subject) -> None:
-    protocol(subject)
-    declared = getattr(subject.fresh(), "merges_inputs", True)
-    if declared is not True:
-        raise ConformanceError(
-            f"merges_inputs is {declared!r}: a layer that merges inputs declares "
-            f"merges_inputs = True, and a layer with one input does not define it"
-        )
+    protocol(subject)  # the registry refused a merges_inputs that is not True already
     layer, output_shape, _ = _built(subject, np.dtype(np.float64))
     if not all(isinstance(d, (int, np.integer)) and d > 0 for d in output_shape):
         raise ConformanceError(f"build returned {output_shape!r}, not a shape of positive ints")
