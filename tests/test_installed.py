@@ -128,6 +128,8 @@ def test_cli_lists_the_example_plugin(example_venv: Venv) -> None:
     [log_cosh] = example["components"]["error_function"]
     assert log_cosh["name"] == "log_cosh"
     assert log_cosh["aliases"] == ["logcosh_loss"]
+    # its ONNX lowering arrives through the same entry point
+    assert example["onnx_lowerings"] == [f"{EXAMPLE}:square_plus"]
     assert report["warnings"] == []
     assert report["stderr"] == ""
 

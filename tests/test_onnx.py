@@ -237,3 +237,51 @@ def test_without_onnx_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch)
         net.to_onnx("never.onnx")
     assert not Path("never.onnx").exists()
     assert plugnet.Model is Model
+
+
+EXAMPLE_SOURCE = Path(__file__).resolve().parents[1] / "examples/plugnet-example-plugin/src"
+
+
+def test_the_example_plugins_activation_exports_through_its_own_lowering(
+    fresh_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The module as its entry point names it (tests/test_installed.py checks that the
+    # installed distribution registers the lowering through that entry point).
+    monkeypatch.syspath_prepend(str(EXAMPLE_SOURCE))
+    import plugnet_example_plugin
+
+    fresh_registry.add_plugin(plugnet_example_plugin, provider="plugnet-example-plugin")
+    for dtype in ("float32", "float64"):
+        net = Sequential(
+            [{"type": "dense", "units": 4, "activation": "square_plus(b=1.0)"}],
+            error="square",
+            dtype=dtype,
+            registry=fresh_registry,
+        )
+        net.build((3,))
+        x = np.random.default_rng(3).standard_normal((6, 3)).astype(dtype)
+        x[0] = [1e4, -1e4, 0.0]  # where the naive forms overflow or cancel
+        got = run(net.to_onnx(tmp_path / f"example-{dtype}.onnx"), {"input": x})
+        expected = net.predict(x)
+        np.testing.assert_allclose(got, expected, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
+
+
+def test_plugnet_export_writes_a_saved_model_as_onnx(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from plugnet.cli import main
+
+    net = residual("float32")
+    x = np.random.default_rng(4).standard_normal((9, 4)).astype(np.float32)
+    net.fit(x, np.arange(9) % 3, epochs=1, verbose=0)
+    net.save(tmp_path / "model.npz")
+    out = tmp_path / "model.onnx"
+    assert main(["export", str(tmp_path / "model.npz"), "--onnx", str(out)]) == 0
+    assert capsys.readouterr().out == (
+        f"wrote {out} (ONNX opset 17, float32): input 'input' (N, 4), output 'output' (N, 3)\n"
+    )
+    np.testing.assert_allclose(run(out, {"input": x}), net.predict(x), rtol=0, atol=1e-5)
+    assert main(["export", str(tmp_path / "model.npz"), "--onnx", str(tmp_path / "m.txt")]) == 2
+    assert "write the ONNX model to a file ending in .onnx" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "missing.npz"), "--onnx", str(out)]) == 2
+    assert "no such model file" in capsys.readouterr().err

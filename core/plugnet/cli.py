@@ -169,6 +169,26 @@ def _add_model_commands(commands: Any) -> None:
     predict.add_argument("--out", metavar="FILE", help="write the outputs to a .npz or .csv file")
     predict.set_defaults(handler=_guarded("predict", _cmd_predict))
 
+    export = commands.add_parser(
+        "export",
+        help="write a saved model as an ONNX model",
+        description="Write a saved model as an ONNX model (needs the onnx extra: pip install "
+        '"plugnet[onnx]"), each layer and activation through its registered lowering; onnx\'s '
+        "checker validates it before it is written. The input is named as the model's (input), "
+        "the output 'output'; the batch axis is dynamic. A component that no installed plugin "
+        "lowers is an error naming it, and nothing is written.",
+    )
+    export.add_argument("model", metavar="MODEL", help="a model file written by plugnet")
+    export.add_argument("--onnx", required=True, metavar="OUT", help="the .onnx file to write")
+    export.add_argument(
+        "--opset",
+        type=_count(17),
+        default=17,
+        metavar="N",
+        help="the ONNX operator set to target, 17 or later (default: 17)",
+    )
+    export.set_defaults(handler=_guarded("export", _cmd_export))
+
 
 def _guarded(command: str, run: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
     """Bad input (a bad config, data or model file, an unknown name) or a plugin that fails to
@@ -278,6 +298,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return predict(
         args.model, args.data, label_column=args.label_column, seed=args.seed, out=args.out
     )
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from plugnet.runs import export
+
+    return export(args.model, args.onnx, opset=args.opset)
 
 
 def _cmd_check(args: argparse.Namespace) -> int:

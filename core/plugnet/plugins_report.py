@@ -92,6 +92,7 @@ def provider_facts(
         "status": provider.status,
         "error": provider.error,
         "components": components,
+        "onnx_lowerings": [lowering.target for lowering in provider.lowerings],
     }
     if details:
         facts["modules"] = provider.modules
@@ -114,6 +115,8 @@ def _print_table(providers: list[dict[str, Any]], kind: str | None, details: boo
                 f"{k}: " + ", ".join(_label(c) for c in comps)
                 for k, comps in provider["components"].items()
             ] or ["(no components" + (f" of kind {kind})" if kind else ")")]
+            if provider["onnx_lowerings"] and kind is None:
+                summary.append("ONNX lowerings: " + ", ".join(provider["onnx_lowerings"]))
         rows.append((name, provider["version"] or "-", provider["status"], summary))
     widths = [
         max(len(h), *(len(r[i]) for r in rows))

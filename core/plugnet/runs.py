@@ -187,6 +187,30 @@ def predict(
     return 0
 
 
+def export(model_path: str, onnx_path: str | os.PathLike[str], *, opset: int = 17) -> int:
+    """Write a saved model as an ONNX model at ``onnx_path`` (see :meth:`Model.to_onnx
+    <plugnet.network.Model.to_onnx>`) and say what was written."""
+    from plugnet.network import load
+
+    target = Path(onnx_path)
+    if target.suffix.lower() != ".onnx":
+        raise ValueError(f"{target}: write the ONNX model to a file ending in .onnx")
+    _writable(target, "ONNX model")
+    net = load(model_path)
+    net.to_onnx(target, opset=opset)
+    assert net.input_shapes is not None  # a loaded model is built
+    given = ", ".join(
+        f"{name!r} (N, {', '.join(map(str, shape))})"
+        for name, shape in zip(net.input_names, net.input_shapes, strict=True)
+    )
+    output = ", ".join(map(str, net.output_shape))
+    print(
+        f"wrote {target} (ONNX opset {opset}, {net.dtype.name}): input {given}, "
+        f"output 'output' (N, {output})"
+    )
+    return 0
+
+
 def predicted_classes(net: Model, y: Array) -> Array | None:
     """The class each row of ``y`` picks, when the model's outputs are classes: the argmax for
     an error function over class (log-)probabilities with several outputs, ``y ≥ 0.5`` for a

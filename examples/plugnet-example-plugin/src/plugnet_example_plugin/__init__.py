@@ -14,7 +14,7 @@ just work.
 from __future__ import annotations
 
 from plugnet.hookspecs import Register, hookimpl  # hookimpl is also plugnet.hookimpl
-from plugnet_example_plugin.components import LogCosh, SquarePlus
+from plugnet_example_plugin.components import LogCosh, SquarePlus, lower_square_plus
 
 __all__ = [
     "PLUGNET_API_VERSION",
@@ -22,6 +22,7 @@ __all__ = [
     "SquarePlus",
     "register_activations",
     "register_error_functions",
+    "register_onnx_lowerings",
 ]
 __version__ = "0.1.0"
 
@@ -38,3 +39,9 @@ def register_activations(register: Register) -> None:
 @hookimpl
 def register_error_functions(register: Register) -> None:
     register(LogCosh, name="log_cosh", aliases=("logcosh_loss",))
+
+
+@hookimpl
+def register_onnx_lowerings(register: Register) -> None:
+    # "square_plus" is this distribution's own: plugnet-example-plugin:square_plus.
+    register(lower_square_plus, "square_plus")

@@ -63,6 +63,26 @@ class SquarePlus:
         return f"SquarePlus(b={self.b!r})"
 
 
+def lower_square_plus(activation: SquarePlus, graph: Any, inputs: list[str]) -> str:
+    """SquarePlus as ONNX nodes, with the forward's safeguards: √(x² + b) as
+    a·√((x/a)² + (√b/a)²) with a = max(|x|, √b) (a hypot that cannot overflow), and for x < 0
+    the form (b/4) / (√(x² + b)/2 − x/2). ``graph`` is plugnet's ``OnnxGraph``."""
+    (x,) = inputs
+    root_b = graph.constant(math.sqrt(activation.b), "root_b")
+    half = graph.constant(0.5, "half")
+    a = graph.node("Max", [graph.node("Abs", [x]), root_b])
+    ratio_x, ratio_b = graph.node("Div", [x, a]), graph.node("Div", [root_b, a])
+    squares = graph.node(
+        "Add", [graph.node("Mul", [ratio_x, ratio_x]), graph.node("Mul", [ratio_b, ratio_b])]
+    )
+    h = graph.node("Mul", [a, graph.node("Sqrt", [squares])], hint="hypot")
+    positive = graph.node("Mul", [half, graph.node("Add", [x, h])])
+    quarter_b = graph.constant(0.25 * activation.b, "quarter_b")
+    negative = graph.node("Div", [quarter_b, graph.node("Mul", [half, graph.node("Sub", [h, x])])])
+    is_positive = graph.node("GreaterOrEqual", [x, graph.constant(0.0, "zero")])
+    return str(graph.node("Where", [is_positive, positive, negative], hint="square_plus"))
+
+
 def _matching_target(y: Array, t: Array) -> Array:
     t = np.asarray(t)
     if t.shape != y.shape:
