@@ -460,3 +460,13 @@ def test_the_kit_checks_each_layer_of_a_graph_on_the_shapes_it_reads(registry: R
     broken.build((5,))
     with pytest.raises(ConformanceError, match=r"layer 'doubled_1': .*input gradient of xs\[0\]"):
         check_model_layers(broken)
+
+
+def test_a_graphs_config_rebuilds_as_a_graph_and_not_as_a_sequential(registry: Registry) -> None:
+    config = residual(registry).get_config()
+    rebuilt = Model.from_config(config, registry=registry)
+    assert type(rebuilt) is Model and rebuilt.layer_inputs == residual(registry).layer_inputs
+    with pytest.raises(ValueError, match=r"the config is a graph model's .* plugnet.Model"):
+        Sequential.from_config(config, registry=registry)
+    chain = Sequential([dense("h1")], error="square", registry=registry).get_config()
+    assert type(Model.from_config(chain, registry=registry)) is Sequential

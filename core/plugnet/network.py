@@ -919,6 +919,11 @@ class Model:
             registry = get_registry()
         layers, error, optimizer, metrics = components_from(config, registry)
         graph = "inputs" in config
+        if graph and cls._chain_only:
+            raise ValueError(
+                f"the config is a graph model's (it has 'inputs'), which a {cls.__name__} cannot "
+                f"be; rebuild it with plugnet.Model.from_config"
+            )
         model = Sequential if cls is Model and not graph else cls
         options: dict[str, Any] = {}
         if graph:
