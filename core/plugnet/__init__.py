@@ -6,6 +6,7 @@ first call that needs it.
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from plugnet._version import API_VERSION, __version__
@@ -150,3 +151,17 @@ def __getattr__(name: str) -> Any:
 
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'plugnet' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # The lazy names are not module globals until first used, so the default dir() misses them:
+    # list __all__ for dir(), IPython's tab completion and the plain REPL's (rlcompleter), with
+    # the public submodules imported so far (plugnet.errors, ...), but not typing's Any & co.
+    submodules = [
+        name
+        for name, value in globals().items()
+        if not name.startswith("_")
+        and isinstance(value, ModuleType)
+        and value.__name__ == f"{__name__}.{name}"
+    ]
+    return sorted({*__all__, *submodules})

@@ -7,8 +7,9 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
@@ -55,6 +56,8 @@ DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 PREDICT_BATCH = 4096
 # How many samples the output-layer check before training looks at.
 OUTPUT_CHECK_SAMPLES = 256
+# A model's repr names this many layers; summary() lists them all.
+REPR_LAYERS = 8
 
 
 def as_dtype(dtype: Any) -> np.dtype[Any]:
@@ -537,15 +540,14 @@ class Model:
         if self.input_shapes is None:
             raise RuntimeError("the network is not built yet; call fit, predict or build first")
 
-    def summary(self, print_fn: Callable[[str], None] | None = print) -> str:
-        """A table of layers, output shapes and parameter counts (and, for a graph, the values
-        each layer reads), then the total, trainable and non-trainable (frozen) counts, as Keras
-        prints them (printed unless print_fn=None)."""
+    def _summary_table(self) -> tuple[list[tuple[str, ...]], list[str]]:
+        """The summary's rows (a header, then one per layer: name, type, output shape, params
+        and, for a graph, the values it reads) and its closing lines (the counts)."""
         graph = not self._chain_only
         rows = [("layer", "type", "output shape", "params", *(("inputs",) if graph else ()))]
         total = frozen = 0
         for index, (name, layer) in enumerate(zip(self.layer_names, self.layers, strict=True)):
-            shape = f"(N, {', '.join(map(str, self.output_shapes[index]))})" if self.built else "?"
+            shape = _shape_text(self.output_shapes[index]) if self.built else "?"
             count = sum(int(p.size) for p in layer.params.values())
             total += count
             trainable = is_trainable(layer)
@@ -553,18 +555,69 @@ class Model:
             mark = "" if trainable else " (frozen)"
             reads = (", ".join(self.layer_inputs[index]),) if graph else ()
             rows.append((name, type(layer).__name__, shape, f"{count:,}{mark}", *reads))
+        totals = [
+            f"total parameters: {total:,}" + ("" if self.built else " (not built yet)"),
+            f"trainable parameters: {total - frozen:,}",
+            f"non-trainable parameters: {frozen:,}",
+        ]
+        return rows, totals
+
+    @overload
+    def summary(self, print_fn: None) -> str: ...
+    @overload
+    def summary(self, print_fn: Callable[[str], None] = ...) -> None: ...
+    def summary(self, print_fn: Callable[[str], None] | None = print) -> str | None:
+        """A table of layers, output shapes and parameter counts (and, for a graph, the values
+        each layer reads), then the total, trainable and non-trainable (frozen) counts, as Keras
+        prints them: given to ``print_fn`` (default ``print``), returning None as Keras does, so
+        that a notebook cell ending in ``net.summary()`` shows it once; ``print_fn=None``
+        returns the text instead."""
+        rows, totals = self._summary_table()
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = [
             "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
         ]
         lines.insert(1, "-" * len(lines[0]))
-        lines.append(f"total parameters: {total:,}" + ("" if self.built else " (not built yet)"))
-        lines.append(f"trainable parameters: {total - frozen:,}")
-        lines.append(f"non-trainable parameters: {frozen:,}")
-        text = "\n".join(lines)
-        if print_fn is not None:
-            print_fn(text)
-        return text
+        text = "\n".join([*lines, *totals])
+        if print_fn is None:
+            return text
+        print_fn(text)
+        return None
+
+    def __repr__(self) -> str:
+        names = self.layer_names[:REPR_LAYERS]
+        if len(self.layer_names) > REPR_LAYERS:
+            names.append(f"... ({len(self.layer_names) - REPR_LAYERS} more)")
+        parts = [f"{len(self.layers)} layers: {', '.join(names)}"]
+        if self.input_names != ["input"]:
+            parts.insert(0, f"inputs: {', '.join(self.input_names)}")
+        if self.built:
+            count = sum(int(p.size) for layer in self.layers for p in layer.params.values())
+            inputs = ", ".join(_shape_text(shape) for shape in self.input_shapes or ())
+            parts.append(f"{inputs} -> {_shape_text(self.output_shape)}")
+            parts.append(f"{count:,} parameters")
+        else:
+            parts.append("not built yet")
+        return f"{type(self).__name__}({'; '.join(parts)})"
+
+    def _repr_html_(self) -> str:
+        """The summary as an HTML table, which Jupyter shows for a model at the end of a cell;
+        hovering over a layer's type shows its configuration."""
+        rows, totals = self._summary_table()
+        head = "".join(f"<th>{escape(cell)}</th>" for cell in rows[0])
+        body = []
+        for layer, row in zip(self.layers, rows[1:], strict=True):
+            cells = [f"<td>{escape(cell)}</td>" for cell in row]
+            cells[1] = f'<td title="{escape(repr(layer))}">{escape(row[1])}</td>'
+            body.append(f"<tr>{''.join(cells)}</tr>")
+        foot = "".join(
+            f'<tr><td colspan="{len(rows[0])}">{escape(line)}</td></tr>' for line in totals
+        )
+        return (
+            f'<table class="plugnet-summary"><caption>{escape(repr(self))}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody>"
+            f"<tfoot>{foot}</tfoot></table>"
+        )
 
     def to_mermaid(self) -> str:
         """The graph as a Mermaid flowchart: one node per input and layer (its name and type),
@@ -1105,6 +1158,11 @@ class Sequential(Model):
             registry=registry,
             layer_names=layer_names,
         )
+
+
+def _shape_text(shape: Sequence[int]) -> str:
+    """A per-sample shape with the batch dimension: ``(N, 28, 28, 1)``."""
+    return f"(N, {', '.join(map(str, shape))})"
 
 
 def _mermaid_text(name: str) -> str:

@@ -57,6 +57,7 @@ def initializer_or_default(
         return nested.argument(owner, "initializer", "initializer", initializer)
     instance, name = default()
     owner.component_specs["initializer"] = {"name": f"plugnet:{name}", **instance.get_config()}
+    owner.chosen_by_default = {"initializer"}  # left out of the repr, as an argument not given
     return instance
 
 
