@@ -99,3 +99,48 @@ def test_the_api_reference_is_rendered(site: Path) -> None:
     assert "fit" in page(site, "api/network")
     assert "numerical_gradient" in page(site, "api/testing")
     assert "fused_backward" in page(site, "api")
+
+
+NOTEBOOK_PAGES = {
+    # page: (its title, a line of its markdown, a line of its code)
+    "backprop-from-scratch": (
+        "Backpropagation from scratch",
+        "because the bias branches to every sample",
+        'fused = plugnet.fused_backward("softmax", "cross_entropy")',
+    ),
+    "train-and-look": (
+        "Train and look",
+        "counts the test images of digit",
+        'callbacks=["early_stopping(patience=4, restore_best=True)"]',
+    ),
+    "im2col-and-convolution": (
+        "im2col and convolution",
+        "copies every window into one column of a matrix",
+        'conv = plugnet.layer("conv2d(filters=4, kernel_size=3)")',
+    ),
+    "write-a-plugin": (
+        "Write a plugin in a notebook",
+        "A metric accumulates over a whole epoch",
+        'check_metric("balanced_accuracy")',
+    ),
+}
+
+
+def test_every_notebook_is_a_page_of_the_site(site: Path) -> None:
+    notebooks = {path.stem for path in (ROOT / "notebooks").glob("*.ipynb")}
+    assert notebooks == set(NOTEBOOK_PAGES), "a notebook without a page, or a page without one"
+    index = text((site / "index.html").read_text(encoding="utf-8"))
+    for name, (title, prose, code) in NOTEBOOK_PAGES.items():
+        markup = page(site, f"notebooks/{name}")
+        shown = " ".join(text(markup).split())  # the markdown's line breaks as spaces
+        assert f"<title>{title} - plugnet</title>" in markup
+        assert prose in shown, f"{name}: the markdown cells are missing"
+        assert code in shown, f"{name}: the code cells are missing"
+        assert "$$" not in shown, f"{name}: display math left unmarked"
+        assert title in index, f"the home page does not link {title!r}"
+    # The notebooks' TeX is marked as the other pages' (for the site's math to render it), not
+    # left as raw dollars; and nbconvert's own MathJax 2 loader is gone.
+    backprop = page(site, "notebooks/backprop-from-scratch")
+    assert "$\\sigma'(n)" not in text(backprop)
+    assert backprop.count('class="arithmatex"') + backprop.count("<math") > 50
+    assert "x-mathjax-config" not in backprop
