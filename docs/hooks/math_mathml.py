@@ -19,6 +19,7 @@ from typing import Any
 
 from latex2mathml.converter import convert
 from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
 
 FORMULA = re.compile(
     r'<(?P<tag>span|div) class="arithmatex">\s*'
@@ -146,6 +147,7 @@ def to_mathml(tex: str, display: bool) -> str:
     return VARIANT.sub(restyle, mathml)
 
 
+@event_priority(-50)  # after the other hooks' on_page_content, which may mark more formulas
 def on_page_content(html_text: str, page: Any, **kwargs: Any) -> str:
     where = page.file.src_uri
 
