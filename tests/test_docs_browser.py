@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page, Route, sync_playwright
 
 VIEWPORT = {"width": 1280, "height": 900}
 # The material theme asks Google Fonts for Roboto and falls back to system fonts without it.
@@ -48,12 +48,16 @@ def chromium() -> str:
     return path
 
 
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """No line per request: pytest would show them all with a failure."""
+
+
 @pytest.fixture(scope="module")
 def served(site: Path) -> Iterator[str]:
     """The built site on a local HTTP server; its base URL."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler = functools.partial(QuietHandler, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.RequestHandlerClass.log_message = lambda *args: None  # type: ignore[method-assign]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/"
@@ -66,17 +70,18 @@ def backprop(served: str) -> Iterator[tuple[Page, list[tuple[str, str]]]]:
     """The backprop page, loaded offline; and the requests refused, as (resource type, URL)."""
     refused: list[tuple[str, str]] = []
 
-    def route(route: Any) -> None:
+    def local_only(route: Route) -> None:
         if route.request.url.startswith(served):
             route.continue_()
         else:
             refused.append((route.request.resource_type, route.request.url))
             route.abort()
 
+    executable = chromium()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport=VIEWPORT)
-        page.route("**/*", route)
+        page.route("**/*", local_only)
         page.goto(served + "backprop/", wait_until="load")
         yield page, refused
         browser.close()
