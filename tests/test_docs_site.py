@@ -12,6 +12,7 @@ from pathlib import Path
 
 from plugnet.cli import build_parser
 
+ROOT = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
