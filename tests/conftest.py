@@ -1,8 +1,12 @@
-"""Shared fixtures: a fresh registry with the built-ins only, in-process plugin modules, and
-wheels and throwaway virtual environments for the real-install tests (see tests/_venv.py)."""
+"""Shared fixtures: a fresh registry with the built-ins only, the documentation site (built once
+per session), in-process plugin modules, and wheels and throwaway virtual environments for the
+real-install tests (see tests/_venv.py)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +22,24 @@ from plugnet.discovery import build_registry
 def fresh_registry() -> Registry:
     """A registry with plugnet's built-ins and no entry points, separate from the global one."""
     return build_registry({"PLUGNET_DISABLE_PLUGIN_AUTOLOAD": "1"})
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The documentation site, built once with ``mkdocs build --strict`` (no warnings)."""
+    out = tmp_path_factory.mktemp("site")
+    config = str(Path(__file__).resolve().parents[1] / "mkdocs.yml")
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", config, "-d", str(out)],
+        cwd=tmp_path_factory.mktemp("cwd"),  # the build must not depend on the working directory
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "MPLBACKEND": "Agg"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stderr}"
+    assert "WARNING" not in result.stderr, result.stderr
+    return out
 
 
 def make_plugin(name: str, **hooks: Callable[..., Any]) -> types.ModuleType:

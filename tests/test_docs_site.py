@@ -1,40 +1,19 @@
 """The documentation site builds with ``mkdocs build --strict``, and what the build generates is
 there: the CLI reference for every subcommand, the learning curves of the real example, and
-the source lines the backprop page includes."""
+the source lines the backprop page includes. The site is built once per session (the ``site``
+fixture in conftest.py)."""
 
 from __future__ import annotations
 
 import argparse
 import html
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
-
-import pytest
 
 from plugnet.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("site")
-    config = str(ROOT / "mkdocs.yml")
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", config, "-d", str(out)],
-        cwd=tmp_path_factory.mktemp("cwd"),  # the build must not depend on the working directory
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "MPLBACKEND": "Agg"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stderr}"
-    assert "WARNING" not in result.stderr, result.stderr
-    return out
 
 
 def subcommand_names() -> list[str]:
