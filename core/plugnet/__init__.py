@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         Optimizer,
         Schedule,
     )
+    from plugnet.sweeps import sweep
 
 __all__ = [
     "API_VERSION",
@@ -66,6 +67,7 @@ __all__ = [
     "register_plugin",
     "registry",
     "schedule",
+    "sweep",
 ]
 
 
@@ -140,6 +142,7 @@ _LAZY = {
     "EarlyStopping": "plugnet.callbacks",
     "CSVLogger": "plugnet.callbacks",
     "load": "plugnet.network",
+    "sweep": "plugnet.sweeps",  # needs the sweep extra (Optuna) when called
 }
 
 

@@ -1436,10 +1436,11 @@ def _toml_key(key: str) -> str:
 
 
 def _toml_string(text: str) -> str:
-    # JSON's escapes (\" \\ \n \t \uXXXX ...) are all TOML basic-string escapes.
+    # JSON's escapes (\" \\ \n \t \uXXXX ...) are all TOML basic-string escapes; TOML also
+    # refuses DEL unescaped, which JSON leaves as it is.
     import json
 
-    return json.dumps(text, ensure_ascii=False)
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def _toml_value(value: Any) -> str:

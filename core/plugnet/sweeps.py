@@ -214,11 +214,14 @@ class _Report(Callback):
 
 
 def _objective(job: _Job, trial: optuna.Trial, data: dict[str, Splits]) -> float:
+    import socket
+
     import optuna
 
     from plugnet.errors import NonFiniteLossError
     from plugnet.runs import fit_config
 
+    trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # who ran it
     document = job.document
     for parameter in job.sweep.parameters:
         document = override(document, parameter.path, _suggest(trial, parameter))
