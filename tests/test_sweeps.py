@@ -202,6 +202,18 @@ def test_bad_sweep_entries_are_refused_up_front(entry: str, key: str, words: str
     assert words in caught.value.problem
 
 
+def test_the_sweep_table_is_bounded_before_its_entries_are_validated() -> None:
+    from plugnet.config import MAX_SWEEP_CHOICES, MAX_SWEEP_PARAMETERS
+
+    many = {f"training.key{i}": {"int": [1, 2]} for i in range(MAX_SWEEP_PARAMETERS + 1)}
+    with pytest.raises(ConfigError, match=f"searches {MAX_SWEEP_PARAMETERS + 1} keys, more than"):
+        parse_config({**document(""), "sweep": {"trials": 2, **many}})
+    choices = ", ".join(str(i) for i in range(1, MAX_SWEEP_CHOICES + 2))
+    entry = f'[sweep]\n"training.epochs" = {{ choice = [{choices}] }}\n'
+    with pytest.raises(ConfigError, match=r'sweep."training.epochs".choice: the choices of \[sw'):
+        parse_config(document(entry))
+
+
 def test_the_default_metric_needs_validation_data(tmp_path: Path) -> None:
     text = (TINY + SWEEP).replace("validation_split = 0.2", "validation_split = 0.0")
     path = tmp_path / "novalidation.toml"

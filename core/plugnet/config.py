@@ -322,6 +322,10 @@ class SweepConfig:
     storage: str | None = None
 
 
+#: The most keys a ``[sweep]`` table searches, and the most values its choices list in all:
+#: each is checked by validating the whole config with it, so these bound the time that takes.
+MAX_SWEEP_PARAMETERS = 64
+MAX_SWEEP_CHOICES = 256
 #: The settings of the ``[sweep]`` table; its other keys are key paths to search over.
 SWEEP_KEYS = ("trials", "metric", "direction", "seed", "pruner", "storage")
 #: The Optuna pruners a ``[sweep]`` table may name, by the name it uses.
@@ -1234,8 +1238,15 @@ def _parse_sweep(
     if not isinstance(value, Mapping):
         raise ConfigError("sweep", f"expected a table, got {_describe(value)}")
     settings = {key: item for key, item in value.items() if key in SWEEP_KEYS}
+    if len(value) - len(settings) > MAX_SWEEP_PARAMETERS:
+        raise ConfigError(
+            "sweep",
+            f"searches {len(value) - len(settings)} keys, more than {MAX_SWEEP_PARAMETERS} "
+            f"(plugnet.config.MAX_SWEEP_PARAMETERS); search fewer keys at a time",
+        )
     parameters: list[SweepParameter] = []
     seen: dict[str, str] = {}
+    choices = 0
     for key, spec in value.items():
         if key in SWEEP_KEYS:
             continue
@@ -1257,6 +1268,14 @@ def _parse_sweep(
             raise ConfigError(where, f"the same key as sweep.{seen[canonical]!r}")
         seen[canonical] = key
         parameter = _sweep_parameter(where, canonical, spec)
+        choices += len(parameter.choices)
+        if choices > MAX_SWEEP_CHOICES:
+            raise ConfigError(
+                _join(where, "choice"),
+                f"the choices of [sweep] list more than {MAX_SWEEP_CHOICES} values in all "
+                f"(plugnet.config.MAX_SWEEP_CHOICES); give ranges ({{ int = [low, high] }}) "
+                f"instead",
+            )
         ends = parameter.choices or (parameter.low, parameter.high)
         for end in ends:
             try:
