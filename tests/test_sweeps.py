@@ -392,3 +392,19 @@ def test_a_sweep_runs_as_ray_tasks_on_a_local_ray(
     assert sorted(t.number for t in study.trials) == [0, 1]
     assert result.files[0] == tmp_path / "tiny.best.toml"
     assert local_ray.is_initialized()  # a Ray the sweep did not start is left running
+
+
+def test_sweep_refuses_a_config_without_a_sweep_table_and_a_stray_address(
+    tmp_path: Path, swept: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = tmp_path / "plain.toml"
+    plain.write_text(TINY, encoding="utf-8")
+    assert main(["sweep", str(plain)]) == 2
+    assert f"plugnet sweep: error: {plain}: sweep: missing; a sweep needs a [sweep] table" in (
+        capsys.readouterr().err
+    )
+    assert main(["sweep", str(swept), "--address", "auto"]) == 2
+    assert "--address: a Ray cluster's address; give it with --backend ray" in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / "tiny.optuna.journal").exists()  # refused before any study

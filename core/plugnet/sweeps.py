@@ -101,7 +101,8 @@ def sweep(
     once (``"ray"``, on the cluster at ``address`` or a local Ray started for the sweep, as many
     at once as it has CPUs by default). With ``out`` (a directory) the best config
     (``NAME.best.toml``) and the plots (``NAME.history.png``, ``NAME.importances.png``) are
-    written there. The study is named ``study_name``, by default the config file's name."""
+    written there. The study is named ``study_name``, by default the config file's name.
+    ``quiet=False`` prints a line as each trial finishes."""
     optuna = _optuna()
     if backend not in BACKENDS:
         raise ValueError(f"backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
@@ -139,7 +140,8 @@ def sweep(
     base_document = {key: value for key, value in document.items() if key != "sweep"}
     study = _open_study(optuna, where, name, settings, seed=0, memory=None)
     finished = _finished(optuna, study)
-    job = _Job(base_document, str(base), settings, name, where, len(finished), quiet)
+    # The directory as an absolute path: a worker (a Ray task) may run elsewhere.
+    job = _Job(base_document, str(base.resolve()), settings, name, where, len(finished), quiet)
     remaining = max(settings.trials - len(finished), 0)
     if remaining and backend == "ray":
         _run_on_ray(job, remaining, address, workers)
