@@ -48,6 +48,17 @@ def test_the_learning_curves_come_from_the_digits_example(site: Path) -> None:
     assert "digits-output" not in html
 
 
+def test_the_sweep_page_shows_the_digits_sweep_and_its_plots(site: Path) -> None:
+    for name in ("digits-sweep-history.png", "digits-sweep-importances.png"):
+        assert (site / "assets" / name).read_bytes().startswith(PNG_SIGNATURE)
+        assert f'src="../assets/{name}"' in page(site, "sweeps")
+    shown = text(page(site, "sweeps"))
+    assert "best: trial " in shown  # what the sweep printed
+    assert "wrote examples/digits_sweep.best.toml" in shown
+    assert "sweep-output" not in shown
+    assert '"model.optimizer.lr" = { float' in shown  # the example, included
+
+
 def text(markup: str) -> str:
     """What a reader sees: tags (such as the highlighter's spans) removed, entities decoded."""
     return html.unescape(re.sub(r"<[^>]+>", "", markup))

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         Optimizer,
         Schedule,
     )
+    from plugnet.sweeps import sweep
 
 __all__ = [
     "API_VERSION",
@@ -67,6 +68,7 @@ __all__ = [
     "register_plugin",
     "registry",
     "schedule",
+    "sweep",
 ]
 
 
@@ -141,6 +143,7 @@ _LAZY = {
     "EarlyStopping": "plugnet.callbacks",
     "CSVLogger": "plugnet.callbacks",
     "load": "plugnet.network",
+    "sweep": "plugnet.sweeps",  # needs the sweep extra (Optuna) when called
 }
 
 

@@ -105,6 +105,15 @@ def _count(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def _override(text: str) -> tuple[str, Any]:
+    from plugnet.config import parse_override
+
+    try:
+        return parse_override(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _add_model_commands(commands: Any) -> None:
     train = commands.add_parser(
         "train",
@@ -125,7 +134,68 @@ def _add_model_commands(commands: Any) -> None:
         help="write the learning curves here (overrides output.plot; needs plugnet[plot])",
     )
     train.add_argument("--verbose", type=int, choices=(0, 1, 2), help="override training.verbose")
+    train.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        type=_override,
+        metavar="KEY=VALUE",
+        help="set the config key at a key path to a TOML value before the config is validated, "
+        "e.g. --set model.layers[0].units=64 --set 'model.optimizer=\"adam(lr=1e-2)\"' "
+        "(repeatable)",
+    )
     train.set_defaults(handler=_guarded("train", _cmd_train))
+
+    sweep = commands.add_parser(
+        "sweep",
+        help="search a config's hyperparameters with Optuna (the [sweep] table)",
+        description="Run the [sweep] table of a training config as an Optuna study (see "
+        'docs/sweeps.md; needs the sweep extra: pip install "plugnet[sweep]"). Each trial '
+        "sets the sampled values at their key paths, trains as plugnet train does and reports "
+        "the metric every epoch, so the pruner stops poor trials early. The study is stored "
+        "beside the config (NAME.optuna.journal) unless --storage says where: a sweep that is "
+        "run again resumes it, and several processes or machines on the same storage share its "
+        "trials. Prints a table of the trials; writes the best config (NAME.best.toml, which "
+        "plugnet train takes as is) and the plots NAME.history.png and NAME.importances.png "
+        "beside the config or in --out.",
+    )
+    sweep.add_argument("config", metavar="CONFIG.toml", help="a training config with [sweep]")
+    sweep.add_argument(
+        "--trials", type=_count(1), metavar="N", help="the study's total (overrides sweep.trials)"
+    )
+    sweep.add_argument(
+        "--workers",
+        type=_count(1),
+        metavar="N",
+        help="processes that share the trials (with --backend ray: at most N trials at once; "
+        "default: 1, or as many as the Ray cluster has CPUs)",
+    )
+    sweep.add_argument(
+        "--storage",
+        metavar="URL",
+        help="the study's storage: a database URL such as sqlite:///sweep.db, or a journal "
+        "file's path (overrides sweep.storage; default: NAME.optuna.journal beside the config)",
+    )
+    sweep.add_argument(
+        "--backend",
+        choices=("optuna", "ray"),
+        default="optuna",
+        help="run the trials in this machine's processes (optuna, the default) or as Ray tasks "
+        "(ray; needs plugnet[ray])",
+    )
+    sweep.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="the Ray cluster to run on, e.g. ray://head:10001 or auto (default: a local Ray "
+        "started for the sweep with this machine's cores)",
+    )
+    sweep.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write the best config and the plots here (default: beside the config)",
+    )
+    sweep.set_defaults(handler=_guarded("sweep", _cmd_sweep))
 
     evaluate = commands.add_parser(
         "evaluate",
@@ -281,6 +351,23 @@ def _cmd_train(args: argparse.Namespace) -> int:
         out=args.out,
         plot=args.plot,
         verbose=args.verbose,
+        overrides=args.overrides,
+    )
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from plugnet.sweeps import run
+
+    if args.address is not None and args.backend != "ray":
+        raise ValueError("--address: a Ray cluster's address; give it with --backend ray")
+    return run(
+        args.config,
+        trials=args.trials,
+        storage=args.storage,
+        workers=args.workers,
+        backend=args.backend,
+        address=args.address,
+        out=args.out,
     )
 
 

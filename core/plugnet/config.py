@@ -59,6 +59,13 @@ defaults are those of the fields of :class:`DataConfig`, :class:`ModelConfig` an
     [output]                   # optional; `plugnet train --out/--plot` override these
     model = "model.npz"        # relative to this config file
     plot = "curves.png"
+
+    [sweep]                    # optional; what `plugnet sweep` searches (docs/sweeps.md);
+    trials = 20                #   `plugnet train` trains the values above and ignores it
+    "model.layers[0].units" = { int = [32, 256], log = true }
+
+Any key can be set from outside the file by its key path (:func:`override`; ``plugnet train
+--set model.layers[0].units=64``), before validation, so an override is checked like the file.
 """
 
 from __future__ import annotations
@@ -88,7 +95,7 @@ if TYPE_CHECKING:
 MAX_CONFIG_SIZE = 256 * 1024
 #: How deeply arrays and inline tables may nest (``a = [[[1]]]`` is 3 deep).
 MAX_CONFIG_DEPTH = 32
-SECTIONS = ("data", "model", "training", "output")
+SECTIONS = ("data", "model", "training", "output", "sweep")
 #: The keys of ``[data]`` that are the config's own; every other key is an argument of the data
 #: source (its factory's parameter), such as the options in DATA_OPTIONS.
 DATA_KEYS = ("source", "validation_split", "random_state")
@@ -286,19 +293,83 @@ OUTPUT_KEYS = tuple(f.name for f in dataclasses.fields(OutputConfig))
 
 
 @dataclass(frozen=True)
+class SweepParameter:
+    """One entry of the ``[sweep]`` table: the config key at ``path`` takes an integer or a
+    float in ``[low, high]`` (``log``: sampled on a log scale; ``step``: on a grid), or one of
+    ``choices``."""
+
+    path: str
+    kind: str  # "int", "float" or "choice"
+    low: float = 0
+    high: float = 0
+    log: bool = False
+    step: float | None = None
+    choices: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """The ``[sweep]`` table (docs/sweeps.md): the search space, the number of trials, the
+    metric and its direction, the sampler's seed, the pruner (an Optuna pruner by name, with
+    its arguments) and where the study is stored (None: a journal file beside the config)."""
+
+    parameters: tuple[SweepParameter, ...]
+    trials: int = 20
+    metric: str = "val_loss"
+    direction: str = "minimize"
+    seed: int = 0
+    pruner: dict[str, Any] = field(default_factory=lambda: {"name": "median"})
+    storage: str | None = None
+
+
+#: The most keys a ``[sweep]`` table searches, and the most values its choices list in all:
+#: each is checked by validating the whole config with it, so these bound the time that takes.
+MAX_SWEEP_PARAMETERS = 64
+MAX_SWEEP_CHOICES = 256
+#: The settings of the ``[sweep]`` table; its other keys are key paths to search over.
+SWEEP_KEYS = ("trials", "metric", "direction", "seed", "pruner", "storage")
+#: The Optuna pruners a ``[sweep]`` table may name, by the name it uses.
+PRUNERS = {
+    "median": "MedianPruner",
+    "percentile": "PercentilePruner",
+    "successive_halving": "SuccessiveHalvingPruner",
+    "hyperband": "HyperbandPruner",
+    "threshold": "ThresholdPruner",
+    "none": "NopPruner",
+}
+
+
+@dataclass(frozen=True)
 class Config:
     data: DataConfig
     model: ModelConfig
     training: TrainingConfig = TrainingConfig()
     output: OutputConfig = OutputConfig()
     path: Path | None = None
+    sweep: SweepConfig | None = None
 
 
 # -- reading --------------------------------------------------------------------------------------
 
 
-def load_config(path: str | os.PathLike[str]) -> Config:
-    """Read and validate a TOML config; relative paths in it are taken from its directory."""
+def load_config(path: str | os.PathLike[str], overrides: Sequence[tuple[str, Any]] = ()) -> Config:
+    """Read and validate a TOML config; relative paths in it are taken from its directory.
+    ``overrides`` are (key path, value) pairs set in the document (:func:`override`) before it
+    is validated."""
+    file = Path(path)
+    document = load_document(file)
+    try:
+        for key, value in overrides:
+            document = override(document, key, value)
+        config = parse_config(document, base_dir=file.parent)
+    except ConfigError as exc:
+        raise ConfigError(exc.key, exc.problem, file=file) from None
+    data = dataclasses.replace(config.data, config_file=file)
+    return dataclasses.replace(config, data=data, path=file)
+
+
+def load_document(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A config file's TOML document, unvalidated (size, encoding and nesting checked)."""
     file = Path(path)
     if not file.is_file():
         what = "is a directory" if file.is_dir() else "no such config file"
@@ -312,11 +383,114 @@ def load_config(path: str | os.PathLike[str]) -> Config:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ConfigError("", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-        config = parse_config(_parse_toml(text), base_dir=file.parent)
+        return _parse_toml(text)
     except ConfigError as exc:
         raise ConfigError(exc.key, exc.problem, file=file) from None
-    data = dataclasses.replace(config.data, config_file=file)
-    return dataclasses.replace(config, data=data, path=file)
+
+
+# -- key paths: overriding a key from outside the file -----------------------------------------
+
+_PATH_PART = re.compile(r"([A-Za-z0-9_-]+)((?:\[[0-9]{1,6}\])*)")
+_INDEX = re.compile(r"\[([0-9]+)\]")
+_PATH_HINT = "keys separated by dots, array entries by [index], e.g. model.layers[0].units"
+
+
+def key_path(path: str) -> list[str | int]:
+    """The steps of a key path as :class:`ConfigError` names keys: ``model.layers[0].units``
+    is ``["model", "layers", 0, "units"]``."""
+    if not isinstance(path, str) or len(path) > 200:
+        raise ConfigError(_clip(str(path)), f"not a key path; write {_PATH_HINT}")
+    steps: list[str | int] = []
+    for part in path.split("."):
+        match = _PATH_PART.fullmatch(part)
+        if match is None:
+            raise ConfigError(path, f"not a key path; write {_PATH_HINT}")
+        steps.append(match.group(1))
+        steps += [int(index) for index in _INDEX.findall(match.group(2))]
+    return steps
+
+
+def _path_text(steps: Sequence[str | int]) -> str:
+    text = ""
+    for step in steps:
+        text = f"{text}[{step}]" if isinstance(step, int) else _join(text, step)
+    return text
+
+
+def override(document: Mapping[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of a config's TOML document with the key at ``path`` (``model.optimizer``,
+    ``model.layers[0].units``) set to ``value``. Tables on the way that the document lacks are
+    created, so validating the result names a misspelled key with suggestions; an index past
+    the end of an array, or a key inside a value that is not a table, is a :class:`ConfigError`
+    naming the path."""
+    import copy
+
+    steps = key_path(path)
+    result = copy.deepcopy(dict(document))
+    node: Any = result
+    for depth, step in enumerate(steps):
+        where = _path_text(steps[:depth]) or "the config"
+        last = depth == len(steps) - 1
+        if isinstance(step, int):
+            if not isinstance(node, list):
+                raise ConfigError(
+                    _path_text(steps[: depth + 1]),
+                    f"{where} is {_describe(node)}, not an array; there is no entry [{step}]",
+                )
+            if step >= len(node):
+                count = f"{len(node)} entries" if node else "no entries"
+                raise ConfigError(
+                    _path_text(steps[: depth + 1]), f"no such entry: {where} has {count}"
+                )
+        elif not isinstance(node, dict):
+            hint = ""
+            if isinstance(node, str) and "(" in node:
+                hint = (
+                    f"; to set its arguments one by one, write it as a table, e.g. "
+                    f'{{ name = "{node.partition("(")[0].strip()}", ... }}, or set the whole '
+                    f"spec string at {where}"
+                )
+            raise ConfigError(
+                _path_text(steps[: depth + 1]),
+                f"{where} is {_describe(node)}, not a table, so it has no key {step!r}{hint}",
+            )
+        if last:
+            node[step] = value
+        elif isinstance(step, str) and step not in node:
+            if isinstance(steps[depth + 1], int):  # an array entry cannot be made up
+                raise ConfigError(
+                    _path_text(steps[: depth + 1]),
+                    f"no such key in {where}, so no entry [{steps[depth + 1]}] to set."
+                    f"{_suggest(step, list(node))}",
+                )
+            node[step] = {}
+            node = node[step]
+        else:
+            node = node[step]
+    return result
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` as ``plugnet train --set`` takes it: a key path and a TOML value
+    (``model.layers[0].units=64``, ``'model.optimizer="adam(lr=1e-2)"'``)."""
+    key, equals, value = text.partition("=")
+    key = key.strip()
+    if not equals or not key:
+        raise ConfigError(
+            "", f"expected KEY=VALUE, e.g. model.layers[0].units=64, got {_clip(text)!r}"
+        )
+    key_path(key)
+    try:
+        parsed = _parse_toml(f"v = {value.strip()}")
+    except ConfigError as exc:
+        raise ConfigError(
+            key,
+            f"{_clip(value.strip())!r} is not a TOML value ({exc.problem}); quote strings, "
+            f"e.g. --set '{key}=\"{_clip(value.strip(), 60)}\"'",
+        ) from None
+    if list(parsed) != ["v"]:
+        raise ConfigError(key, f"expected one TOML value, got {_clip(value.strip())!r}")
+    return key, parsed["v"]
 
 
 def loads_config(text: str, *, base_dir: str | os.PathLike[str] = ".") -> Config:
@@ -400,7 +574,11 @@ def parse_config(document: Mapping[str, Any], *, base_dir: str | os.PathLike[str
     model = _parse_model(root.table("model", required=True))
     training = _parse_training(root.table("training"), data, model)
     output = _parse_output(root.table("output"), base)
-    return Config(data=data, model=model, training=training, output=output)
+    sweep = None
+    if root.has("sweep"):
+        others = {key: value for key, value in document.items() if key != "sweep"}
+        sweep = _parse_sweep(document["sweep"], others, base, data, model)
+    return Config(data=data, model=model, training=training, output=output, sweep=sweep)
 
 
 # -- checks ---------------------------------------------------------------------------------------
@@ -1046,3 +1224,264 @@ def _parse_output(table: _Table | None, base: Path) -> OutputConfig:
         return given if given.is_absolute() else base / given
 
     return OutputConfig(model=path("model"), plot=path("plot"))
+
+
+# -- the [sweep] table ----------------------------------------------------------------------------
+
+
+def _parse_sweep(
+    value: Any, document: Mapping[str, Any], base: Path, data: DataConfig, model: ModelConfig
+) -> SweepConfig:
+    """The ``[sweep]`` table: its settings (SWEEP_KEYS) and, under every other key, a key path
+    with its search range. Each range is checked by validating the config with each end (each
+    choice) set at its path, so a value the config would refuse is refused here, up front."""
+    if not isinstance(value, Mapping):
+        raise ConfigError("sweep", f"expected a table, got {_describe(value)}")
+    settings = {key: item for key, item in value.items() if key in SWEEP_KEYS}
+    if len(value) - len(settings) > MAX_SWEEP_PARAMETERS:
+        raise ConfigError(
+            "sweep",
+            f"searches {len(value) - len(settings)} keys, more than {MAX_SWEEP_PARAMETERS} "
+            f"(plugnet.config.MAX_SWEEP_PARAMETERS); search fewer keys at a time",
+        )
+    parameters: list[SweepParameter] = []
+    seen: dict[str, str] = {}
+    choices = 0
+    for key, spec in value.items():
+        if key in SWEEP_KEYS:
+            continue
+        where = f'sweep."{_clip(key)}"'
+        if "." not in key:
+            raise ConfigError(
+                _join("sweep", _clip(key)),
+                f"unknown key.{_suggest(key, SWEEP_KEYS)} Keys of [sweep]: "
+                f"{', '.join(SWEEP_KEYS)}, and quoted key paths to search over, such as "
+                f'"model.layers[0].units" = {{ int = [32, 256] }}',
+            )
+        try:
+            canonical = _path_text(key_path(key))
+        except ConfigError as exc:
+            raise ConfigError(where, exc.problem) from None
+        if canonical.split(".")[0] == "sweep":
+            raise ConfigError(where, "a sweep searches the training config, not [sweep] itself")
+        if canonical in seen:
+            raise ConfigError(where, f"the same key as sweep.{seen[canonical]!r}")
+        seen[canonical] = key
+        parameter = _sweep_parameter(where, canonical, spec)
+        choices += len(parameter.choices)
+        if choices > MAX_SWEEP_CHOICES:
+            raise ConfigError(
+                _join(where, "choice"),
+                f"the choices of [sweep] list more than {MAX_SWEEP_CHOICES} values in all "
+                f"(plugnet.config.MAX_SWEEP_CHOICES); give ranges ({{ int = [low, high] }}) "
+                f"instead",
+            )
+        ends = parameter.choices or (parameter.low, parameter.high)
+        for end in ends:
+            try:
+                parse_config(override(document, canonical, end), base_dir=base)
+            except ConfigError as exc:
+                raise ConfigError(
+                    where, f"{preview(end)} is not a valid value here: {exc}"
+                ) from None
+        parameters.append(parameter)
+    if not parameters:
+        raise ConfigError(
+            "sweep",
+            'names no key to search over; add one, e.g. "model.layers[0].units" = '
+            "{ int = [32, 256] }",
+        )
+    table = _Table(settings, "sweep", SWEEP_KEYS, what="[sweep]")
+    given = _given(table, {"trials": _positive_int, "seed": _seed, "storage": _string})
+    metric = table.get("metric", _string, "val_loss")
+    logged = _logged(model, data)
+    if metric not in logged:
+        if not table.has("metric") and not data.validation_split:
+            raise ConfigError(
+                "sweep.metric",
+                "the default 'val_loss' needs validation data: set data.validation_split > 0, "
+                'or name a metric the run logs, e.g. metric = "loss"',
+            )
+        _monitor_check(logged)("sweep.metric", metric)
+    if table.has("direction"):
+        direction = table.get("direction", _choice(["minimize", "maximize"]))
+    else:
+        from plugnet_builtins.callbacks import maximizes
+
+        try:
+            direction = "maximize" if maximizes(metric, "auto", "sweep") else "minimize"
+        except ValueError:
+            raise ConfigError(
+                "sweep.direction",
+                f"missing; plugnet cannot tell whether {metric!r} should rise or fall: give "
+                f'direction = "maximize" (a score) or "minimize" (an error)',
+            ) from None
+    pruner = table.get("pruner", _pruner, {"name": "median"})
+    return SweepConfig(
+        parameters=tuple(parameters),
+        metric=metric,
+        direction=direction,
+        pruner=pruner,
+        **given,
+    )
+
+
+def _sweep_parameter(where: str, path: str, spec: Any) -> SweepParameter:
+    """``{ int = [low, high] }``, ``{ float = [low, high] }`` (each with optional ``log`` and
+    ``step``) or ``{ choice = [a, b, ...] }``."""
+    kinds = ("int", "float", "choice")
+    example = "{ int = [32, 256] }, { float = [1e-4, 1e-1], log = true } or { choice = [...] }"
+    if not isinstance(spec, Mapping):
+        raise ConfigError(where, f"expected a range such as {example}, got {_describe(spec)}")
+    given = [kind for kind in kinds if kind in spec]
+    if len(given) != 1:
+        problem = "gives " + " and ".join(given) if given else "gives no range"
+        raise ConfigError(where, f"{problem}; give one of int, float or choice, e.g. {example}")
+    kind = given[0]
+    known = ("choice",) if kind == "choice" else (kind, "log", "step")
+    _Table(spec, where, known, what=f"a {kind} range")
+    if kind == "choice":
+        choices = spec["choice"]
+        if not isinstance(choices, list) or not choices:
+            raise ConfigError(
+                _join(where, "choice"), f"expected a non-empty array, got {_describe(choices)}"
+            )
+        for index, choice in enumerate(choices):
+            if isinstance(choice, (list, Mapping)):
+                raise ConfigError(
+                    f"{where}.choice[{index}]",
+                    "a choice is a string, number or boolean (Optuna records each one); to "
+                    "choose between tables, sweep their keys one by one",
+                )
+            if any(type(c) is type(choice) and c == choice for c in choices[:index]):
+                raise ConfigError(f"{where}.choice[{index}]", f"{preview(choice)} is given twice")
+        return SweepParameter(path, "choice", choices=tuple(choices))
+    bounds = spec[kind]
+    number = _int(-(2**63), "an integer") if kind == "int" else None
+    if not isinstance(bounds, list) or len(bounds) != 2:
+        raise ConfigError(
+            _join(where, kind), f"expected [low, high], e.g. [32, 256], got {_describe(bounds)}"
+        )
+    ends = []
+    for index, end in enumerate(bounds):
+        at = f"{where}.{kind}[{index}]"
+        ends.append(number(at, end) if number else _number(at, end, "a finite number"))
+    low, high = ends
+    if not low < high:
+        raise ConfigError(_join(where, kind), f"expected low < high, got [{low}, {high}]")
+    log = _bool(_join(where, "log"), spec["log"]) if "log" in spec else False
+    if log and low <= 0:
+        raise ConfigError(_join(where, kind), f"a log scale needs low > 0, got {low}")
+    step: float | None = None
+    if "step" in spec:
+        at = _join(where, "step")
+        if log:
+            raise ConfigError(at, "a log scale has no step; give log or step, not both")
+        step = (
+            _positive_int(at, spec["step"])
+            if kind == "int"
+            else _number(at, spec["step"], "a number > 0")
+        )
+        if step <= 0:
+            raise ConfigError(at, f"expected a number > 0, got {preview(spec['step'])}")
+        count = (high - low) / step
+        if not math.isclose(count, round(count), abs_tol=1e-9):
+            raise ConfigError(at, f"high - low ({high - low}) is not a multiple of step ({step})")
+    return SweepParameter(path, kind, low=low, high=high, log=log, step=step)
+
+
+def _pruner(path: str, value: Any) -> dict[str, Any]:
+    """An Optuna pruner by name (:data:`PRUNERS`): ``"median"``, ``"none"``, a spec string
+    ``"median(n_warmup_steps=2)"`` or a table ``{ name = "hyperband", max_resource = 30 }``.
+    Its arguments are checked against the pruner when the sweep starts."""
+    from plugnet.specs import parse_string
+
+    if isinstance(value, str):
+        try:
+            parsed = parse_string(value)
+        except SpecError as exc:
+            raise ConfigError(path, str(exc)) from None
+        name, arguments = parsed.display, dict(parsed.kwargs)
+        name_path = path
+    elif isinstance(value, Mapping):
+        name_path = _join(path, "name")
+        if "name" not in value:
+            raise ConfigError(name_path, f"missing; say which pruner: {', '.join(PRUNERS)}")
+        name = _string(name_path, value["name"])
+        arguments = {k: v for k, v in value.items() if k != "name"}
+    else:
+        raise ConfigError(
+            path, f'expected a pruner name such as "median", or a table, got {_describe(value)}'
+        )
+    if name not in PRUNERS:
+        raise ConfigError(
+            name_path,
+            f"unknown pruner {_clip(name)!r}.{_suggest(name, list(PRUNERS))} Pruners: "
+            f"{', '.join(PRUNERS)}",
+        )
+    return {"name": name, **arguments}
+
+
+# -- writing a config -----------------------------------------------------------------------------
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def format_toml(document: Mapping[str, Any], *, header: str = "") -> str:
+    """A config's TOML document as TOML text that :mod:`tomllib` reads back equal: each top-level
+    table as a ``[table]``, every value in it inline (arrays, inline tables). ``header`` becomes
+    comment lines at the top. Values are what TOML has: strings, booleans, integers, floats,
+    arrays and tables (dates too, as Python writes them)."""
+    lines = [f"# {line}".rstrip() for line in header.splitlines()]
+    scalars = {k: v for k, v in document.items() if not isinstance(v, Mapping)}
+    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in scalars.items()]
+    for key, table in document.items():
+        if isinstance(table, Mapping):
+            lines += ["", f"[{_toml_key(key)}]"]
+            lines += [_toml_entry(k, v) for k, v in table.items()]
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _toml_entry(key: str, value: Any) -> str:
+    """``key = value``; an array of tables (``layers``) one table a line."""
+    if isinstance(value, list) and any(isinstance(item, Mapping) for item in value):
+        items = "".join(f"  {_toml_value(item)},\n" for item in value)
+        return f"{_toml_key(key)} = [\n{items}]"
+    return f"{_toml_key(key)} = {_toml_value(value)}"
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else _toml_string(key)
+
+
+def _toml_string(text: str) -> str:
+    # JSON's escapes (\" \\ \n \t \uXXXX ...) are all TOML basic-string escapes; TOML also
+    # refuses DEL unescaped, which JSON leaves as it is.
+    import json
+
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, list):
+        return f"[{', '.join(_toml_value(item) for item in value)}]"
+    if isinstance(value, Mapping):
+        items = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
+        return f"{{ {items} }}" if items else "{}"
+    import datetime
+
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a TOML value")

@@ -9,11 +9,15 @@ import dataclasses
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from plugnet.callbacks import Callback
+    from plugnet.config import ModelConfig, TrainingConfig
     from plugnet.datasets import Dataset, Splits
+    from plugnet.history import History
     from plugnet.network import Model
     from plugnet.protocols import Array
 
@@ -26,13 +30,15 @@ def train(
     out: str | os.PathLike[str] | None = None,
     plot: str | os.PathLike[str] | None = None,
     verbose: int | None = None,
+    overrides: Sequence[tuple[str, Any]] = (),
 ) -> int:
     """Train the network of a TOML config and print its scores; the keyword arguments, when
     given, override ``training.epochs``, ``model.seed``, ``output.model``, ``output.plot`` and
-    ``training.verbose``."""
+    ``training.verbose``, and ``overrides`` (key path, value) any key before validation
+    (``plugnet train --set``)."""
     from plugnet.config import load_config
 
-    config = load_config(config_path)
+    config = load_config(config_path, overrides)
     model, training = config.model, config.training
     if seed is not None:
         model = dataclasses.replace(model, seed=seed)
@@ -60,6 +66,33 @@ def train(
     if splits.test is not None:
         parts.append(f"{len(splits.test)} test")
     print(f"{_describe_splits(splits)}; {' / '.join(parts)}")
+    net, history = fit_config(model, training, splits)
+    validation = splits.validation
+    _print_scores("train", net.evaluate(splits.train.x, splits.train.t))
+    if validation is not None:
+        _print_scores("validation", net.evaluate(validation.x, validation.t))
+    if splits.test is not None:
+        _print_scores("test", net.evaluate(splits.test.x, splits.test.t))
+    if model_file is not None:
+        net.save(str(model_file))
+        print(f"saved the model to {model_file}")
+    if plot_file is not None:
+        history.plot(plot_file)
+        print(f"wrote the learning curves to {plot_file}")
+    return 0
+
+
+def fit_config(
+    model: ModelConfig,
+    training: TrainingConfig,
+    splits: Splits,
+    *,
+    callbacks: Sequence[Callback] = (),
+    verbose: int | None = None,
+) -> tuple[Model, History]:
+    """Build the network of a config and train it on ``splits`` (validating on their validation
+    part) as ``plugnet train`` does, with ``callbacks`` after the config's own; ``verbose``
+    overrides ``training.verbose``."""
     monitors = [("training.early_stopping.monitor", (training.early_stopping or {}).get("monitor"))]
     monitors += [
         (f"training.callbacks[{i}].monitor", spec.get("monitor"))
@@ -81,22 +114,11 @@ def train(
         batch_size=training.batch_size,
         shuffle=training.shuffle,
         validation_data=None if validation is None else (validation.x, validation.t),
-        callbacks=training.callbacks(),
-        verbose=training.verbose,
+        callbacks=[*training.callbacks(), *callbacks],
+        verbose=training.verbose if verbose is None else verbose,
         class_weight=training.class_weight,
     )
-    _print_scores("train", net.evaluate(splits.train.x, splits.train.t))
-    if validation is not None:
-        _print_scores("validation", net.evaluate(validation.x, validation.t))
-    if splits.test is not None:
-        _print_scores("test", net.evaluate(splits.test.x, splits.test.t))
-    if model_file is not None:
-        net.save(str(model_file))
-        print(f"saved the model to {model_file}")
-    if plot_file is not None:
-        history.plot(plot_file)
-        print(f"wrote the learning curves to {plot_file}")
-    return 0
+    return net, history
 
 
 def evaluate(
