@@ -139,6 +139,12 @@ def test_cli_lists_the_example_plugin(example_venv: Venv) -> None:
     assert "square_plus (sqplus)" in table
     assert "log_cosh (logcosh_loss)" in table
 
+    pins = example_venv.run(example_venv.script("plugnet"), "plugins", "--requirements").stdout
+    assert [line for line in pins.splitlines() if not line.startswith("#")] == [
+        f"plugnet=={report['plugnet_version']}",
+        f"{EXAMPLE}==0.1.0",
+    ]
+
 
 def test_example_components_resolve_by_every_name(example_venv: Venv) -> None:
     out = example_venv.probe(

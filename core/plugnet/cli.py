@@ -38,11 +38,18 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.add_argument(
         "--kind", choices=list(KINDS), help="show only components of this kind, with their details"
     )
-    plugins.add_argument("--json", action="store_true", help="print machine-readable JSON")
     plugins.add_argument(
         "--all",
         action="store_true",
         help="list every component with its factory, aliases, parameters and summary",
+    )
+    output = plugins.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    output.add_argument(
+        "--requirements",
+        action="store_true",
+        help="print plugnet and the installed plugin distributions, pinned (name==version), as a "
+        "requirements file for pip install -r",
     )
     plugins.set_defaults(handler=_guarded("plugins", _cmd_plugins))
     _add_model_commands(commands)
@@ -338,7 +345,11 @@ def _add_kit_commands(commands: Any) -> None:
 def _cmd_plugins(args: argparse.Namespace) -> int:
     from plugnet.plugins_report import print_plugins
 
-    return print_plugins(args.kind, show_all=args.all, as_json=args.json)
+    if args.requirements and (args.kind or args.all):
+        raise ValueError("--requirements lists distributions, not components; drop --kind/--all")
+    return print_plugins(
+        args.kind, show_all=args.all, as_json=args.json, as_requirements=args.requirements
+    )
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

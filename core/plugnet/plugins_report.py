@@ -6,18 +6,27 @@ from __future__ import annotations
 import inspect
 import json
 import warnings
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from plugnet._version import __version__
+from plugnet.specs import normalize
 
 if TYPE_CHECKING:
     from plugnet._registry import Component, Provider, Registry
 
 
-def print_plugins(kind: str | None = None, *, show_all: bool = False, as_json: bool = False) -> int:
+def print_plugins(
+    kind: str | None = None,
+    *,
+    show_all: bool = False,
+    as_json: bool = False,
+    as_requirements: bool = False,
+) -> int:
     """Print the installed providers (every kind, or only ``kind``, with each component's
-    details when ``kind`` or ``show_all`` is given); returns the exit status, 0. Plugin warnings
-    are part of the report, not printed as warnings."""
+    details when ``kind`` or ``show_all`` is given), or with ``as_requirements`` the plugin
+    distributions as a requirements file (see :func:`requirements`); returns the exit status, 0.
+    Plugin warnings are part of the report, not printed as warnings."""
     from plugnet.discovery import get_registry
     from plugnet.errors import PluginWarning
 
@@ -30,6 +39,9 @@ def print_plugins(kind: str | None = None, *, show_all: bool = False, as_json: b
             warnings.showwarning(
                 warning.message, warning.category, warning.filename, warning.lineno
             )
+    if as_requirements:  # the warnings are for the table's reader, not for pip
+        print(requirements(registry.providers), end="")
+        return 0
     details = show_all or kind is not None
     providers = [provider_facts(registry, p, kind, details) for p in registry.providers]
     notes = [str(w.message) for w in caught if issubclass(w.category, PluginWarning)]
@@ -41,6 +53,38 @@ def print_plugins(kind: str | None = None, *, show_all: bool = False, as_json: b
     for note in notes:
         print(f"warning: {note}")
     return 0
+
+
+def requirements(providers: Sequence[Provider]) -> str:
+    """The plugin set as a requirements file for ``pip install -r``: ``plugnet==X``, then one
+    ``name==version`` line per distribution that provides plugins through entry points (also
+    when it failed to load or is disabled here, with a comment saying so: it is installed).
+    In-process plugins and entry points without a distribution cannot be installed by name, so
+    they appear as comments."""
+    lines = [
+        "# The plugnet plugin set of this environment, written by `plugnet plugins "
+        "--requirements`;",
+        "# install it elsewhere with `pip install -r FILE`.",
+        f"plugnet=={__version__}",
+    ]
+    pinned: dict[str, str] = {}
+    comments: list[str] = []
+    for provider in providers:
+        if provider.builtin:
+            continue
+        if provider.entry_point is None:
+            comments.append(f"# {provider.name}: registered in-process, not a distribution")
+        elif not provider.version:
+            comments.append(
+                f"# {provider.name}: entry point {provider.entry_point!r} has no distribution"
+            )
+        else:
+            note = {"failed": "  # fails to load here", "disabled": "  # disabled here"}
+            line = f"{provider.name}=={provider.version}{note.get(provider.status, '')}"
+            pinned.setdefault(normalize(provider.name), line)  # one line per distribution
+    lines += [pinned[key] for key in sorted(pinned)]
+    lines += comments
+    return "\n".join(lines) + "\n"
 
 
 def component_facts(registry: Registry, component: Component, details: bool) -> dict[str, Any]:
