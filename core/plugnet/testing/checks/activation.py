@@ -1,5 +1,6 @@
 """The activation checks. An activation may declare kinks (``conformance.kinks``), the x where
-its derivative jumps; gradients are checked away from them."""
+its derivative jumps; gradients are checked away from them. The ``onnx`` check (its ONNX
+lowering against its forward) is in :mod:`plugnet.testing.checks.lowering`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from plugnet.protocols import conformance_of
-from plugnet.testing.checks import expect
+from plugnet.testing.checks import expect, lowering
 from plugnet.testing.checks.common import DTYPES, SEED, CheckTable, Subject, rebuild
 from plugnet.testing.gradients import check_vjp
 from plugnet.testing.inputs import away_from_kinks, extreme_inputs
@@ -85,3 +86,6 @@ def _extremes(subject: Subject) -> None:
         expect.quiet_and_finite(
             f"backward on ±1e4 {dtype} inputs", activation.backward, x, y, np.ones_like(y)
         )
+
+
+CHECKS["onnx"] = lowering.check

@@ -7,7 +7,10 @@ each input left unchanged.
 A layer that takes indices (:class:`~plugnet.protocols.TakesIndices`, an embedding) is fed
 integer ids instead of floats (:func:`_inputs`); its gradient check covers only its parameters,
 its backward must return None, and its extremes are the first and last ids and refusing ids
-out of range."""
+out of range.
+
+The ``onnx`` check (the layer's ONNX lowering against its forward, in inference mode) is in
+:mod:`plugnet.testing.checks.lowering`."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from plugnet.protocols import Array, MergesInputs, Shape, TakesIndices
-from plugnet.testing.checks import expect
+from plugnet.testing.checks import expect, lowering
 from plugnet.testing.checks.common import DTYPES, SEED, CheckTable, Subject, protocol, rebuild
 from plugnet.testing.gradients import ConformanceError, check_vjp
 from plugnet.testing.inputs import extreme_inputs
@@ -311,3 +314,6 @@ def _index_extremes(subject: Subject, layer: Any, forward: Any, dtype: np.dtype[
             f"forward took the id {bad}, outside 0..{count - 1} (index_count = {count}), "
             f"without raising ValueError; refuse ids out of range (NumPy wraps negative ones)"
         )
+
+
+CHECKS["onnx"] = lowering.check
