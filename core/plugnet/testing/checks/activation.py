@@ -88,4 +88,26 @@ def _extremes(subject: Subject) -> None:
         )
 
 
-CHECKS["onnx"] = lowering.check
+ONNX_SHAPE = (4, 10)
+
+
+@CHECKS.check("onnx")
+def _onnx(subject: Subject) -> float:
+    activation = subject.fresh()
+
+    def example(dtype: np.dtype[Any]) -> lowering.Example:
+        from plugnet.network import Model
+
+        rng = np.random.default_rng(SEED)
+        x = np.concatenate(
+            [
+                away_from_kinks(ONNX_SHAPE, kinks(activation), rng).astype(dtype),
+                extreme_inputs(ONNX_SHAPE, rng, dtype),
+            ]
+        )
+        layer = {"type": "activation", "activation": activation}
+        model = Model([layer], error="mse", dtype=dtype, seed=SEED)
+        model.build(ONNX_SHAPE[1:])
+        return model, [x], activation.forward(x), x
+
+    return lowering.check(subject, example, "random and ±1e4")

@@ -316,4 +316,21 @@ def _index_extremes(subject: Subject, layer: Any, forward: Any, dtype: np.dtype[
         )
 
 
-CHECKS["onnx"] = lowering.check
+@CHECKS.check("onnx")
+def _onnx(subject: Subject) -> float:
+    shapes = _input_shapes(subject)
+    names = ["input"] if len(shapes) == 1 else [f"input_{i}" for i in range(len(shapes))]
+
+    def example(dtype: np.dtype[Any]) -> lowering.Example:
+        from plugnet.network import Model
+
+        layer = subject.fresh()
+        model = Model(
+            [layer], error="mse", dtype=dtype, seed=SEED, inputs=names, layer_inputs=[names]
+        )
+        model.build(dict(zip(names, shapes, strict=True)) if len(names) > 1 else shapes[0])
+        xs = _inputs(subject, layer, dtype)
+        expected = layer.forward(xs if _merges(layer) else xs[0], training=False)
+        return model, xs, expected, None
+
+    return lowering.check(subject, example, "random")

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import importlib
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from plugnet.protocols import Array, conformance_of
-from plugnet.testing.checks.common import DTYPES, SEED, Subject
+from plugnet.protocols import Array
+from plugnet.testing.checks.common import DTYPES, Subject
 from plugnet.testing.gradients import ConformanceError
-from plugnet.testing.inputs import away_from_kinks, extreme_inputs
 
 if TYPE_CHECKING:
     from plugnet._registry import Component
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
 
 TOLERANCE = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-9}
 """The largest |ONNX Runtime − forward| / max(1, |forward|) allowed, by dtype (the issue's)."""
-ACTIVATION_SHAPE = (4, 10)
 EXTRA = 'pip install "plugnet[onnx]"'
 
 
@@ -56,8 +54,14 @@ def missing_runtime() -> str | None:
     return f"{' and '.join(missing)} {verb} not installed; install {pronoun} with: {EXTRA}"
 
 
-def check(subject: Subject) -> float:
-    """The check itself, for both kinds: returns the worst float64 difference."""
+Example = tuple["Model", list[Array], Array, Array | None]
+"""What the check runs for one dtype: the built one-layer model, its inputs, the forward's
+output on them, and the activation's input (named in a failure) or None."""
+
+
+def check(subject: Subject, example: Callable[[np.dtype[Any]], Example], inputs: str) -> float:
+    """The check itself, for both kinds, on ``example(dtype)`` for each dtype (``inputs``
+    describes them in messages); returns the worst float64 difference."""
     if not has_lowering(subject.component):
         raise ConformanceError(
             "no ONNX lowering is registered for it; a plugin gives it one with the "
@@ -66,43 +70,12 @@ def check(subject: Subject) -> float:
     reason = missing_runtime()
     if reason is not None:
         raise ConformanceError(f"its ONNX lowering cannot be checked: {reason}")
-    run = _activation if subject.kind == "activation" else _layer
-    worst = {dtype: run(subject, dtype) for dtype in DTYPES}
-    return worst[np.dtype(np.float64)]
-
-
-def _activation(subject: Subject, dtype: np.dtype[Any]) -> float:
-    from plugnet.network import Model
-
-    activation = subject.fresh()
-    rng = np.random.default_rng(SEED)
-    kinks = conformance_of(activation).kinks_of(activation)
-    x = np.concatenate(
-        [
-            away_from_kinks(ACTIVATION_SHAPE, kinks, rng).astype(dtype),
-            extreme_inputs(ACTIVATION_SHAPE, rng, dtype),
-        ]
-    )
-    model = Model(
-        [{"type": "activation", "activation": activation}], error="mse", dtype=dtype, seed=SEED
-    )
-    model.build(ACTIVATION_SHAPE[1:])
-    got = _onnx_runtime(model, [x])
-    return _compare(got, activation.forward(x), dtype, "random and ±1e4", x)
-
-
-def _layer(subject: Subject, dtype: np.dtype[Any]) -> float:
-    from plugnet.network import Model
-    from plugnet.testing.checks.layer import _input_shapes, _inputs, _merges
-
-    layer = subject.fresh()
-    shapes = _input_shapes(subject)
-    names = ["input"] if len(shapes) == 1 else [f"input_{i}" for i in range(len(shapes))]
-    model = Model([layer], error="mse", dtype=dtype, seed=SEED, inputs=names, layer_inputs=[names])
-    model.build(dict(zip(names, shapes, strict=True)) if len(names) > 1 else shapes[0])
-    xs = _inputs(subject, layer, dtype)
-    expected = layer.forward(xs if _merges(layer) else xs[0], training=False)
-    return _compare(_onnx_runtime(model, xs), expected, dtype, "random")
+    worst = 0.0
+    for dtype in DTYPES:
+        model, xs, expected, x = example(dtype)
+        difference = _compare(_onnx_runtime(model, xs), expected, dtype, inputs, x)
+        worst = difference if dtype == np.float64 else worst
+    return worst
 
 
 _scratch: list[tempfile.TemporaryDirectory[str]] = []
