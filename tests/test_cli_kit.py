@@ -29,11 +29,11 @@ def test_check_prints_a_table_of_component_by_check(capsys: pytest.CaptureFixtur
     lines = out.splitlines()
     header = next(line for line in lines if line.startswith("activation "))
     assert header.split() == [
-        "activation", "protocol", "gradient", "dtype", "mutation", "config", "extremes", "worst",
-        "error",
+        "activation", "protocol", "gradient", "dtype", "mutation", "config", "extremes", "onnx",
+        "worst", "error",
     ]  # fmt: skip
     relu = next(line for line in lines if line.startswith("relu "))
-    assert relu.split()[1:7] == ["ok"] * 6 and float(relu.split()[7]) < 1e-6
+    assert relu.split()[1:8] == ["ok"] * 7 and float(relu.split()[8]) < 1e-6
     assert any(line.startswith("dense(units=3)") for line in lines)
     assert lines[-1].endswith("0 failed")
 

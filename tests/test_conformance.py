@@ -45,3 +45,13 @@ def test_every_builtin_initializer_documents_its_std() -> None:
     assert initializers
     for component in initializers:
         assert callable(getattr(component.factory, "expected_std", None)), component.name
+
+
+def test_every_builtin_with_an_onnx_lowering_is_onnx_checked() -> None:
+    # onnx and onnxruntime are in the test extra; without them the check would not run
+    registry = plugnet.registry()
+    components = select_components(["plugnet"])
+    lowered = {c.name for c in components if registry.onnx_lowering(c) is not None}
+    items = checks_for(components)
+    assert {"dense", "relu", "gelu", "softplus"} <= lowered
+    assert {item.component.name for item in items if item.check == "onnx"} == lowered

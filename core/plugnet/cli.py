@@ -309,9 +309,10 @@ def _add_kit_commands(commands: Any) -> None:
         "check",
         help="run the conformance suite on installed components",
         description="Run the conformance suite (gradients by finite differences in float64, "
-        "dtypes, no input mutation, config round trip, extreme inputs, and the optimizer and "
-        "initializer checks) on installed components: all of them, or those named. Prints a "
-        "table of component × check; exits with status 1 when any check fails.",
+        "dtypes, no input mutation, config round trip, extreme inputs, ONNX lowerings against "
+        "ONNX Runtime, and the optimizer and initializer checks) on installed components: all "
+        "of them, or those named. Prints a table of component × check; exits with status 1 "
+        "when any check fails.",
     )
     check.add_argument(
         "targets",

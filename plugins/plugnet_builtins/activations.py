@@ -19,6 +19,7 @@ import numpy as np
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array, Conformance
+from plugnet_builtins import _erf
 from plugnet_builtins._erf import normal_cdf
 
 if TYPE_CHECKING:
@@ -555,6 +556,11 @@ def register_activations(register: Register) -> None:
 
 
 # -- ONNX lowerings (see plugnet.onnx_export) ------------------------------------------------
+#
+# Each lowering uses opset-17 operators that ONNX Runtime implements in float32 and float64
+# (it has no float64 Softplus, Softsign, HardSigmoid or Erf, and its float64 Shrink is off by
+# 5e-8, so those are composed), and keeps the forward's guards against overflow: exponentials
+# of clipped or non-positive arguments only.
 
 
 def _operator(op_type: str, **attributes: Any) -> Callable[[Any, OnnxGraph, Sequence[str]], str]:
@@ -567,6 +573,231 @@ def _operator(op_type: str, **attributes: Any) -> Callable[[Any, OnnxGraph, Sequ
     return lower
 
 
+class _Ops:
+    """Arithmetic on ONNX values for the composed lowerings: each method adds one node and
+    returns its output's name; floats become constants in the model's dtype."""
+
+    def __init__(self, graph: OnnxGraph) -> None:
+        self.graph = graph
+
+    def value(self, operand: str | float) -> str:
+        if isinstance(operand, str):
+            return operand
+        return self.graph.constant(np.array(operand), "c")
+
+    def op(self, op_type: str, *operands: str | float, **attributes: Any) -> str:
+        names = [self.value(operand) for operand in operands]
+        return str(self.graph.node(op_type, names, hint=op_type.lower(), **attributes))
+
+    def add(self, a: str | float, b: str | float) -> str:
+        return self.op("Add", a, b)
+
+    def sub(self, a: str | float, b: str | float) -> str:
+        return self.op("Sub", a, b)
+
+    def mul(self, a: str | float, b: str | float) -> str:
+        return self.op("Mul", a, b)
+
+    def div(self, a: str | float, b: str | float) -> str:
+        return self.op("Div", a, b)
+
+    def min(self, a: str | float, b: str | float) -> str:
+        return self.op("Min", a, b)
+
+    def max(self, a: str | float, b: str | float) -> str:
+        return self.op("Max", a, b)
+
+    def clip(self, x: str, low: float, high: float) -> str:
+        return self.op("Clip", x, low, high)
+
+    def where(self, condition: str, a: str | float, b: str | float) -> str:
+        return self.op("Where", condition, a, b)
+
+    def greater(self, x: str, bound: float) -> str:
+        return self.op("Greater", x, bound)
+
+    def log1p(self, u: str) -> str:
+        """log(1 + u) to a few ulps for u > −1: log(w)·u/(w − 1) with w = 1 + u (the rounding
+        of w cancels, Goldberg's trick), u itself where w rounds to 1."""
+        w = self.add(u, 1.0)
+        ratio = self.div(self.mul(self.op("Log", w), u), self.sub(w, 1.0))
+        return self.where(self.op("Equal", w, 1.0), u, ratio)
+
+    def softplus(self, x: str) -> str:
+        """log(1 + eˣ) as max(x, 0) + log1p(e^−|x|), which never overflows."""
+        tail = self.log1p(self.op("Exp", self.op("Neg", self.op("Abs", x))))
+        return self.add(self.max(x, 0.0), tail)
+
+    def expm1_nonpositive(self, x: str) -> str:
+        """eˣ − 1 of min(x, 0): the exponential never overflows. Exp − 1 is off from expm1 by
+        an ulp of 1 near 0, an absolute error within the export's tolerance."""
+        return self.sub(self.op("Exp", self.min(x, 0.0)), 1.0)
+
+
+def _lower_step(activation: Step, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    ops = _Ops(graph)
+    return ops.op("Cast", ops.greater(inputs[0], 0.0), to=graph.float_type)
+
+
+def _lower_bent_identity(activation: BentIdentity, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    # √(x² + 1) as |x|·√(1 + 1/x²) beyond |x| = 1, so that x² cannot overflow
+    ops, x = _Ops(graph), inputs[0]
+    a = ops.op("Abs", x)
+    big = ops.max(a, 1.0)
+    small = ops.min(a, 1.0)
+    ratio = ops.div(small, big)
+    hypot = ops.mul(big, ops.op("Sqrt", ops.add(ops.mul(ratio, ratio), 1.0)))
+    return ops.add(ops.mul(ops.sub(hypot, 1.0), 0.5), x)
+
+
+def _lower_hard_shrink(activation: HardShrink, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    # Where, not ONNX Shrink, which ONNX Runtime computes off by 5e-8 in float64.
+    ops, x = _Ops(graph), inputs[0]
+    return ops.where(ops.greater(ops.op("Abs", x), float(activation.lambd)), x, 0.0)
+
+
+def _lower_soft_shrink(activation: SoftShrink, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    ops, x = _Ops(graph), inputs[0]
+    excess = ops.max(ops.sub(ops.op("Abs", x), float(activation.lambd)), 0.0)
+    return ops.mul(ops.op("Sign", x), excess)
+
+
+def _lower_threshold(activation: Threshold, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    ops, x = _Ops(graph), inputs[0]
+    return ops.where(ops.greater(x, float(activation.threshold)), x, float(activation.value))
+
+
+def _lower_hard_sigmoid(activation: HardSigmoid, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    # composed: ONNX Runtime has no float64 HardSigmoid
+    ops = _Ops(graph)
+    return ops.clip(ops.add(ops.mul(inputs[0], 0.2), 0.5), 0.0, 1.0)
+
+
+def _lower_log_sigmoid(activation: LogSigmoid, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    ops = _Ops(graph)
+    return ops.op("Neg", ops.softplus(ops.op("Neg", inputs[0])))
+
+
+def _lower_tanh_shrink(activation: TanhShrink, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    ops, x = _Ops(graph), inputs[0]
+    return ops.sub(x, ops.op("Tanh", x))
+
+
+def _lower_hard_tanh(activation: HardTanh, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    return _Ops(graph).clip(inputs[0], float(activation.min_val), float(activation.max_val))
+
+
+def _lower_relu6(activation: ReLU6, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    return _Ops(graph).clip(inputs[0], 0.0, 6.0)
+
+
+def _lower_leaky_relu(activation: LeakyReLU, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    # Where, not ONNX LeakyRelu, which takes x < 0 for x ≤ 0 but is the same at 0: written so
+    # that an α > 1 matches the forward too.
+    ops, x = _Ops(graph), inputs[0]
+    return ops.where(ops.greater(x, 0.0), x, ops.mul(x, float(activation.alpha)))
+
+
+def _lower_elu(activation: ELU, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    ops, x = _Ops(graph), inputs[0]
+    negative = ops.mul(ops.expm1_nonpositive(x), float(activation.alpha))
+    return ops.where(ops.greater(x, 0.0), x, negative)
+
+
+def _lower_selu(activation: SELU, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    ops, x = _Ops(graph), inputs[0]
+    negative = ops.mul(ops.expm1_nonpositive(x), SELU.scale * SELU.alpha)
+    return ops.where(ops.greater(x, 0.0), ops.mul(x, SELU.scale), negative)
+
+
+def _lower_celu(activation: CELU, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    ops, x, alpha = _Ops(graph), inputs[0], float(activation.alpha)
+    scaled = ops.div(ops.min(x, 0.0), alpha)
+    negative = ops.mul(ops.sub(ops.op("Exp", scaled), 1.0), alpha)
+    return ops.where(ops.greater(x, 0.0), x, negative)
+
+
+def _lower_softmin(activation: Softmin, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    ops = _Ops(graph)
+    return ops.op("Softmax", ops.op("Neg", inputs[0]), axis=-1)
+
+
+def _lower_softplus(activation: Softplus, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    ops, x, beta = _Ops(graph), inputs[0], float(activation.beta)
+    bx = ops.mul(x, beta)
+    soft = ops.div(ops.softplus(bx), beta)
+    return ops.where(ops.greater(bx, float(activation.threshold)), x, soft)
+
+
+def _lower_softsign(activation: Softsign, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    # composed: ONNX Runtime has no float64 Softsign
+    ops, x = _Ops(graph), inputs[0]
+    return ops.div(x, ops.add(ops.op("Abs", x), 1.0))
+
+
+def _lower_swish(activation: Swish, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    ops, x = _Ops(graph), inputs[0]
+    return ops.mul(x, ops.op("Sigmoid", ops.mul(x, float(activation.beta))))
+
+
+def _lower_mish(activation: Mish, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    ops, x = _Ops(graph), inputs[0]
+    return ops.mul(x, ops.op("Tanh", ops.softplus(x)))
+
+
+def _lower_tanh_exp(activation: TanhExp, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    ops, x = _Ops(graph), inputs[0]
+    return ops.mul(x, ops.op("Tanh", ops.op("Exp", ops.min(x, _EXP_CAP))))
+
+
+def _lower_gelu(activation: GELU, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    # ONNX Gelu is opset 20, so composed: x·Φ(x), or the tanh form.
+    ops, x = _Ops(graph), inputs[0]
+    if activation.approximate == "tanh":
+        cube = ops.mul(ops.mul(ops.mul(x, x), x), 0.044715)
+        inner = ops.mul(ops.add(x, cube), _SQRT_2_OVER_PI)
+        return ops.mul(ops.mul(x, 0.5), ops.add(ops.op("Tanh", inner), 1.0))
+    if graph.dtype != np.float64:  # ONNX Erf is within float32's resolution of the forward's Φ
+        cdf = ops.mul(ops.add(ops.op("Erf", ops.mul(x, 1.0 / math.sqrt(2.0))), 1.0), 0.5)
+        return ops.mul(x, cdf)
+    return ops.mul(x, _normal_cdf_float64(ops, x))
+
+
+def _normal_cdf_float64(ops: _Ops, x: str) -> str:
+    """Φ(x) in float64 by the forward's own method (``_erf.erf_and_erfc``): ONNX Runtime has no
+    float64 Erf. erf(z) by its series for z = |x|/√2 < 2.5 (summed by Horner), erfc(z) by its
+    continued fraction beyond; Φ from the side where it does not cancel."""
+    z = ops.mul(ops.op("Abs", x), 1.0 / _erf._SQRT_2)
+    small = ops.min(z, _erf._ERF_SPLIT)
+    z2 = ops.mul(small, small)
+    coefficients = [1.0]  # 2ⁿ / (1·3·…·(2n+1))
+    for n in range(1, _erf._SERIES_TERMS):
+        coefficients.append(coefficients[-1] * 2.0 / (2 * n + 1))
+    series: str | float = coefficients[-1]
+    for coefficient in reversed(coefficients[:-1]):
+        series = ops.add(ops.mul(series, z2), coefficient)
+    erf_small = ops.mul(ops.mul(ops.op("Exp", ops.op("Neg", z2)), small), series)
+    erf_small = ops.mul(erf_small, 2.0 / _erf._SQRT_PI)
+    large = ops.max(z, _erf._ERF_SPLIT)
+    fraction = large
+    for k in range(_erf._FRACTION_DEPTH, 0, -1):
+        fraction = ops.add(large, ops.div(0.5 * k, fraction))
+    decay = ops.op("Exp", ops.op("Neg", ops.mul(large, large)))
+    erfc_large = ops.div(decay, ops.mul(fraction, _erf._SQRT_PI))
+    erfc = ops.where(ops.op("Less", z, _erf._ERF_SPLIT), ops.sub(1.0, erf_small), erfc_large)
+    half_erfc = ops.mul(erfc, 0.5)
+    return ops.where(ops.op("GreaterOrEqual", x, 0.0), ops.sub(1.0, half_erfc), half_erfc)
+
+
+def _lower_hard_swish(activation: HardSwish, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    ops, x = _Ops(graph), inputs[0]
+    return ops.div(ops.mul(x, ops.clip(ops.add(x, 3.0), 0.0, 6.0)), 6.0)
+
+
+def _lower_log_softmax(activation: LogSoftmax, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    return str(graph.node("LogSoftmax", inputs, hint="log_softmax", axis=-1))
+
+
 @hookimpl
 def register_onnx_lowerings(register: Register) -> None:
     register(_operator("Identity"), "plugnet:identity")
@@ -574,3 +805,26 @@ def register_onnx_lowerings(register: Register) -> None:
     register(_operator("Sigmoid"), "plugnet:sigmoid")
     register(_operator("Tanh"), "plugnet:tanh")
     register(_operator("Softmax", axis=-1), "plugnet:softmax")
+    register(_lower_step, "plugnet:step")
+    register(_lower_bent_identity, "plugnet:bent_identity")
+    register(_lower_hard_shrink, "plugnet:hard_shrink")
+    register(_lower_soft_shrink, "plugnet:soft_shrink")
+    register(_lower_threshold, "plugnet:threshold")
+    register(_lower_hard_sigmoid, "plugnet:hard_sigmoid")
+    register(_lower_log_sigmoid, "plugnet:log_sigmoid")
+    register(_lower_tanh_shrink, "plugnet:tanh_shrink")
+    register(_lower_hard_tanh, "plugnet:hard_tanh")
+    register(_lower_relu6, "plugnet:relu6")
+    register(_lower_leaky_relu, "plugnet:leaky_relu")
+    register(_lower_elu, "plugnet:elu")
+    register(_lower_selu, "plugnet:selu")
+    register(_lower_celu, "plugnet:celu")
+    register(_lower_softmin, "plugnet:softmin")
+    register(_lower_log_softmax, "plugnet:log_softmax")
+    register(_lower_softplus, "plugnet:softplus")
+    register(_lower_softsign, "plugnet:softsign")
+    register(_lower_swish, "plugnet:swish")
+    register(_lower_mish, "plugnet:mish")
+    register(_lower_tanh_exp, "plugnet:tanh_exp")
+    register(_lower_gelu, "plugnet:gelu")
+    register(_lower_hard_swish, "plugnet:hard_swish")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from plugnet.protocols import DocumentsStd, MergesInputs, conformance_of
-from plugnet.testing.checks import CHECKS
+from plugnet.testing.checks import CHECKS, lowering
 from plugnet.testing.checks.common import Case, Subject
 from plugnet.testing.checks.layer import DEFAULT_LAYER_INPUT, DEFAULT_MERGE_INPUTS
 from plugnet.testing.gradients import ConformanceError
@@ -54,14 +54,31 @@ __all__ = [
 ]
 
 
-def applicable(kind: str, factory_or_instance: Any) -> list[str]:
+def applicable(
+    kind: str, factory_or_instance: Any, component: Component | None = None
+) -> list[str]:
     """The names of the checks that apply: all of the kind's, less ``std`` for an initializer
-    that documents none."""
+    that documents none, and less ``onnx`` for a layer or activation (the registered
+    ``component``) that has no ONNX lowering or where onnx and onnxruntime are not installed
+    (:func:`~plugnet.testing.checks.lowering.missing_runtime` says so)."""
     names = list(CHECKS[kind])
     # A class passes isinstance as its instances would: the protocol has only a method.
     if kind == "initializer" and not isinstance(factory_or_instance, DocumentsStd):
         names.remove("std")
+    if "onnx" in names and (
+        not lowering.has_lowering(component) or lowering.missing_runtime() is not None
+    ):
+        names.remove("onnx")
     return names
+
+
+def _checks_of(subject: Subject) -> list[str]:
+    """What ``check_layer``/``check_activation`` run: every check of the kind, the ``onnx``
+    check whenever the component has a lowering, so that it fails, naming the extra, rather
+    than pass unseen where onnx is not installed."""
+    names = applicable(subject.kind, subject.fresh(), subject.component)
+    wanted = "onnx" in CHECKS[subject.kind] and lowering.has_lowering(subject.component)
+    return [*names, "onnx"] if wanted and "onnx" not in names else names
 
 
 def run_check(subject: Subject, check: str) -> float | None:
@@ -174,9 +191,10 @@ def _run_all(subject: Subject, checks: Iterable[str]) -> None:
 
 
 def check_activation(activation: Any) -> None:
-    """Run every activation check on a spec or instance; raise ConformanceError on failure."""
+    """Run every activation check on a spec or instance (``onnx`` when it has a registered
+    lowering); raise ConformanceError on failure."""
     subject = _subject_for("activation", activation)
-    _run_all(subject, CHECKS["activation"])
+    _run_all(subject, _checks_of(subject))
 
 
 def check_error_function(error: Any) -> None:
@@ -193,8 +211,10 @@ def check_layer(
     """Run every layer check on a spec or instance, built for per-sample ``input_shape``
     (default: the layer's first matching ``conformance.cases`` entry, else ``(4,)``), or for a
     layer that merges several inputs (:class:`~plugnet.protocols.MergesInputs`) for the list
-    ``input_shapes`` (default: likewise, else two inputs of ``(4,)``)."""
-    _run_all(_subject_for("layer", layer, input_shape, input_shapes), CHECKS["layer"])
+    ``input_shapes`` (default: likewise, else two inputs of ``(4,)``); ``onnx`` when it has a
+    registered lowering."""
+    subject = _subject_for("layer", layer, input_shape, input_shapes)
+    _run_all(subject, _checks_of(subject))
 
 
 def check_model_layers(model: Any) -> None:
@@ -340,7 +360,7 @@ def checks_for(components: Iterable[Component]) -> list[ConformanceCheck]:
                 label += "@" + shapes
             if labels.count(label) > 1:
                 label += f"#{labels[: index + 1].count(labels[index])}"
-            for check in applicable(component.kind, component.factory):
+            for check in applicable(component.kind, component.factory, component):
                 items.append(ConformanceCheck(component, case, check, label))
     return items
 

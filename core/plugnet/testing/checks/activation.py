@@ -1,5 +1,6 @@
 """The activation checks. An activation may declare kinks (``conformance.kinks``), the x where
-its derivative jumps; gradients are checked away from them."""
+its derivative jumps; gradients are checked away from them. The ``onnx`` check (its ONNX
+lowering against its forward) is in :mod:`plugnet.testing.checks.lowering`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from plugnet.protocols import conformance_of
-from plugnet.testing.checks import expect
+from plugnet.testing.checks import expect, lowering
 from plugnet.testing.checks.common import DTYPES, SEED, CheckTable, Subject, rebuild
 from plugnet.testing.gradients import check_vjp
 from plugnet.testing.inputs import away_from_kinks, extreme_inputs
@@ -85,3 +86,28 @@ def _extremes(subject: Subject) -> None:
         expect.quiet_and_finite(
             f"backward on ±1e4 {dtype} inputs", activation.backward, x, y, np.ones_like(y)
         )
+
+
+ONNX_SHAPE = (4, 10)
+
+
+@CHECKS.check("onnx")
+def _onnx(subject: Subject) -> float:
+    activation = subject.fresh()
+
+    def example(dtype: np.dtype[Any]) -> lowering.Example:
+        from plugnet.network import Model
+
+        rng = np.random.default_rng(SEED)
+        x = np.concatenate(
+            [
+                away_from_kinks(ONNX_SHAPE, kinks(activation), rng).astype(dtype),
+                extreme_inputs(ONNX_SHAPE, rng, dtype),
+            ]
+        )
+        layer = {"type": "activation", "activation": activation}
+        model = Model([layer], error="mse", dtype=dtype, seed=SEED)
+        model.build(ONNX_SHAPE[1:])
+        return model, [x], activation.forward(x), x
+
+    return lowering.check(subject, example, "random and ±1e4")

@@ -7,7 +7,10 @@ each input left unchanged.
 A layer that takes indices (:class:`~plugnet.protocols.TakesIndices`, an embedding) is fed
 integer ids instead of floats (:func:`_inputs`); its gradient check covers only its parameters,
 its backward must return None, and its extremes are the first and last ids and refusing ids
-out of range."""
+out of range.
+
+The ``onnx`` check (the layer's ONNX lowering against its forward, in inference mode) is in
+:mod:`plugnet.testing.checks.lowering`."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from plugnet.protocols import Array, MergesInputs, Shape, TakesIndices
-from plugnet.testing.checks import expect
+from plugnet.testing.checks import expect, lowering
 from plugnet.testing.checks.common import DTYPES, SEED, CheckTable, Subject, protocol, rebuild
 from plugnet.testing.gradients import ConformanceError, check_vjp
 from plugnet.testing.inputs import extreme_inputs
@@ -311,3 +314,23 @@ def _index_extremes(subject: Subject, layer: Any, forward: Any, dtype: np.dtype[
             f"forward took the id {bad}, outside 0..{count - 1} (index_count = {count}), "
             f"without raising ValueError; refuse ids out of range (NumPy wraps negative ones)"
         )
+
+
+@CHECKS.check("onnx")
+def _onnx(subject: Subject) -> float:
+    shapes = _input_shapes(subject)
+    names = ["input"] if len(shapes) == 1 else [f"input_{i}" for i in range(len(shapes))]
+
+    def example(dtype: np.dtype[Any]) -> lowering.Example:
+        from plugnet.network import Model
+
+        layer = subject.fresh()
+        model = Model(
+            [layer], error="mse", dtype=dtype, seed=SEED, inputs=names, layer_inputs=[names]
+        )
+        model.build(dict(zip(names, shapes, strict=True)) if len(names) > 1 else shapes[0])
+        xs = _inputs(subject, layer, dtype)
+        expected = layer.forward(xs if _merges(layer) else xs[0], training=False)
+        return model, xs, expected, None
+
+    return lowering.check(subject, example, "random")
