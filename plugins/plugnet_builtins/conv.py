@@ -5,7 +5,8 @@ conv1d is conv2d on a height-1 image: (N, C, L) is viewed as (N, C, 1, L) and th
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from plugnet_builtins._im2col import (
     same_padding,
 )
 from plugnet_builtins.layers import ActivationSpec, InitializerSpec, _positive_int, initializer_for
+
+if TYPE_CHECKING:
+    from plugnet.onnx_export import OnnxGraph
 
 
 def image_shape(input_shape: Shape, layer: str) -> tuple[int, int, int]:
@@ -355,3 +359,85 @@ class Conv1D(Conv2D):
 def register_layers(register: Register) -> None:
     register(Conv2D, name="conv2d", aliases=("conv", "convolution2d"))
     register(Conv1D, name="conv1d", aliases=("convolution1d",))
+
+
+# -- ONNX lowerings (see plugnet.onnx_export) ------------------------------------------------
+
+
+def onnx_window(
+    kernel: Pair, strides: Pair, pads: Padding, out_size: Pair, *, one_d: bool
+) -> tuple[list[int], list[int], list[int], list[int]]:
+    """A window's kernel, strides, pads (ONNX's [begins..., ends...]) and output size over the
+    spatial axes of the ONNX value: (H, W), or (L,) for a 1-D layer, which keeps its window as
+    (1, k) on a height-1 image."""
+    axes = (1,) if one_d else (0, 1)
+    begins, ends = [pads[a][0] for a in axes], [pads[a][1] for a in axes]
+    return (
+        [kernel[a] for a in axes],
+        [strides[a] for a in axes],
+        begins + ends,
+        [out_size[a] for a in axes],
+    )
+
+
+def window_slices(
+    graph: OnnxGraph,
+    x: str,
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    pads: Sequence[int],
+    out_size: Sequence[int],
+) -> list[str]:
+    """For each kernel offset, in row-major order as :func:`im2col` takes them, the strided
+    slice of ``x`` (N, C, *spatial) zero-padded by ``pads`` (ONNX's [begins..., ends...]) that
+    the offset touches: each (N, C, *out_size). The float64 composition of Conv and
+    AveragePool, which ONNX Runtime's CPU kernels run in float32 only."""
+    if any(pads):
+        zeros = [0, 0]
+        pad_list = [*zeros, *pads[: len(kernel)], *zeros, *pads[len(kernel) :]]
+        x = graph.node("Pad", [x, graph.constant(np.array(pad_list), "pads")], hint="padded")
+    axes = graph.constant(np.arange(2, 2 + len(kernel)), "window_axes")
+    steps = graph.constant(np.array(strides), "window_steps")
+    slices = []
+    for offset in np.ndindex(*kernel):
+        ends = [i + s * (o - 1) + 1 for i, s, o in zip(offset, strides, out_size, strict=True)]
+        starts = graph.constant(np.array(offset), "window_start")
+        stops = graph.constant(np.array(ends), "window_end")
+        slices.append(graph.node("Slice", [x, starts, stops, axes, steps], hint="window"))
+    return slices
+
+
+def lower_conv(layer: Conv2D, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    """ONNX Conv, then the activation's lowering. ``w`` is already in ONNX's layout,
+    (M, C, kH, kW) or (M, C, k); the padding resolved at build ("same" included) becomes the
+    explicit ``pads`` [begins..., ends...], so ONNX never re-derives it. In float64 the same
+    product composed, as the forward computes it: the windows stacked as im2col columns
+    (N, C·kh·kw, Ho·Wo), one MatMul with ``w`` as (M, C·kh·kw), plus ``b``."""
+    w = layer.params["w"]
+    kernel, strides, pads, out = onnx_window(
+        layer.kernel, layer.strides, layer.pads, layer.out_size, one_d=isinstance(layer, Conv1D)
+    )
+    if graph.dtype == np.float64:
+        axis = graph.constant(np.array([2]), "offset_axis")
+        slices = window_slices(graph, inputs[0], kernel, strides, pads, out)
+        stacked = graph.node("Concat", [graph.node("Unsqueeze", [s, axis]) for s in slices], axis=2)
+        columns_shape = graph.constant(np.array([0, w[0].size, int(np.prod(out))]), "cols_shape")
+        columns = graph.node("Reshape", [stacked, columns_shape], hint="cols")
+        product = graph.node("MatMul", [graph.constant(w.reshape(len(w), -1), "w"), columns])
+        u_shape = graph.constant(np.array([0, len(w), *out]), "u_shape")
+        u = graph.node("Reshape", [product, u_shape], hint="u")
+        if layer.use_bias:
+            bias = layer.params["b"].reshape(-1, *(1 for _ in out))
+            u = graph.node("Add", [u, graph.constant(bias, "b")], hint="u")
+    else:
+        operands = [inputs[0], graph.constant(w, "w")]
+        if layer.use_bias:
+            operands.append(graph.constant(layer.params["b"], "b"))
+        u = graph.node("Conv", operands, hint="u", kernel_shape=kernel, strides=strides, pads=pads)
+    return graph.lower(layer.activation, [u])
+
+
+@hookimpl
+def register_onnx_lowerings(register: Register) -> None:
+    register(lower_conv, "plugnet:conv2d")
+    register(lower_conv, "plugnet:conv1d")

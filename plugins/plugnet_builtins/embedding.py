@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
@@ -13,6 +14,9 @@ from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array, Conformance, Shape
 from plugnet_builtins.initializers import Normal
 from plugnet_builtins.layers import InitializerSpec, _positive_int, initializer_or_default
+
+if TYPE_CHECKING:
+    from plugnet.onnx_export import OnnxGraph
 
 
 class Embedding(Configurable):
@@ -92,3 +96,17 @@ class Embedding(Configurable):
 @hookimpl
 def register_layers(register: Register) -> None:
     register(Embedding, name="embedding")
+
+
+# -- ONNX lowerings (see plugnet.onnx_export) ------------------------------------------------
+
+
+def lower_embedding(layer: Embedding, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    """Gather the rows of ``w`` (input_dim, output_dim) that the int64 token ids name."""
+    w = graph.constant(layer.params["w"], "w")
+    return str(graph.node("Gather", [w, inputs[0]], hint="y", axis=0))
+
+
+@hookimpl
+def register_onnx_lowerings(register: Register) -> None:
+    register(lower_embedding, "plugnet:embedding")

@@ -3,7 +3,8 @@ normalization over the last axis."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -11,6 +12,9 @@ from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array, Conformance, Shape
 from plugnet_builtins._checks import number
+
+if TYPE_CHECKING:
+    from plugnet.onnx_export import OnnxGraph
 
 
 class BatchNorm(Configurable):
@@ -165,3 +169,65 @@ class LayerNorm(Configurable):
 def register_layers(register: Register) -> None:
     register(BatchNorm, name="batch_norm", aliases=("batch_normalization",))
     register(LayerNorm, name="layer_norm", aliases=("layer_normalization",))
+
+
+# -- ONNX lowerings (see plugnet.onnx_export) ------------------------------------------------
+
+
+# ONNX's ``epsilon`` attributes are 32-bit floats: a float64 model's eps would be rounded by
+# about 1e-8 of itself, which moves the output of a channel whose variance is near zero by
+# up to ~1e-7. So float64 models get the normalization composed, as the forward computes it,
+# with eps in float64; float32 models get the single operator.
+
+
+def _normalize(graph: OnnxGraph, centred: str, var: str, eps: float) -> str:
+    """x̂ = (x − μ) · 1/√(σ² + eps), the forward's order of operations."""
+    std = graph.node("Sqrt", [graph.node("Add", [var, graph.constant(eps, "eps")])], hint="std")
+    return str(graph.node("Mul", [centred, graph.node("Reciprocal", [std])], hint="x_hat"))
+
+
+def _affine(graph: OnnxGraph, x_hat: str, gamma: Array, beta: Array) -> str:
+    scaled = graph.node("Mul", [x_hat, graph.constant(gamma, "gamma")], hint="scaled")
+    return str(graph.node("Add", [scaled, graph.constant(beta, "beta")], hint="y"))
+
+
+def lower_batch_norm(layer: BatchNorm, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    """Inference with the running statistics: ONNX BatchNormalization, which normalizes axis 1
+    of (N, C) and (N, C, H, W) alike, as plugnet does; composed in float64 (above)."""
+    gamma, beta = layer.params["gamma"], layer.params["beta"]
+    mean, var = layer.buffers["running_mean"], layer.buffers["running_var"]
+    if graph.dtype == np.float64:
+        per_channel = (-1, *(1 for _ in graph.shape(inputs[0])[1:]))
+        mean, var, gamma, beta = (a.reshape(per_channel) for a in (mean, var, gamma, beta))
+        centred = graph.node("Sub", [inputs[0], graph.constant(mean, "running_mean")])
+        x_hat = _normalize(graph, centred, graph.constant(var, "running_var"), layer.eps)
+        return _affine(graph, x_hat, gamma, beta)
+    operands = [inputs[0], *(graph.constant(a, k) for a, k in ((gamma, "gamma"), (beta, "beta")))]
+    operands += [graph.constant(mean, "running_mean"), graph.constant(var, "running_var")]
+    return str(graph.node("BatchNormalization", operands, hint="y", epsilon=layer.eps))
+
+
+def lower_layer_norm(layer: LayerNorm, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    """ONNX LayerNormalization (opset 17) over the last axis, its scale ones and its bias
+    zeros without ``elementwise_affine``; in float64 the forward's two-pass form composed."""
+    if layer.elementwise_affine:
+        gamma, beta = layer.params["gamma"], layer.params["beta"]
+    else:
+        size = graph.shape(inputs[0])[-1]
+        gamma, beta = np.ones(size, graph.dtype), np.zeros(size, graph.dtype)
+    if graph.dtype == np.float64:
+        x = inputs[0]
+        mean = graph.node("ReduceMean", [x], hint="mean", axes=[-1], keepdims=1)
+        centred = graph.node("Sub", [x, mean], hint="centred")
+        square = graph.node("Mul", [centred, centred], hint="square")
+        var = graph.node("ReduceMean", [square], hint="var", axes=[-1], keepdims=1)
+        x_hat = _normalize(graph, centred, var, layer.eps)
+        return x_hat if not layer.elementwise_affine else _affine(graph, x_hat, gamma, beta)
+    operands = [inputs[0], graph.constant(gamma, "gamma"), graph.constant(beta, "beta")]
+    return str(graph.node("LayerNormalization", operands, hint="y", axis=-1, epsilon=layer.eps))
+
+
+@hookimpl
+def register_onnx_lowerings(register: Register) -> None:
+    register(lower_batch_norm, "plugnet:batch_norm")
+    register(lower_layer_norm, "plugnet:layer_norm")

@@ -9,7 +9,8 @@ pool offset (i, j), never a loop over output pixels.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,8 +27,11 @@ from plugnet_builtins._im2col import (
     pair,
     windows,
 )
-from plugnet_builtins.conv import image_shape
+from plugnet_builtins.conv import image_shape, onnx_window, window_slices
 from plugnet_builtins.layers import _positive_int
+
+if TYPE_CHECKING:
+    from plugnet.onnx_export import OnnxGraph
 
 
 class _Pool2D(Configurable):
@@ -268,3 +272,44 @@ def register_layers(register: Register) -> None:
         name="global_avg_pool",
         aliases=("global_average_pooling1d", "global_average_pooling2d"),
     )
+
+
+# -- ONNX lowerings (see plugnet.onnx_export) ------------------------------------------------
+
+
+def lower_pool(layer: _Pool2D, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    """ONNX MaxPool or AveragePool with the layer's window, stride and symmetric padding, and
+    floor rounding (ceil_mode 0) as plugnet's output size. ONNX's MaxPool ignores padded
+    cells, as plugnet's −∞ padding does; AveragePool's ``count_include_pad=1`` divides by the
+    whole window, as plugnet's zero padding does. ONNX Runtime has no float64 AveragePool, so
+    in float64 the average is composed: the sum of the zero-padded windows times 1/(kh·kw)."""
+    kernel, strides, pads, out = onnx_window(
+        layer.window, layer.strides, layer.pads, layer.out_size, one_d=isinstance(layer, _Pool1D)
+    )
+    window: dict[str, Any] = {
+        "kernel_shape": kernel,
+        "strides": strides,
+        "pads": pads,
+        "ceil_mode": 0,
+    }
+    if isinstance(layer, MaxPool2D):
+        return str(graph.node("MaxPool", inputs, hint="max", **window))
+    if graph.dtype == np.float64:
+        total = graph.node("Sum", window_slices(graph, inputs[0], kernel, strides, pads, out))
+        share = graph.constant(1.0 / int(np.prod(kernel)), "share")
+        return str(graph.node("Mul", [total, share], hint="mean"))
+    return str(graph.node("AveragePool", inputs, hint="mean", count_include_pad=1, **window))
+
+
+def lower_global_avg_pool(layer: GlobalAvgPool, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    """ReduceMean over every axis after the channel axis (opset 17 takes them as an
+    attribute), dropping them: (N, C, ...) → (N, C)."""
+    axes = list(range(2, len(graph.shape(inputs[0])) + 1))
+    return str(graph.node("ReduceMean", inputs, hint="mean", axes=axes, keepdims=0))
+
+
+@hookimpl
+def register_onnx_lowerings(register: Register) -> None:
+    for name in ("max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d"):
+        register(lower_pool, f"plugnet:{name}")
+    register(lower_global_avg_pool, "plugnet:global_avg_pool")

@@ -13,7 +13,8 @@ input projection x W_ihᵀ of all steps is one matrix product before the time lo
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from plugnet_builtins.layers import (
     _positive_int,
     initializer_or_default,
 )
+
+if TYPE_CHECKING:
+    from plugnet.onnx_export import OnnxGraph
 
 
 def sequence_shape(input_shape: Shape, layer: str) -> tuple[int, int]:
@@ -377,3 +381,104 @@ def register_layers(register: Register) -> None:
     register(SimpleRNN, name="simple_rnn", aliases=("rnn",))
     register(GRU, name="gru")
     register(LSTM, name="lstm")
+
+
+# -- ONNX lowerings (see plugnet.onnx_export) ------------------------------------------------
+#
+# Unrolled over the steps (the per-sample shape fixes T) from MatMul, Add, Mul, Sigmoid and
+# Tanh, rather than ONNX's RNN, GRU and LSTM operators: ONNX Runtime's CPU kernels for those
+# run float32 only, and the composition also takes simple_rnn's activation, whatever it is,
+# through its own lowering (docs/decisions.md).
+
+
+def _steps(layer: _Recurrent, graph: OnnxGraph, x: str, bias: Array) -> list[str]:
+    """x_t W_ihᵀ + bias for each step t, each (N, G·units), from one MatMul over (N, T, F)
+    split along T."""
+    steps = graph.shape(x)[0]
+    projected = graph.node("MatMul", [x, graph.constant(layer.params["w_ih"].T, "w_ih_t")])
+    xw = graph.node("Add", [projected, graph.constant(bias, "bias")], hint="xw")
+    split = graph.node("Split", [xw], hint="xw_step", outputs=steps, axis=1)
+    axis = graph.constant(np.array([1]), "time_axis")
+    return [
+        graph.node("Squeeze", [step, axis], hint="xw_t")
+        for step in ([split] if steps == 1 else split)
+    ]
+
+
+def _output(layer: _Recurrent, graph: OnnxGraph, hs: list[str]) -> str:
+    """The last hidden state (N, units), or all of them stacked batch-first (N, T, units)."""
+    if not layer.return_sequences:
+        return hs[-1]
+    axis = graph.constant(np.array([1]), "time_axis")
+    stacked = [graph.node("Unsqueeze", [h, axis], hint="h_seq") for h in hs]
+    return str(graph.node("Concat", stacked, hint="sequence", axis=1))
+
+
+def lower_simple_rnn(layer: SimpleRNN, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    """h_t = f(x_t W_ihᵀ + b_ih + b_hh + h_{t−1} W_hhᵀ), f through its own lowering; h_0 = 0
+    drops the first step's recurrent term."""
+    p = layer.params
+    w_hh_t = graph.constant(p["w_hh"].T, "w_hh_t")
+    hs: list[str] = []
+    for t, xw in enumerate(_steps(layer, graph, inputs[0], p["b_ih"] + p["b_hh"])):
+        u = xw if t == 0 else graph.node("Add", [graph.node("MatMul", [hs[-1], w_hh_t]), xw])
+        hs.append(graph.lower(layer.activation, [u]))
+    return _output(layer, graph, hs)
+
+
+def lower_gru(layer: GRU, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    """PyTorch's GRU (gates r, z, n) step by step: r, z = σ(xW + hW + b), q = h W_hnᵀ + b_hn,
+    n = tanh(x W_inᵀ + b_in + r ⊙ q), h' = n + z ⊙ (h − n); with h_0 = 0, q = b_hn and
+    h_1 = n − z ⊙ n."""
+    p, units = layer.params, layer.units
+    b_hh = p["b_hh"]
+    bias = p["b_ih"] + np.concatenate([b_hh[: 2 * units], np.zeros_like(b_hh[2 * units :])])
+    w_hh_t = graph.constant(p["w_hh"].T, "w_hh_t")
+    b_hn = graph.constant(b_hh[2 * units :], "b_hn")
+    hs: list[str] = []
+    for t, xw in enumerate(_steps(layer, graph, inputs[0], bias)):
+        x_r, x_z, x_n = graph.node("Split", [xw], hint="x_gate", outputs=3, axis=1)
+        if t == 0:
+            r_in, z_in, q = x_r, x_z, b_hn
+        else:
+            hh = graph.node("MatMul", [hs[-1], w_hh_t])
+            h_r, h_z, h_n = graph.node("Split", [hh], hint="h_gate", outputs=3, axis=1)
+            r_in, z_in = graph.node("Add", [x_r, h_r]), graph.node("Add", [x_z, h_z])
+            q = graph.node("Add", [h_n, b_hn], hint="q")
+        r = graph.node("Sigmoid", [r_in], hint="r")
+        z = graph.node("Sigmoid", [z_in], hint="z")
+        n = graph.node("Tanh", [graph.node("Add", [x_n, graph.node("Mul", [r, q])])], hint="n")
+        if t == 0:
+            hs.append(graph.node("Sub", [n, graph.node("Mul", [z, n])], hint="h"))
+        else:
+            step = graph.node("Mul", [z, graph.node("Sub", [hs[-1], n])])
+            hs.append(graph.node("Add", [n, step], hint="h"))
+    return _output(layer, graph, hs)
+
+
+def lower_lstm(layer: LSTM, graph: OnnxGraph, inputs: Sequence[str]) -> str:
+    """PyTorch's LSTM (gates i, f, g, o) step by step: [i, f, g, o] = [σ, σ, tanh, σ](xW + hW
+    + b), c' = f ⊙ c + i ⊙ g, h' = o ⊙ tanh(c'); with h_0 = c_0 = 0, c_1 = i ⊙ g."""
+    p = layer.params
+    w_hh_t = graph.constant(p["w_hh"].T, "w_hh_t")
+    hs: list[str] = []
+    c = ""
+    for t, xw in enumerate(_steps(layer, graph, inputs[0], p["b_ih"] + p["b_hh"])):
+        a = xw if t == 0 else graph.node("Add", [xw, graph.node("MatMul", [hs[-1], w_hh_t])])
+        a_i, a_f, a_g, a_o = graph.node("Split", [a], hint="gate", outputs=4, axis=1)
+        ig = graph.node("Mul", [graph.node("Sigmoid", [a_i], hint="i"), graph.node("Tanh", [a_g])])
+        if t == 0:
+            c = ig
+        else:
+            f = graph.node("Sigmoid", [a_f], hint="f")
+            c = graph.node("Add", [graph.node("Mul", [f, c]), ig], hint="c")
+        o = graph.node("Sigmoid", [a_o], hint="o")
+        hs.append(graph.node("Mul", [o, graph.node("Tanh", [c])], hint="h"))
+    return _output(layer, graph, hs)
+
+
+@hookimpl
+def register_onnx_lowerings(register: Register) -> None:
+    register(lower_simple_rnn, "plugnet:simple_rnn")
+    register(lower_gru, "plugnet:gru")
+    register(lower_lstm, "plugnet:lstm")
