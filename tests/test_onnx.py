@@ -285,3 +285,14 @@ def test_plugnet_export_writes_a_saved_model_as_onnx(
     assert "write the ONNX model to a file ending in .onnx" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "missing.npz"), "--onnx", str(out)]) == 2
     assert "no such model file" in capsys.readouterr().err
+
+
+def test_a_scalar_constant_stays_a_scalar(fresh_registry: Registry) -> None:
+    from plugnet.onnx_export import OnnxGraph
+
+    graph = OnnxGraph(fresh_registry, np.dtype(np.float32))
+    graph.constant(0.5, "half")
+    graph.constant([1, 2], "pair")
+    half, pair = graph.initializers
+    assert list(half.dims) == [] and half.data_type == onnx.TensorProto.FLOAT
+    assert list(pair.dims) == [2] and pair.data_type == onnx.TensorProto.INT64

@@ -110,7 +110,8 @@ class OnnxGraph:
         elif array.dtype.kind in "iub":
             array = array.astype(np.int64) if array.dtype.kind != "b" else array
         name = self.fresh(hint)
-        tensor = self._numpy_helper.from_array(np.ascontiguousarray(array), name)
+        # np.require, not ascontiguousarray, which would make a 0-d scalar 1-d
+        tensor = self._numpy_helper.from_array(np.require(array, requirements="C"), name)
         self.initializers.append(tensor)
         return name
 
