@@ -175,7 +175,14 @@ def test_simple_rnn_lowers_any_activation_through_its_own_lowering(
 
 
 @pytest.mark.parametrize(
-    "config", ["digits_cnn.toml", "digits_residual.toml", "digits_residual_cnn.toml"]
+    "config",
+    [
+        "xor.toml",
+        "digits.toml",
+        "digits_cnn.toml",
+        "digits_residual.toml",
+        "digits_residual_cnn.toml",
+    ],
 )
 def test_the_examples_trained_models_export(config: str, tmp_path: Path) -> None:
     from plugnet.config import load_config
@@ -187,7 +194,7 @@ def test_the_examples_trained_models_export(config: str, tmp_path: Path) -> None
     net = loaded.model.build()
     # one epoch over the first 512 of the 1347 training images keeps the file near 30 s and
     # moves every weight and running statistic off its initial value
-    train = splits.train.subset(np.arange(512))
+    train = splits.train.subset(np.arange(min(512, len(splits.train.x))))
     net.fit(train.x, train.t, epochs=1, batch_size=32, verbose=0)
     x = splits.test.x.astype(net.dtype)
     assert exported_difference(net, {"input": x}, tmp_path) <= 1e-5
