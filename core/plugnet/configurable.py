@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
-from html import escape
 from typing import Any
 
 
@@ -36,6 +35,8 @@ class Configurable:
 
     def _repr_html_(self) -> str:
         """The repr, and for a built layer a table of its parameters' shapes."""
+        from html import escape  # here: html.entities costs ms at start-up
+
         text = f"<code>{escape(repr(self))}</code>"
         params = getattr(self, "params", None)
         if not isinstance(params, Mapping) or not params:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, overload
 
@@ -121,6 +120,8 @@ class History(Callback):
 
     def _repr_html_(self) -> str:
         """A table of the last epochs' values, which Jupyter shows for a history."""
+        from html import escape  # here: html.entities costs ms at start-up
+
         caption = escape(repr(self))
         if not self.epoch:
             return f"<table><caption>{caption}</caption></table>"

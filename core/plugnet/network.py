@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
@@ -603,6 +602,8 @@ class Model:
     def _repr_html_(self) -> str:
         """The summary as an HTML table, which Jupyter shows for a model at the end of a cell;
         hovering over a layer's type shows its configuration."""
+        from html import escape  # here: html.entities costs ms at start-up
+
         rows, totals = self._summary_table()
         head = "".join(f"<th>{escape(cell)}</th>" for cell in rows[0])
         body = []
