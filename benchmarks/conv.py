@@ -50,8 +50,8 @@ def conv_step(
     return step, layer
 
 
-def pool_step(x: np.ndarray) -> Callable[[], None]:
-    layer = plugnet.layer("max_pool2d(pool_size=2)")
+def pool_step(x: np.ndarray, spec: str = "max_pool2d(pool_size=2)") -> Callable[[], None]:
+    layer = plugnet.layer(spec)
     out = layer.build(x.shape[1:], rng=np.random.default_rng(0), dtype=np.dtype(np.float32))
     g = np.random.default_rng(1).standard_normal((x.shape[0], *out), dtype=np.float32)
 
