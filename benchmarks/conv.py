@@ -38,7 +38,7 @@ SEQ_SHAPE, SEQ_FILTERS, SEQ_WIDTH = (100, 25, 40), 25, 5
 def conv_step(
     x: np.ndarray, g: np.ndarray, *, input_grad: bool = True, layer_type: str = "conv2d"
 ) -> tuple[Callable[[], None], object]:
-    filters, kernel = (F, K) if layer_type == "conv2d" else (SEQ_FILTERS, SEQ_WIDTH)
+    filters, kernel = g.shape[1], K if layer_type == "conv2d" else SEQ_WIDTH  # g: the output's
     spec = {"type": layer_type, "filters": filters, "kernel_size": kernel, "padding": "same"}
     layer = plugnet.layer(spec)
     layer.build(x.shape[1:], rng=np.random.default_rng(0), dtype=np.dtype(np.float32))

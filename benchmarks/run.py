@@ -184,6 +184,60 @@ def conv_rows(repeats: int, quick: bool) -> list[Row]:
     return rows
 
 
+def torch_conv2d(
+    x: np.ndarray, g: np.ndarray, weights: np.ndarray, input_grad: bool
+) -> Callable[[], None] | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    xt = torch.from_numpy(x).requires_grad_(input_grad)
+    wt = torch.from_numpy(weights.copy()).requires_grad_()
+    bt = torch.zeros(weights.shape[0], requires_grad=True)
+    gt = torch.from_numpy(g)
+
+    def step() -> None:
+        xt.grad = wt.grad = bt.grad = None
+        torch.nn.functional.conv2d(xt, wt, bt, padding="same").backward(gt)
+
+    return step
+
+
+def digits_cnn_rows(repeats: int, quick: bool) -> list[Row]:
+    """examples/digits_cnn.toml's two conv2d layers at batch 32, one epoch's 42 steps a repeat."""
+    rng = np.random.default_rng(0)
+    steps = 3 if quick else 42  # 1347 training samples / batch 32
+    runs: dict[str, Callable[[], None]] = {}
+    names: dict[str, str] = {}
+    # (input shape, filters, dE/dx): the first layer needs none, after the reshape
+    for key, shape, filters, input_grad in (
+        ("cnn1", (32, 1, 8, 8), 16, False), ("cnn2", (32, 16, 4, 4), 32, True)
+    ):  # fmt: skip
+        x = rng.standard_normal(shape, dtype=np.float32)
+        g = rng.standard_normal((shape[0], filters, *shape[2:]), dtype=np.float32)
+        step, layer = conv.conv_step(x, g, input_grad=input_grad)
+        other = torch_conv2d(x, g, layer.params["w"], input_grad)  # type: ignore[attr-defined]
+        runs[key] = repeat_steps(step, steps)
+        if other is not None:
+            runs[f"torch {key}"] = repeat_steps(other, steps)
+        dx = "" if input_grad else ", no dx"
+        names[key] = f"digits CNN conv2d {shape}, {filters} 3×3{dx}, {steps} steps"
+    times = run_times(runs, repeats)
+    rows: list[Row] = []
+    against_torch(rows, times, names, 1.0)
+    return rows
+
+
+def repeat_steps(step: Callable[[], None], count: int) -> Callable[[], None]:
+    """``step`` run ``count`` times: a step of the digits CNN is too short to time alone."""
+
+    def run() -> None:
+        for _ in range(count):
+            step()
+
+    return run
+
+
 def recurrent_rows(repeats: int, quick: bool) -> list[Row]:
     rng = np.random.default_rng(0)
     shape = (10 if quick else recurrent.N, recurrent.T, recurrent.F)
@@ -248,7 +302,7 @@ def startup_rows(repeats: int, quick: bool) -> list[Row]:
 
 
 GROUPS: tuple[Callable[[int, bool], list[Row]], ...] = (
-    mlp_rows, digits_rows, conv_rows, recurrent_rows, graph_rows, startup_rows
+    mlp_rows, digits_rows, conv_rows, digits_cnn_rows, recurrent_rows, graph_rows, startup_rows
 )  # fmt: skip
 
 

@@ -14,9 +14,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-GROUPS = ("MLP epoch", "digits", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm", "conv1d",
-          "gru", "lstm", "graph Model chain", "graph Model + residual", "start-up: registry",
-          "start-up: entry-point")  # fmt: skip
+GROUPS = (
+    "MLP epoch", "MLP epoch, peak memory", "digits MLP", "conv2d", "max_pool2d", "avg_pool2d",
+    "batch_norm", "conv1d", "digits CNN conv2d (32, 1, 8, 8)", "digits CNN conv2d (32, 16, 4, 4)",
+    "gru", "lstm", "graph Model chain", "graph Model + residual", "start-up: registry",
+    "start-up: entry-point",
+)  # fmt: skip
 
 
 def test_quick_run_writes_every_row_with_numbers(tmp_path: Path) -> None:
@@ -42,5 +45,5 @@ def test_quick_run_writes_every_row_with_numbers(tmp_path: Path) -> None:
         if row["target"] is not None:
             assert row["met"] is (row["figure"] <= row["target"]), row
         assert row["benchmark"] in done.stdout  # the printed table has the same rows
-    assert sum(row["reference"].startswith("PyTorch") for row in rows) == 8
+    assert sum(row["reference"].startswith("PyTorch") for row in rows) == 10
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
