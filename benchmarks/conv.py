@@ -38,7 +38,7 @@ SEQ_SHAPE, SEQ_FILTERS, SEQ_WIDTH = (100, 25, 40), 25, 5
 def conv_step(
     x: np.ndarray, g: np.ndarray, *, input_grad: bool = True, layer_type: str = "conv2d"
 ) -> tuple[Callable[[], None], object]:
-    filters, kernel = (F, K) if layer_type == "conv2d" else (SEQ_FILTERS, SEQ_WIDTH)
+    filters, kernel = g.shape[1], K if layer_type == "conv2d" else SEQ_WIDTH  # g: the output's
     spec = {"type": layer_type, "filters": filters, "kernel_size": kernel, "padding": "same"}
     layer = plugnet.layer(spec)
     layer.build(x.shape[1:], rng=np.random.default_rng(0), dtype=np.dtype(np.float32))
@@ -50,8 +50,8 @@ def conv_step(
     return step, layer
 
 
-def pool_step(x: np.ndarray) -> Callable[[], None]:
-    layer = plugnet.layer("max_pool2d(pool_size=2)")
+def pool_step(x: np.ndarray, spec: str = "max_pool2d(pool_size=2)") -> Callable[[], None]:
+    layer = plugnet.layer(spec)
     out = layer.build(x.shape[1:], rng=np.random.default_rng(0), dtype=np.dtype(np.float32))
     g = np.random.default_rng(1).standard_normal((x.shape[0], *out), dtype=np.float32)
 

@@ -33,7 +33,12 @@ def load() -> tuple[np.ndarray, ...]:
 
 
 def run_plugnet(
-    x_train: np.ndarray, x_test: np.ndarray, t_train: np.ndarray, t_test: np.ndarray, seed: int
+    x_train: np.ndarray,
+    x_test: np.ndarray,
+    t_train: np.ndarray,
+    t_test: np.ndarray,
+    seed: int,
+    epochs: int = EPOCHS,
 ) -> float:
     net = plugnet.Sequential(
         [
@@ -44,12 +49,17 @@ def run_plugnet(
         optimizer=f"adam(lr={LR})",
         seed=seed,
     )
-    net.fit(x_train, t_train, epochs=EPOCHS, batch_size=BATCH, verbose=0)
+    net.fit(x_train, t_train, epochs=epochs, batch_size=BATCH, verbose=0)
     return net.evaluate(x_test, t_test)["accuracy"]
 
 
 def run_sklearn(
-    x_train: np.ndarray, x_test: np.ndarray, t_train: np.ndarray, t_test: np.ndarray, seed: int
+    x_train: np.ndarray,
+    x_test: np.ndarray,
+    t_train: np.ndarray,
+    t_test: np.ndarray,
+    seed: int,
+    epochs: int = EPOCHS,
 ) -> float:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
@@ -60,10 +70,10 @@ def run_sklearn(
         solver="adam",
         learning_rate_init=LR,
         batch_size=BATCH,
-        max_iter=EPOCHS,
+        max_iter=epochs,
         alpha=0.0,
         tol=0.0,
-        n_iter_no_change=EPOCHS + 1,
+        n_iter_no_change=epochs + 1,
         random_state=seed,
     )
     with warnings.catch_warnings():

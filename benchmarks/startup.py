@@ -73,18 +73,15 @@ def report(title: str, results: dict[str, list[tuple[float, float]]]) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=25, help="fresh processes per command (>= 20)")
-    parser.add_argument("--baseline", metavar="PYTHONPATH", help="a second tree to time alongside")
-    args = parser.parse_args()
+def measure(
+    runs: int, trees: dict[str, dict[str, str]]
+) -> dict[str, dict[str, list[tuple[float, float]]]]:
+    """(wall, CPU) seconds of each run of each command, per tree: environment variables to set."""
     with tempfile.TemporaryDirectory() as cache:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env["PYTHONPYCACHEPREFIX"] = cache
-        trees = {"this tree": env}
-        if args.baseline is not None:
-            trees = {"baseline": {**env, "PYTHONPATH": args.baseline}, **trees}
-        for tree_env in trees.values():  # the first run of each command writes its bytecode
+        tree_envs = {tree: {**env, **extra} for tree, extra in trees.items()}
+        for tree_env in tree_envs.values():  # the first run of each command writes its bytecode
             for code in COMMANDS.values():
                 subprocess.run([sys.executable, "-c", code], check=True, env=tree_env)
         results: dict[str, dict[str, list[tuple[float, float]]]] = {
@@ -92,10 +89,22 @@ def main() -> None:
         }
         # Each run times every command of every tree once, so that drift in the machine's load
         # hits them all alike; the figures are medians over the runs.
-        for _ in range(args.runs):
+        for _ in range(runs):
             for label, code in COMMANDS.items():
-                for tree, tree_env in trees.items():
+                for tree, tree_env in tree_envs.items():
                     results[tree][label].append(run_once(code, tree_env))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=25, help="fresh processes per command (>= 20)")
+    parser.add_argument("--baseline", metavar="PYTHONPATH", help="a second tree to time alongside")
+    args = parser.parse_args()
+    trees = {"this tree": {}}
+    if args.baseline is not None:
+        trees = {"baseline": {"PYTHONPATH": args.baseline}, **trees}
+    results = measure(args.runs, trees)
     for tree in trees:
         report(f"-- {tree} (median of {args.runs} runs per command)", results[tree])
 

@@ -1,0 +1,389 @@
+"""Every benchmark in one run, printed as one table of ratios against each reference.
+
+    python benchmarks/run.py [--repeats 15] [--quick] [--json OUT.json] [--plot OUT.png]
+
+The rows come from the other scripts' functions (train_mlp.py, digits.py, conv.py,
+pool_norm.py, recurrent.py, graph.py, startup.py), at their sizes. Within each group the runs
+are interleaved (benchmarks/_timing.py's run_times), so repeat i of plugnet and of its reference
+ran side by side: the ratio is the median over the repeats of plugnet's time / the reference's,
+with the min–max of those per-repeat ratios. References: a hand-written NumPy loop, PyTorch CPU
+(when importable, at its default thread count), scikit-learn, plugnet's own Sequential.
+
+Start-up rows time fresh interpreters (startup.py), whose PYTHONPATH is only the directories
+plugnet and plugnet_builtins come from; their figure is the median of the per-run differences
+in wall time, in ms, against the issue's budget.
+
+``--quick`` is a smoke run: 3 repeats, small inputs; its figures mean nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import conv
+import digits
+import graph
+import numpy as np
+import pool_norm
+import recurrent
+import startup
+import train_mlp
+from _timing import run_times  # benchmarks/ is on sys.path when a script runs
+
+import plugnet
+import plugnet_builtins
+
+
+@dataclass
+class Row:
+    """One line of the table; times in ms, memory in MiB (``unit``)."""
+
+    benchmark: str
+    plugnet: float | None
+    reference: str
+    reference_value: float | None
+    figure: float | None  # plugnet / reference ("×"), or ms beyond the reference ("ms")
+    figure_min: float | None
+    figure_max: float | None
+    target: float | None  # the figure must be ≤ target
+    met: bool | None
+    repeats: int
+    unit: str = "ms"
+    figure_unit: str = "×"
+
+
+def torch_label() -> str | None:
+    """'PyTorch 2.x, N threads', or None when torch is not importable."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads"
+
+
+def compare(
+    benchmark: str,
+    ours: list[float],
+    reference: str,
+    theirs: list[float] | None,
+    target: float | None,
+) -> Row:
+    """A row from the per-repeat seconds of plugnet and of its reference (None: not available)."""
+    if theirs is None:
+        return Row(benchmark, statistics.median(ours) * 1e3, reference, None, None, None, None,
+                   target, None, len(ours))  # fmt: skip
+    ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+    ratio = statistics.median(ratios)
+    return Row(
+        benchmark,
+        statistics.median(ours) * 1e3,
+        reference,
+        statistics.median(theirs) * 1e3,
+        ratio,
+        min(ratios),
+        max(ratios),
+        target,
+        None if target is None else ratio <= target,
+        len(ours),
+    )
+
+
+def against_torch(
+    rows: list[Row], times: dict[str, list[float]], names: dict[str, str], target: float
+) -> None:
+    """Append a row per (times key → benchmark title); the reference is key "torch <key>"."""
+    label = torch_label()
+    for key, title in names.items():
+        theirs = times.get(f"torch {key}")
+        rows.append(compare(title, times[key], label or "PyTorch CPU (not installed)", theirs,
+                            target))  # fmt: skip
+
+
+def mlp_rows(repeats: int, quick: bool) -> list[Row]:
+    samples = 2000 if quick else 60000
+    x, labels, one_hot = train_mlp.make_data(samples)
+    runs = {
+        "numpy": train_mlp.numpy_epoch(x, one_hot),
+        "plugnet": train_mlp.plugnet_epoch(x, one_hot),
+    }
+    torch_run = train_mlp.torch_epoch(x, labels)
+    if torch_run is not None:
+        runs["torch"] = torch_run
+    times = run_times(runs, repeats)
+    title = f"MLP epoch {samples}×784-256-128-10, SGD, batch 128"
+    rows = [compare(title, times["plugnet"], "hand-written NumPy", times["numpy"], 0.95)]
+    reference = torch_label() or "PyTorch CPU (not installed)"
+    rows.append(compare(title, times["plugnet"], reference, times.get("torch"), 0.8))
+    memory = {name: train_mlp.peak_memory(runs[name]) / 2**20 for name in ("numpy", "plugnet")}
+    ratio = memory["plugnet"] / memory["numpy"]
+    rows.append(
+        Row("MLP epoch, peak memory (tracemalloc)", memory["plugnet"], "hand-written NumPy",
+            memory["numpy"], ratio, ratio, ratio, 1.0, ratio <= 1.0, 1, unit="MiB")
+    )  # fmt: skip
+    return rows
+
+
+def digits_rows(repeats: int, quick: bool) -> list[Row]:
+    epochs = 3 if quick else digits.EPOCHS
+    title = f"digits MLP 64-{digits.HIDDEN}-10, adam, {epochs} epochs, batch {digits.BATCH}"
+    data = digits.load()  # scikit-learn is in the dev extra: the data come from it
+
+    def run(fit: Callable[..., float]) -> Callable[[], None]:
+        return lambda: fit(*data, 0, epochs=epochs) and None
+
+    times = run_times({"plugnet": run(digits.run_plugnet), "sk": run(digits.run_sklearn)}, repeats)
+    import sklearn
+
+    reference = f"scikit-learn {sklearn.__version__} MLPClassifier"
+    return [compare(title, times["plugnet"], reference, times["sk"], 1.0)]
+
+
+def conv_rows(repeats: int, quick: bool) -> list[Row]:
+    rng = np.random.default_rng(0)
+    n = 8 if quick else conv.N
+    x = rng.standard_normal((n, conv.C, conv.H, conv.W), dtype=np.float32)
+    g = rng.standard_normal((n, conv.F, conv.H, conv.W), dtype=np.float32)
+    pool_shape = (n, *conv.POOL_SHAPE[1:])
+    pool_x = rng.standard_normal(pool_shape, dtype=np.float32)
+    pool_g = rng.standard_normal(pool_shape, dtype=np.float32)
+    seq_shape = (10 if quick else conv.SEQ_SHAPE[0], *conv.SEQ_SHAPE[1:])
+    seq_x = rng.standard_normal(seq_shape, dtype=np.float32)
+    seq_g = rng.standard_normal((seq_shape[0], conv.SEQ_FILTERS, seq_shape[2]), dtype=np.float32)
+    step, layer = conv.conv_step(x, g)
+    step1d, layer1d = conv.conv_step(seq_x, seq_g, layer_type="conv1d")
+    runs = {
+        "conv2d": step,
+        "max_pool2d": conv.pool_step(pool_x),
+        "avg_pool2d": pool_norm.avg_pool_step(pool_x),
+        "batch_norm": pool_norm.batch_norm_step(pool_x, pool_g),
+        "conv1d": step1d,
+    }
+    torch_runs = conv.torch_steps(x, g, layer.params["w"], pool_x)  # type: ignore[attr-defined]
+    if torch_runs is not None:
+        runs["torch conv2d"], runs["torch max_pool2d"] = torch_runs
+        runs["torch avg_pool2d"] = pool_norm.torch_avg_pool(pool_x)  # type: ignore[assignment]
+        runs["torch batch_norm"] = pool_norm.torch_batch_norm(pool_x, pool_g)  # type: ignore[assignment]
+        runs["torch conv1d"] = conv.torch_conv1d(seq_x, seq_g, layer1d.params["w"])  # type: ignore[attr-defined]
+    times = run_times(runs, repeats)
+    rows: list[Row] = []
+    names = {
+        "conv2d": f"conv2d fwd+bwd {x.shape}, {conv.F} 3×3 filters",
+        "max_pool2d": f"max_pool2d 2×2 fwd+bwd {pool_shape}",
+        "avg_pool2d": f"avg_pool2d 2×2 fwd+bwd {pool_shape}",
+        "batch_norm": f"batch_norm fwd+bwd (training) {pool_shape}",
+        "conv1d": f"conv1d fwd+bwd {seq_shape}, {conv.SEQ_FILTERS} filters of width 5",
+    }
+    against_torch(rows, times, names, 1.0)
+    return rows
+
+
+def torch_conv2d(
+    x: np.ndarray, g: np.ndarray, weights: np.ndarray, input_grad: bool
+) -> Callable[[], None] | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    xt = torch.from_numpy(x).requires_grad_(input_grad)
+    wt = torch.from_numpy(weights.copy()).requires_grad_()
+    bt = torch.zeros(weights.shape[0], requires_grad=True)
+    gt = torch.from_numpy(g)
+
+    def step() -> None:
+        xt.grad = wt.grad = bt.grad = None
+        torch.nn.functional.conv2d(xt, wt, bt, padding="same").backward(gt)
+
+    return step
+
+
+def digits_cnn_rows(repeats: int, quick: bool) -> list[Row]:
+    """examples/digits_cnn.toml's two conv2d layers at batch 32, one epoch's 42 steps a repeat."""
+    rng = np.random.default_rng(0)
+    steps = 3 if quick else 42  # 1347 training samples / batch 32
+    runs: dict[str, Callable[[], None]] = {}
+    names: dict[str, str] = {}
+    # (input shape, filters, dE/dx): the first layer needs none, after the reshape
+    for key, shape, filters, input_grad in (
+        ("cnn1", (32, 1, 8, 8), 16, False), ("cnn2", (32, 16, 4, 4), 32, True)
+    ):  # fmt: skip
+        x = rng.standard_normal(shape, dtype=np.float32)
+        g = rng.standard_normal((shape[0], filters, *shape[2:]), dtype=np.float32)
+        step, layer = conv.conv_step(x, g, input_grad=input_grad)
+        other = torch_conv2d(x, g, layer.params["w"], input_grad)  # type: ignore[attr-defined]
+        runs[key] = repeat_steps(step, steps)
+        if other is not None:
+            runs[f"torch {key}"] = repeat_steps(other, steps)
+        dx = "" if input_grad else ", no dx"
+        names[key] = f"digits CNN conv2d {shape}, {filters} 3×3{dx}, {steps} steps"
+    times = run_times(runs, repeats)
+    rows: list[Row] = []
+    against_torch(rows, times, names, 1.0)
+    return rows
+
+
+def repeat_steps(step: Callable[[], None], count: int) -> Callable[[], None]:
+    """``step`` run ``count`` times: a step of the digits CNN is too short to time alone."""
+
+    def run() -> None:
+        for _ in range(count):
+            step()
+
+    return run
+
+
+def recurrent_rows(repeats: int, quick: bool) -> list[Row]:
+    rng = np.random.default_rng(0)
+    shape = (10 if quick else recurrent.N, recurrent.T, recurrent.F)
+    x = rng.standard_normal(shape, dtype=np.float32)
+    g = rng.standard_normal((shape[0], recurrent.UNITS), dtype=np.float32)
+    runs: dict[str, Callable[[], None]] = {}
+    for kind in recurrent.KINDS:
+        runs[kind], layer = recurrent.plugnet_step(kind, x, g)
+        other = recurrent.torch_step(kind, x, g, layer.params)  # type: ignore[attr-defined]
+        if other is not None:
+            runs[f"torch {kind}"] = other
+    times = run_times(runs, repeats)
+    rows: list[Row] = []
+    names = {k: f"{k} fwd+bwd {shape}, {recurrent.UNITS} units" for k in recurrent.KINDS}
+    against_torch(rows, times, names, 1.5)
+    return rows
+
+
+def graph_rows(repeats: int, quick: bool) -> list[Row]:
+    samples = 1000 if quick else 20000
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((samples, graph.WIDTH), dtype=np.float32)
+    t = rng.integers(0, graph.CLASSES, samples)
+    options: dict[str, Any] = {"error": "cross_entropy", "optimizer": "sgd(lr=0.01)", "seed": 0}
+    models = {
+        "sequential": plugnet.Sequential(graph.CHAIN, **options),
+        "chain": plugnet.Model(graph.NAMED, **options),
+        "residual": plugnet.Model(graph.RESIDUAL, **options),
+    }
+    times = run_times({name: graph.epoch(m, x, t) for name, m in models.items()}, repeats)
+    title = f"{samples}×256, dense 256-256-256-10, epoch"
+    reference, base = "plugnet Sequential, same layers", times["sequential"]
+    return [
+        compare(f"graph Model chain, {title}", times["chain"], reference, base, 1.05),
+        compare(f"graph Model + residual add, {title}", times["residual"], reference, base, None),
+    ]  # fmt: skip
+
+
+def startup_rows(repeats: int, quick: bool) -> list[Row]:
+    runs = 3 if quick else max(repeats, 30)
+    # Only plugnet's own source directories: the reference libraries on this process's path
+    # (torch) would add their distributions to the entry-point scan.
+    path = os.pathsep.join(
+        str(Path(module.__file__ or "").resolve().parents[1])
+        for module in (plugnet, plugnet_builtins)
+    )
+    results = startup.measure(runs, {"tree": {"PYTHONPATH": path}})["tree"]
+
+    def beyond(label: str, base: str, title: str, target: float) -> Row:
+        ours = [wall for wall, _ in results[label]]
+        theirs = [wall for wall, _ in results[base]]
+        extra = [(a - b) * 1e3 for a, b in zip(ours, theirs, strict=True)]
+        figure = statistics.median(extra)
+        return Row(title, statistics.median(ours) * 1e3, f"fresh process: {base}",
+                   statistics.median(theirs) * 1e3, figure, min(extra), max(extra), target,
+                   figure <= target, runs, figure_unit="ms")  # fmt: skip
+
+    return [
+        beyond("registry built", "import numpy", "start-up: registry with built-ins", 20.0),
+        beyond("+ entry points", "registry built", "start-up: entry-point scan on top", 20.0),
+    ]
+
+
+GROUPS: tuple[Callable[[int, bool], list[Row]], ...] = (
+    mlp_rows, digits_rows, conv_rows, digits_cnn_rows, recurrent_rows, graph_rows, startup_rows
+)  # fmt: skip
+
+
+def cell(value: float | None, unit: str) -> str:
+    """A table cell: "1.23×" for a ratio, "+12.3 ms" for a difference ("ms+"), else "12.3 ms"."""
+    if value is None:
+        return "—"
+    if unit == "×":
+        return f"{value:.2f}×"
+    if unit == "ms+":
+        return f"{value:+.1f} ms"
+    return f"{value:.1f} {unit}"
+
+
+def markdown(rows: list[Row]) -> str:
+    """The table as Markdown, as printed and as docs/performance.md shows it."""
+    lines = [
+        "| benchmark | plugnet | reference | reference's | figure | min–max | target | met |",
+        "|---|--:|---|--:|--:|--:|--:|:-:|",
+    ]
+    for row in rows:
+        unit = "×" if row.figure_unit == "×" else "ms+"
+        spread = (
+            "—" if row.figure_min is None
+            else f"{cell(row.figure_min, unit)} – {cell(row.figure_max, unit)}"
+        )  # fmt: skip
+        target = "—" if row.target is None else f"≤ {cell(row.target, unit).lstrip('+')}"
+        met = {True: "yes", False: "**no**", None: "—"}[row.met]
+        lines.append(
+            f"| {row.benchmark} | {cell(row.plugnet, row.unit)} | {row.reference} | "
+            f"{cell(row.reference_value, row.unit)} | {cell(row.figure, unit)} | {spread} | "
+            f"{target} | {met} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(rows: list[Row], path: str) -> None:
+    """A horizontal bar per ratio row: the median, min–max whiskers, the 1.0 line, the target."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [r for r in rows if r.figure_unit == "×" and r.figure is not None]
+    fig, ax = plt.subplots(figsize=(11, 0.45 * len(shown) + 1.2))
+    ys = range(len(shown))
+    medians = [r.figure or 0.0 for r in shown]
+    spread = [
+        [m - (r.figure_min or m) for m, r in zip(medians, shown, strict=True)],
+        [(r.figure_max or m) - m for m, r in zip(medians, shown, strict=True)],
+    ]
+    colours = ["tab:green" if r.met else "tab:red" if r.met is False else "tab:gray" for r in shown]
+    ax.barh(list(ys), medians, xerr=spread, color=colours, capsize=3)
+    for y, r in zip(ys, shown, strict=True):
+        if r.target is not None:
+            ax.plot([r.target, r.target], [y - 0.4, y + 0.4], color="black", linewidth=2)
+    ax.axvline(1.0, color="gray", linestyle="--", linewidth=1)
+    ax.set_yticks(list(ys), [f"{r.benchmark} / {r.reference.split(',')[0]}" for r in shown],
+                  fontsize=7)  # fmt: skip
+    ax.invert_yaxis()
+    ax.set_xlabel("plugnet / reference: median, min–max whiskers; black tick: target")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15, help="interleaved repeats (>= 15)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 3 repeats, small sizes")
+    parser.add_argument("--json", metavar="OUT", help="write the rows as JSON")
+    parser.add_argument("--plot", metavar="OUT.png", help="draw the ratios as a bar chart")
+    args = parser.parse_args()
+    repeats = 3 if args.quick else args.repeats
+    rows = [row for group in GROUPS for row in group(repeats, args.quick)]
+    print(markdown(rows))
+    if args.json is not None:
+        Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=1) + "\n")
+    if args.plot is not None:
+        plot(rows, args.plot)
+
+
+if __name__ == "__main__":
+    main()
