@@ -73,16 +73,30 @@ class BatchNorm(Configurable):
         self.training = training
         if training:
             mean = x.mean(axis=self.axes, keepdims=True)
-            centred = x - mean
-            var = np.mean(np.square(centred), axis=self.axes, keepdims=True)  # two-pass: stable
+            # x − μ, then its square, in buffers kept from step to step: on a conv net's
+            # (N, C, H, W) activations every fresh temporary costs its page faults again.
+            centred = np.subtract(x, mean, out=self._scratch("centred", x))
+            square = np.multiply(centred, centred, out=self._scratch("square", x))
+            var = square.mean(axis=self.axes, keepdims=True)  # two-pass: stable
             self._update_running(mean, var)
         else:
             centred = x - self._per_channel(self.buffers["running_mean"])
             var = self._per_channel(self.buffers["running_var"])
         self.inv_std = 1.0 / np.sqrt(var + self.eps)
-        self.x_hat = centred * self.inv_std
+        self.x_hat = np.multiply(centred, self.inv_std, out=centred)
         gamma, beta = (self._per_channel(self.params[k]) for k in ("gamma", "beta"))
-        return self.x_hat * gamma + beta
+        y = self.x_hat * gamma
+        y += beta
+        return y
+
+    def _scratch(self, name: str, like: Array) -> Array:
+        """A buffer of ``like``'s shape and dtype, reused while they stay the same. Its
+        contents live until the next training forward, which is after this step's backward."""
+        buffer: Array | None = getattr(self, f"_{name}", None)
+        if buffer is None or buffer.shape != like.shape or buffer.dtype != like.dtype:
+            buffer = np.empty_like(like)
+            setattr(self, f"_{name}", buffer)
+        return buffer
 
     def _update_running(self, mean: Array, var: Array) -> None:
         """running = momentum · running + (1 − momentum) · batch, in place (the saved arrays)."""
@@ -92,14 +106,19 @@ class BatchNorm(Configurable):
             running += (1.0 - self.momentum) * batch.reshape(running.shape)
 
     def backward(self, grad: Array) -> Array:
-        np.sum(grad * self.x_hat, axis=self.axes, out=self.grads["gamma"])
+        """dγ = Σ g x̂ and dβ = Σ g; then, as mean(γg) = γ·dβ/m and mean(γg x̂) = γ·dγ/m,
+        dx = γ/√(σ² + eps) · (g − dβ/m − x̂ · dγ/m), from the two sums already taken."""
+        product = np.multiply(grad, self.x_hat, out=self._scratch("square", grad))
+        np.sum(product, axis=self.axes, out=self.grads["gamma"])
         np.sum(grad, axis=self.axes, out=self.grads["beta"])
-        g = grad * self._per_channel(self.params["gamma"])  # dE/dx̂
+        scale = self._per_channel(self.params["gamma"]) * self.inv_std  # γ / √(σ² + eps)
         if not self.training:
-            return g * self.inv_std
-        g_mean = g.mean(axis=self.axes, keepdims=True)
-        gx_mean = np.mean(g * self.x_hat, axis=self.axes, keepdims=True)
-        return self.inv_std * (g - g_mean - self.x_hat * gx_mean)
+            return grad * scale
+        count = grad.size // self.grads["beta"].size  # m, the values per channel
+        dx = grad - self._per_channel(self.grads["beta"]) / count
+        dx -= np.multiply(self.x_hat, self._per_channel(self.grads["gamma"]) / count, out=product)
+        dx *= scale
+        return dx
 
 
 class LayerNorm(Configurable):
