@@ -296,3 +296,24 @@ def test_a_scalar_constant_stays_a_scalar(fresh_registry: Registry) -> None:
     half, pair = graph.initializers
     assert list(half.dims) == [] and half.data_type == onnx.TensorProto.FLOAT
     assert list(pair.dims) == [2] and pair.data_type == onnx.TensorProto.INT64
+
+
+def test_an_export_is_written_as_a_model_file_is(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    net = Sequential([{"type": "dense", "units": 2}], error="square")
+    net.build((3,))
+    fresh = net.to_onnx(tmp_path / "fresh.onnx")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~umask  # as open() makes a file
+    kept = tmp_path / "kept.onnx"
+    kept.write_bytes(b"old")
+    kept.chmod(0o640)
+    link = tmp_path / "link.onnx"
+    link.symlink_to(kept)
+    assert net.to_onnx(link) == kept  # the symlink is followed, its target replaced
+    assert link.is_symlink() and stat.S_IMODE(kept.stat().st_mode) == 0o640
+    assert onnx.load(str(kept)).graph.output[0].name == "output"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh.onnx", "kept.onnx", "link.onnx"]

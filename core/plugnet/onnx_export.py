@@ -11,7 +11,6 @@ axis, and the model's float dtype. ``onnx`` is imported only here, from the ``on
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -166,8 +165,8 @@ class OnnxGraph:
 
 def to_onnx(model: Model, path: str | os.PathLike[str], *, opset: int = OPSET) -> Path:
     """Write the built ``model`` to ``path`` as an ONNX model that ``onnx.checker`` accepts;
-    returns the path. The file appears whole or not at all (written to a temporary file, then
-    renamed)."""
+    returns the file written. It appears whole or not at all, as a model file does
+    (:func:`plugnet.serialization.write_atomically`)."""
     onnx, helper, _ = onnx_modules()
     if not model.built:
         raise RuntimeError("the model is not built yet; fit it, or call build, before exporting")
@@ -206,13 +205,7 @@ def to_onnx(model: Model, path: str | os.PathLike[str], *, opset: int = OPSET) -
         producer_version=__version__,
     )
     onnx.checker.check_model(proto, full_check=True)
-    target = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(proto.SerializeToString())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+    from plugnet.serialization import write_atomically
+
+    data = proto.SerializeToString()
+    return write_atomically(Path(path), lambda handle: handle.write(data))

@@ -124,13 +124,22 @@ def save(net: Model, path: str | os.PathLike[str], *, allow_nonfinite: bool = Fa
     # C order throughout, so every .npy header says fortran_order False (0-d arrays stay 0-d).
     payload: dict[str, Any] = {k: np.require(v, requirements="C") for k, v in arrays.items()}
     payload[CONFIG_KEY] = np.frombuffer(config, dtype=np.uint8)
+    write_atomically(target, lambda handle: np.savez(handle, **payload))
+
+
+def write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
+    """Call ``write(handle)`` on a temporary file beside ``path``, then rename it over ``path``;
+    returns the file replaced. A symlink is followed, an existing file keeps its permission
+    bits, the data is synced before the rename, and a failure leaves the old file as it was
+    (the temporaries of killed writers are removed the next time)."""
+    target = _target(path)
     _remove_stale_temporaries(target)
     temporary, descriptor = _create_temporary(target)
     try:
         with os.fdopen(descriptor, "wb") as handle:
             if target.exists():
                 _chmod(handle.fileno(), temporary, stat.S_IMODE(target.stat().st_mode) & 0o777)
-            np.savez(handle, **payload)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, target)
@@ -141,6 +150,7 @@ def save(net: Model, path: str | os.PathLike[str], *, allow_nonfinite: bool = Fa
         with _writing_lock:
             _writing.discard(temporary.name)
     _sync_directory(target.parent)
+    return target
 
 
 def _target(path: Path) -> Path:
