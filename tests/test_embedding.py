@@ -270,3 +270,19 @@ def test_an_embedding_learns_which_of_two_tokens_comes_first(reader: Any) -> Non
     accuracy = np.mean(net.predict(x[1000:]).argmax(axis=1) == t[1000:])
     majority = max(t[1000:].mean(), 1 - t[1000:].mean())
     assert majority < 0.7 and accuracy > 0.9, (accuracy, majority)
+
+
+def test_two_embeddings_of_one_input_check_the_smaller_range_naming_its_layer() -> None:
+    net = plugnet.Model(
+        [
+            {"type": "embedding", "input_dim": 4, "output_dim": 2, "name": "narrow"},
+            {"type": "embedding", "input_dim": 9, "output_dim": 2, "name": "wide",
+             "inputs": ["input"]},
+            {"type": "concatenate", "inputs": ["narrow", "wide"]},
+            {"type": "flatten"},
+            {"type": "dense", "units": 1},
+        ],
+        error="mse",
+    )  # fmt: skip
+    with pytest.raises(ValueError, match=r"^'narrow' takes token ids in 0\.\.3, but x holds 5"):
+        net.predict(np.array([[1, 5], [0, 2]]))

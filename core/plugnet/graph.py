@@ -33,11 +33,6 @@ class Wiring:
         """Whether each layer reads only the one listed before it (the first: the input)."""
         return len(self.input_names) == 1 and all(src == (i,) for i, src in enumerate(self.sources))
 
-    def slot(self, name: str) -> int:
-        if name in self.input_names:
-            return self.input_names.index(name)
-        return len(self.input_names) + self.layer_names.index(name)
-
     def readers(self, slot: int) -> list[int]:
         """The layers (indices) that read the value in ``slot``."""
         return [i for i, src in enumerate(self.sources) if slot in src]

@@ -320,8 +320,9 @@ class Model:
                         f"layer {name!r} ({type(layer).__name__}) takes integer indices, so it "
                         f"must read an input of the model, not the layer {reads[0]!r}"
                     )
-                count, _ = self._index_inputs.get(source, (layer.index_count, name))
-                self._index_inputs[source] = (min(count, layer.index_count), name)
+                # the smallest range of the layers reading it, and the layer whose range it is
+                fewest = (layer.index_count, name)
+                self._index_inputs[source] = min(self._index_inputs.get(source, fewest), fewest)
         for source in self._index_inputs:
             others = [
                 self.layer_names[i]
