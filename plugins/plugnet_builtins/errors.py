@@ -69,14 +69,16 @@ class CrossEntropy(Configurable):
     conformance = Conformance(domain="probabilities")
 
     def forward(self, y: Array, t: Array) -> float:
-        return float(-np.sum(self._terms(y, t)) / y.shape[0])
+        return float(-self._terms(y, t).sum() / y.shape[0])
 
     def per_sample(self, y: Array, t: Array) -> Array:
         return -row_sums(self._terms(y, t))
 
     @staticmethod
     def _terms(y: Array, t: Array) -> Array:
-        return matching_target(y, t) * np.log(np.clip(y, np.finfo(y.dtype).eps, 1.0))
+        terms = np.log(y.clip(np.finfo(y.dtype).eps, 1.0))
+        terms *= matching_target(y, t)
+        return terms
 
     def backward(self, y: Array, t: Array) -> Array:
         t = matching_target(y, t)
