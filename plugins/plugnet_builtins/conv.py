@@ -235,9 +235,14 @@ class Conv2D(Configurable):
         D = self.workspace.get("delta", (f, n, ho, wo), delta.dtype)
         np.copyto(D, delta.transpose(1, 0, 2, 3))
         Delta = D.reshape(f, n * ho * wo)
-        np.matmul(Delta, X.T, out=self.grads["w"].reshape(f, -1))
+        # dWᵀ = X Δᵀ, then transposed into grads: OpenBLAS runs this orientation of the long
+        # product (inner dimension N·Ho·Wo) about 20% faster than Δ Xᵀ (7.2 → 5.8 ms at the
+        # benchmark's shape); the transposing copy is of a (F, C·kh·kw) matrix only.
+        dWT = self.workspace.get("dwt", (X.shape[0], f), np.result_type(X, Delta))
+        np.matmul(X, Delta.T, out=dWT)
+        np.copyto(self.grads["w"].reshape(f, -1), dWT.T)
         if self.use_bias:
-            np.sum(Delta, axis=1, out=self.grads["b"])
+            np.add.reduce(Delta, axis=1, out=self.grads["b"])
         if not need_input_grad:
             return None
         W = self.params["w"].reshape(f, -1)
