@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import statistics
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -181,7 +182,23 @@ def conv_rows(repeats: int, quick: bool) -> list[Row]:
         "conv1d": f"conv1d fwd+bwd {seq_shape}, {conv.SEQ_FILTERS} filters of width 5",
     }
     against_torch(rows, times, names, 1.0)
+    rows.append(conv_memory_row(step, layer, x))
     return rows
+
+
+def conv_memory_row(step: Callable[[], None], layer: Any, x: np.ndarray) -> Row:
+    """conv2d's memory beside its input batch: the buffers it keeps between steps (im2col
+    columns, reused for dX; padding; δ) plus tracemalloc's peak of what one step allocates."""
+    step()
+    kept = layer.workspace.nbytes() / 2**20
+    tracemalloc.start()
+    step()
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    ratio = (kept + peak) / (x.nbytes / 2**20)
+    title = f"conv2d step memory {x.shape}: {kept:.1f} MiB kept + {peak:.1f} MiB peak of a step"
+    return Row(title, kept + peak, "the input batch x", x.nbytes / 2**20, ratio, ratio, ratio,
+               None, None, 1, unit="MiB")  # fmt: skip
 
 
 def torch_conv2d(
