@@ -15,8 +15,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = (
-    "MLP epoch", "MLP epoch, peak memory", "digits MLP", "conv2d", "conv2d step memory", "max_pool2d", "avg_pool2d",
-    "batch_norm", "conv1d", "digits CNN conv2d (32, 1, 8, 8)", "digits CNN conv2d (32, 16, 4, 4)",
+    "MLP epoch", "MLP epoch, peak memory", "digits MLP", "conv2d", "conv2d step memory",
+    "max_pool2d", "avg_pool2d", "batch_norm", "conv1d", "digits CNN conv2d (32, 1, 8, 8)",
+    "digits CNN conv2d (32, 16, 4, 4)",
     "gru", "lstm", "graph Model chain", "graph Model + residual", "start-up: registry",
     "start-up: entry-point",
 )  # fmt: skip
