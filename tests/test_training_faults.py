@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import plugnet
+from plugnet.arrays import check_finite
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,6 +103,24 @@ def test_nan_inputs_are_still_refused_with_their_count() -> None:
     with pytest.raises(ValueError, match=r"x holds 2 NaN or infinite values \(the first at index "
                        r"\(3, 1\)\)"):  # fmt: skip
         net.fit(x, t, epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("where", [(0, 0), (1234, 17), (-1, -1)])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_large_inputs_are_checked_whole(dtype: str, where: tuple[int, int], bad: float) -> None:
+    """Past 65536 values the check sums rows with BLAS (plugnet.arrays._all_finite): a NaN or an
+    infinity anywhere is still found, and huge finite values whose sums overflow are not one."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2000, 40)).astype(dtype)
+    t = rng.integers(0, 3, 2000)
+    x[where] = bad
+    net = _net([{"type": "dense", "units": 3, "activation": "softmax"}], dtype=dtype)
+    with pytest.raises(ValueError, match=r"x holds 1 NaN or infinite values"):
+        net.fit(x, t, epochs=1, verbose=0)
+    x[where] = 0.0
+    x[::2] = np.finfo(dtype).max / 2  # finite, but every sum of two of them overflows to inf
+    check_finite(x, "x")  # accepted
 
 
 # -- output layers that cannot feed their error function ------------------------------------------
