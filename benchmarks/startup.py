@@ -204,6 +204,24 @@ def main() -> None:
     where = f"{python}, {distribution_count(python)} distributions"
     for tree in trees:
         report(f"-- {tree} (median of {args.runs} runs per command; {where})", results[tree])
+    if args.baseline is not None:
+        compare(results["baseline"], results["this tree"])
+
+
+def compare(before: dict[str, list[tuple[float, float]]],
+            after: dict[str, list[tuple[float, float]]]) -> None:  # fmt: skip
+    """The change of each figure: this tree's per-run difference minus the baseline's, in ms
+    (the two ran side by side in each run)."""
+    print("-- this tree − baseline, ms: median (min – max) of the runs")
+    for label, (base, _) in BEYOND.items():
+        cells = []
+        for which, unit in ((0, "wall"), (1, "cpu")):
+            ours = differences(after, label, base, which)
+            theirs = differences(before, label, base, which)
+            change = [a - b for a, b in zip(ours, theirs, strict=True)]
+            cells.append(f"{unit} {statistics.median(change):+6.1f} "
+                         f"({min(change):+.1f} – {max(change):+.1f})")  # fmt: skip
+        print(f"{label} beyond {base}: {', '.join(cells)}")
 
 
 if __name__ == "__main__":

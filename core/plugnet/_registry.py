@@ -456,6 +456,52 @@ _MODULE_DATA_DESCRIPTORS = _data_descriptors(types.ModuleType)
 _IMPL_ATTRIBUTE = hookspecs.PROJECT_NAME + "_impl"  # where pluggy's HookimplMarker puts options
 
 
+# A hook implementation: the hook's name, the function and the arguments it takes.
+_Hook = tuple[str, Callable[..., Any], tuple[str, ...]]
+_SPEC_ARGUMENTS = ("register",)  # every hookspec's (plugnet.hookspecs)
+_HOOK_ORDER = sorted([*_KIND_BY_HOOK, LOWERING_HOOK])  # pluggy's: its dir() of the hookspecs
+
+
+def _plain_hooks(plugin: object) -> list[_Hook] | None:
+    """A plain module's hook implementations, found and checked as pluggy would (a marked
+    function named after a hookspec, taking only the spec's arguments) at a fraction of the
+    cost of its registration; or None, when pluggy must decide: not a plain module, a
+    ``__dir__`` of its own, a marker with options (``tryfirst``, ``specname``, ...), or a
+    function whose arguments pluggy reads differently (wrapped, or taking ``self``).
+
+    The built-ins are registered this way: they are hundreds of names in a dozen modules, and
+    pluggy's register is about 1.5 ms of every process's start-up. A hook that is not a
+    hookspec, or arguments the spec lacks, are a PluginError here as pluggy's are.
+    """
+    if type(plugin) is not types.ModuleType or "__dir__" in vars(plugin):
+        return None
+    hooks = []
+    for name, value in vars(plugin).items():
+        if type(value) is not types.FunctionType or name in _MODULE_DATA_DESCRIPTORS:
+            continue
+        options = getattr(value, _IMPL_ATTRIBUTE, None)
+        if not isinstance(options, dict):
+            continue
+        if any(options.values()):  # pluggy's markers store every option, all false by default
+            return None
+        if hasattr(value, "__wrapped__") or hasattr(value, "__signature__"):
+            return None  # pluggy reads the signature inspect.signature gives
+        code = value.__code__
+        argnames = code.co_varnames[: code.co_argcount - len(value.__defaults__ or ())]
+        if argnames[:1] == ("self",):
+            return None  # pluggy drops an implicit self from nested functions
+        if name not in _HOOK_ORDER:
+            raise PluginError(f"unknown hook {name!r} in plugin {plugin!r}")
+        unknown = sorted(set(argnames) - set(_SPEC_ARGUMENTS))
+        if unknown:
+            raise PluginError(
+                f"hook {name!r} in plugin {plugin!r} takes {', '.join(unknown)}, which the "
+                f"hookspec does not give; it takes {', '.join(_SPEC_ARGUMENTS)}"
+            )
+        hooks.append((name, value, tuple(argnames)))
+    return sorted(hooks, key=lambda hook: _HOOK_ORDER.index(hook[0]))
+
+
 class Registry:
     """Components by kind, registered one plugin at a time through the pluggy hooks."""
 
@@ -554,15 +600,23 @@ class Registry:
             problem = None if declared is None else api_version_problem(declared)
             if problem is not None:
                 raise PluginError(problem)
-            self._manager.register(plugin, name=manager_name)
-            try:
-                self._manager.check_pending()
-                staged, lowerings = self._collect(plugin, provider, version, builtin)
+            hooks = _plain_hooks(plugin) if builtin else None
+            if hooks is not None:  # plugnet's own modules: pluggy's checks, without pluggy
+                staged, lowerings = self._collect(hooks, provider, version, builtin)
                 self._check_new(staged, provider)
                 self._check_lowerings(lowerings, provider)
-            except BaseException:
-                self._manager.unregister(plugin)
-                raise
+            else:
+                self._manager.register(plugin, name=manager_name)
+                try:
+                    self._manager.check_pending()
+                    staged, lowerings = self._collect(
+                        self._hooks_of(plugin), provider, version, builtin
+                    )
+                    self._check_new(staged, provider)
+                    self._check_lowerings(lowerings, provider)
+                except BaseException:
+                    self._manager.unregister(plugin)
+                    raise
         except KeyboardInterrupt:
             raise  # nothing recorded or registered: the next load tries this plugin again
         except BaseException as exc:  # SystemExit from a plugin's hook is its failure too
@@ -617,36 +671,39 @@ class Registry:
             (r for r in self._providers if (r.name, r.entry_point) == (name, entry_point)), None
         )
 
+    def _hooks_of(self, plugin: object) -> list[_Hook]:
+        """The hook implementations pluggy registered for ``plugin``, in its hooks' order."""
+        return [
+            (caller.name, impl.function, tuple(impl.argnames))
+            for caller in self._manager.get_hookcallers(plugin) or []
+            for impl in caller.get_hookimpls()
+            if impl.plugin is plugin
+        ]
+
     def _collect(
-        self, plugin: object, provider: str, version: str, builtin: bool
+        self, hooks: list[_Hook], provider: str, version: str, builtin: bool
     ) -> tuple[list[Component], list[Lowering]]:
         staged: list[Component] = []
         lowerings: list[Lowering] = []
-        for caller in self._manager.get_hookcallers(plugin) or []:
-            if caller.name == LOWERING_HOOK:
-                for impl in caller.get_hookimpls():
-                    if impl.plugin is plugin:
-                        stage = partial(self._make_lowering, lowerings, provider)
-                        impl.function(**{arg: stage for arg in impl.argnames})
+        for hook, function, argnames in hooks:
+            if hook == LOWERING_HOOK:
+                stage = partial(self._make_lowering, lowerings, provider)
+                function(**{arg: stage for arg in argnames})
                 continue
-            kind = _KIND_BY_HOOK[caller.name]
-            for impl in caller.get_hookimpls():
-                if impl.plugin is not plugin:
-                    continue
 
-                def register(
-                    factory: Callable[..., Any],
-                    name: str | tuple[str, str] | None = None,
-                    aliases: Iterable[str] = (),
-                    *,
-                    _kind: Kind = kind,
-                ) -> None:
-                    staged.append(
-                        self._make_component(_kind, factory, name, aliases, provider, version,
-                                             builtin)
-                    )  # fmt: skip
+            def register(
+                factory: Callable[..., Any],
+                name: str | tuple[str, str] | None = None,
+                aliases: Iterable[str] = (),
+                *,
+                _kind: Kind = _KIND_BY_HOOK[hook],
+            ) -> None:
+                staged.append(
+                    self._make_component(_kind, factory, name, aliases, provider, version,
+                                         builtin)
+                )  # fmt: skip
 
-                impl.function(**{arg: register for arg in impl.argnames})
+            function(**{arg: register for arg in argnames})
         return staged, lowerings
 
     @staticmethod
