@@ -403,13 +403,6 @@ class _PluginManager(pluggy.PluginManager):
     """
 
     def parse_hookimpl_opts(self, plugin: object, name: str) -> Any:
-        # Called for every name in dir(plugin), hundreds per built-in module: _module_value's
-        # test inlined for the usual case, a plain module's own function or other value.
-        if type(plugin) is types.ModuleType and name not in _MODULE_DATA_DESCRIPTORS:
-            value = vars(plugin).get(name, _ABSENT)
-            if type(value) is types.FunctionType:
-                options = getattr(value, _IMPL_ATTRIBUTE, None)
-                return options if isinstance(options, dict) else None
         value = _module_value(plugin, name)
         if value is _ABSENT:
             return super().parse_hookimpl_opts(plugin, name)
