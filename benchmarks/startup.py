@@ -73,7 +73,7 @@ def clean_venv(directory: Path, tree: Path = ROOT) -> Path:
     if directory.exists() and any(directory.iterdir()):
         raise SystemExit(
             f"--clean-venv {directory}: the folder exists and is not a venv this script made "
-            f"(no {MARKER}); name an empty or new folder"
+            f"(no {MARKER}, or its making was interrupted); delete it, or name a new folder"
         )
     print(f"creating the clean venv {directory} ...", file=sys.stderr)
     # From a venv's interpreter too, venv bases the new one on the installation's own Python.
