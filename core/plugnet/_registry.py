@@ -596,7 +596,7 @@ class Registry:
             hooks = _plain_hooks(plugin) if builtin else None
             if hooks is not None:  # plugnet's own modules: pluggy's checks, without pluggy
                 staged, lowerings = self._collect(hooks, provider, version, builtin)
-                self._check_new(staged, provider)
+                keys = self._check_new(staged, provider)
                 self._check_lowerings(lowerings, provider)
             else:
                 self._manager.register(plugin, name=manager_name)
@@ -605,7 +605,7 @@ class Registry:
                     staged, lowerings = self._collect(
                         self._hooks_of(plugin), provider, version, builtin
                     )
-                    self._check_new(staged, provider)
+                    keys = self._check_new(staged, provider)
                     self._check_lowerings(lowerings, provider)
                 except BaseException:
                     self._manager.unregister(plugin)
@@ -617,7 +617,7 @@ class Registry:
             self.record_failure(record, exc, strict=strict)
             return record
         record = self.provider_record(provider, version, entry_point, builtin)
-        notes = self._commit(staged)
+        notes = self._commit(staged, keys)
         for lowering in lowerings:
             self._lowerings.setdefault(lowering.target, []).append(lowering)
         record.components.extend(staged)
@@ -795,12 +795,14 @@ class Registry:
                 raise PluginError(f"{label} has the alias {alias!r}, which is not a valid name")
         return Component(kind.name, name, factory, provider, version, alias_tuple, builtin)
 
-    def _check_new(self, staged: list[Component], provider: str) -> None:
-        """Refuse a name the same provider gives twice (within this plugin or before it)."""
+    def _check_new(self, staged: list[Component], provider: str) -> list[list[str]]:
+        """Refuse a name the same provider gives twice (within this plugin or before it);
+        returns each component's lookup keys, for :meth:`_commit`."""
         seen: dict[tuple[str, str], Component] = {}
         provider_key = normalize(provider)
-        for component in staged:
-            for key in self._keys(component):
+        keys = [self._keys(component) for component in staged]
+        for component, component_keys in zip(staged, keys, strict=True):
+            for key in component_keys:
                 owner = seen.get((component.kind, key)) or self._qualified[component.kind].get(
                     (provider_key, key)
                 )
@@ -810,17 +812,19 @@ class Registry:
                         f"({owner.name!r} and {component.name!r})"
                     )
                 seen[(component.kind, key)] = component
+        return keys
 
-    def _commit(self, staged: list[Component]) -> list[str]:
-        """Add the staged components to the tables; returns the warnings to give about them."""
+    def _commit(self, staged: list[Component], keys: list[list[str]]) -> list[str]:
+        """Add the staged components, with their lookup keys, to the tables; returns the
+        warnings to give about them."""
         notes: list[str] = []
-        for component in staged:
+        for component, component_keys in zip(staged, keys, strict=True):
             kind = component.kind
             self._components[kind].append(component)
             if isinstance(component.factory, type):
                 self._by_type.setdefault(component.factory, component)
             provider_key = normalize(component.provider)
-            for key in self._keys(component):
+            for key in component_keys:
                 self._qualified[kind][(provider_key, key)] = component
                 if component.pair is not None:
                     continue
