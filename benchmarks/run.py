@@ -1,6 +1,7 @@
 """Every benchmark in one run, printed as one table of ratios against each reference.
 
     python benchmarks/run.py [--repeats 15] [--quick] [--json OUT.json] [--plot OUT.png]
+                             [--clean-venv DIR]
 
 The rows come from the other scripts' functions (train_mlp.py, digits.py, conv.py,
 pool_norm.py, recurrent.py, graph.py, startup.py), at their sizes. Within each group the runs
@@ -11,7 +12,8 @@ with the min–max of those per-repeat ratios. References: a hand-written NumPy 
 
 Start-up rows time fresh interpreters (startup.py), whose PYTHONPATH is only the directories
 plugnet and plugnet_builtins come from; their figure is the median of the per-run differences
-in wall time, in ms, against the issue's budget.
+in wall time, in ms, against the issue's budget. They run this interpreter, or with
+``--clean-venv DIR`` a venv holding only plugnet's runtime dependencies (made once at DIR).
 
 ``--quick`` is a smoke run: 3 repeats, small inputs; its figures mean nothing.
 """
@@ -25,6 +27,7 @@ import statistics
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -293,15 +296,17 @@ def graph_rows(repeats: int, quick: bool) -> list[Row]:
     ]  # fmt: skip
 
 
-def startup_rows(repeats: int, quick: bool) -> list[Row]:
+def startup_rows(repeats: int, quick: bool, clean_venv: Path | None = None) -> list[Row]:
     runs = 3 if quick else max(repeats, 30)
+    # In the default interpreter's environment unless a clean venv is asked for (startup.py).
+    python = None if clean_venv is None else startup.clean_venv(clean_venv)
     # Only plugnet's own source directories: the reference libraries on this process's path
     # (torch) would add their distributions to the entry-point scan.
     path = os.pathsep.join(
         str(Path(module.__file__ or "").resolve().parents[1])
         for module in (plugnet, plugnet_builtins)
     )
-    results = startup.measure(runs, {"tree": {"PYTHONPATH": path}})["tree"]
+    results = startup.measure(runs, {"tree": {"PYTHONPATH": path}}, python)["tree"]
 
     def beyond(label: str, base: str, title: str, target: float) -> Row:
         ours = [wall for wall, _ in results[label]]
@@ -392,9 +397,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run: 3 repeats, small sizes")
     parser.add_argument("--json", metavar="OUT", help="write the rows as JSON")
     parser.add_argument("--plot", metavar="OUT.png", help="draw the ratios as a bar chart")
+    parser.add_argument("--clean-venv", metavar="DIR", type=Path,
+                        help="start-up rows in a venv at DIR with only plugnet's runtime "
+                             "dependencies (startup.py; made once, kept)")  # fmt: skip
     args = parser.parse_args()
     repeats = 3 if args.quick else args.repeats
-    rows = [row for group in GROUPS for row in group(repeats, args.quick)]
+    groups = [partial(startup_rows, clean_venv=args.clean_venv) if group is startup_rows else group
+              for group in GROUPS]  # fmt: skip
+    rows = [row for group in groups for row in group(repeats, args.quick)]
     print(markdown(rows))
     if args.json is not None:
         Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=1) + "\n")
