@@ -66,6 +66,41 @@ def test_gradients_by_finite_differences(cls: Any, training: bool) -> None:
         check_layer_gradients(layer, x, training=training)
 
 
+@pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d"])
+@pytest.mark.parametrize(
+    ("config", "shape"),
+    [
+        ({"pool_size": 2}, (2, 5, 5)),  # tiling windows leave the last row and column out
+        ({"pool_size": (2, 3)}, (1, 4, 8)),
+        ({"pool_size": 1}, (2, 3, 2)),
+    ],
+)
+def test_tiling_windows_that_leave_rows_out_get_zero_gradients_there(
+    name: str, config: dict[str, Any], shape: Any
+) -> None:
+    layer = built(name, config, shape)
+    assert layer.tiles
+    x = np.random.default_rng(4).standard_normal((2, *shape))
+    check_layer_gradients(layer, x, training=True)
+    dx = layer.backward(np.ones((2, *layer.build(shape, rng=None, dtype=F64))))
+    (kh, kw), (ho, wo) = layer.window, layer.out_size
+    assert np.all(dx[:, :, ho * kh :] == 0) and np.all(dx[:, :, :, wo * kw :] == 0)
+
+
+def test_tiling_windows_keep_float32_and_the_input() -> None:
+    for name in ("max_pool2d", "avg_pool2d"):
+        layer = plugnet.layer(f"{name}(pool_size=2)")
+        layer.build((2, 6, 5), rng=np.random.default_rng(0), dtype=np.dtype(np.float32))
+        x = np.random.default_rng(5).uniform(-1e4, 1e4, (3, 2, 6, 5)).astype(np.float32)
+        original = x.copy()
+        with np.errstate(all="raise"):
+            y = layer.forward(x, training=True)
+            dx = layer.backward(np.ones_like(y))
+        assert y.dtype == dx.dtype == np.float32
+        np.testing.assert_array_equal(x, original)
+        np.testing.assert_allclose(dx.sum(), y.size, rtol=1e-6)  # each window passes on 1
+
+
 def test_conformance_cases_overlap_and_do_not() -> None:
     for cls in (MaxPool2D, AvgPool2D):
         layers = [cls(**case["config"]) for case in cls.conformance.cases]

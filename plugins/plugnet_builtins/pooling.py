@@ -4,7 +4,9 @@
 
 The windows are copied into columns laid out (kh·kw, N, C, Ho, Wo), so the pool is a reduction
 over the first axis. Backward adds each column back where it came from, one strided add per
-pool offset (i, j), never a loop over output pixels.
+pool offset (i, j), never a loop over output pixels. Windows that tile the input (stride =
+pool_size, no padding: the usual 2×2 pool) need no copy for the average and no adds in
+backward: each input element is in one window, so its gradient is written once, in place.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class _Pool2D(Configurable):
                 f"padding <= pool_size // 2"
             )
         self.pads: Padding = ((ph, ph), (pw, pw))
+        self.tiles = strides == window and pads == (0, 0)  # each element in at most one window
         self.params: dict[str, Array] = {}
         self.grads: dict[str, Array] = {}
         self.workspace = Workspace()
@@ -103,17 +106,25 @@ class _Pool2D(Configurable):
         np.copyto(cols, windows(xp, self.window, self.strides).transpose(4, 5, 0, 1, 2, 3))
         return cols.reshape(kh * kw, *x.shape[:2], ho, wo)
 
-    def _input_grad(self, dcols: Array) -> Array:
-        """dx from dE/dcols (kh·kw, N, C, Ho, Wo): add each column entry back where it was
-        copied from (overlapping windows add up), in the padded frame, then crop."""
+    def _input_grad(self, grad: Array, shares: Array | float) -> Array:
+        """dx from g = dE/dy, each window element getting g times its share: ``shares[k]``
+        (N, C, Ho, Wo) for kernel offset k, or one number for all. Tiling windows write
+        each element once; others add up (overlapping windows) in the padded frame, cropped."""
         n, c, h, w = self.x_shape
+        spots = offsets(self.window, self.strides, self.out_size)
+        if self.tiles:
+            (kh, kw), (ho, wo) = self.window, self.out_size
+            covered = (h, w) == (ho * kh, wo * kw)  # else the last rows or columns get 0
+            dx = (np.empty if covered else np.zeros)(self.x_shape, dtype=grad.dtype)
+            for k, (_, _, (rows, columns)) in enumerate(spots):
+                share = shares if isinstance(shares, float) else shares[k]
+                np.multiply(grad, share, out=dx[:, :, rows, columns])
+            return dx
         (ph, _), (pw, _) = self.pads
-        dxp = self.workspace.get("dxp", (n, c, h + 2 * ph, w + 2 * pw), dcols.dtype)
+        dxp = self.workspace.get("dxp", (n, c, h + 2 * ph, w + 2 * pw), grad.dtype)
         dxp.fill(0)
-        for k, (_, _, (rows, columns)) in enumerate(
-            offsets(self.window, self.strides, self.out_size)
-        ):
-            dxp[:, :, rows, columns] += dcols[k]
+        for k, (_, _, (rows, columns)) in enumerate(spots):
+            dxp[:, :, rows, columns] += grad * (shares if isinstance(shares, float) else shares[k])
         return dxp[:, :, ph : ph + h, pw : pw + w].copy()
 
 
@@ -131,17 +142,19 @@ class MaxPool2D(_Pool2D):
     def forward(self, x: Array, *, training: bool = False) -> Array:
         cols = self._columns(x)
         y = cols.max(axis=0)
-        # winner[k] marks the window elements that get the gradient: the first k holding the max
-        self.winner = np.empty(cols.shape, dtype=bool)
-        taken = np.zeros(y.shape, dtype=bool)
-        for k in range(cols.shape[0]):
-            np.equal(cols[k], y, out=self.winner[k])
-            self.winner[k] &= ~taken
-            taken |= self.winner[k]
+        # winner[k] marks the window elements that get the gradient: the first k holding the
+        # max, that is equal to it while no earlier k is (winner > taken, for booleans)
+        self.winner = winner = np.empty(cols.shape, dtype=bool)
+        np.equal(cols[0], y, out=winner[0])
+        taken = winner[0].copy()
+        for k in range(1, cols.shape[0]):
+            np.equal(cols[k], y, out=winner[k])
+            np.greater(winner[k], taken, out=winner[k])
+            taken |= winner[k]
         return y
 
     def backward(self, grad: Array) -> Array:
-        return self._input_grad(self.winner * grad)
+        return self._input_grad(grad, self.winner)
 
 
 class AvgPool2D(_Pool2D):
@@ -154,14 +167,23 @@ class AvgPool2D(_Pool2D):
     name = "avg_pool2d"
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
-        cols = self._columns(x)
-        return cols.sum(axis=0) * (1.0 / cols.shape[0])
+        size = self.window[0] * self.window[1]
+        if not self.tiles:
+            cols = self._columns(x)
+            return cols.sum(axis=0) * (1.0 / size)
+        # tiling windows: the sum of the kh·kw strided views of x, in the columns' order
+        self.x_shape, self.dtype = x.shape, x.dtype
+        parts = [
+            x[:, :, r, c] for _, _, (r, c) in offsets(self.window, self.strides, self.out_size)
+        ]
+        total = np.add(parts[0], parts[1]) if size > 1 else parts[0].copy()
+        for part in parts[2:]:
+            total += part
+        total *= 1.0 / size
+        return total
 
     def backward(self, grad: Array) -> Array:
-        share = grad * (1.0 / (self.window[0] * self.window[1]))
-        return self._input_grad(
-            np.broadcast_to(share, (self.window[0] * self.window[1], *share.shape))
-        )
+        return self._input_grad(grad, 1.0 / (self.window[0] * self.window[1]))
 
 
 class _Pool1D(_Pool2D):
