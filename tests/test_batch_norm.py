@@ -132,6 +132,32 @@ def test_long_rows_are_summed_in_blocks(monkeypatch: pytest.MonkeyPatch) -> None
     check_layer_gradients(layer, x, training=True)
 
 
+@pytest.mark.parametrize("samples_per_chunk", [3, 0])  # 0: less than one sample a chunk
+@pytest.mark.parametrize("training", [True, False])
+def test_chunks_of_samples_give_the_whole_batch_result(
+    monkeypatch: pytest.MonkeyPatch, samples_per_chunk: int, training: bool
+) -> None:
+    # 7 samples in chunks of 3 (the last one short), per-channel factors repeated along H·W;
+    # or one sample a chunk with (1, C, 1) factors; against the one-chunk result
+    rng = np.random.default_rng(10)
+    x = rng.normal(1.0, 2.0, (7, 2, 3, 3))
+    g = rng.standard_normal(x.shape)
+    whole = built((2, 3, 3))
+    whole.buffers["running_var"][...] = 2.0
+    expected = whole.forward(x, training=training), whole.backward(g), dict(whole.grads)
+    monkeypatch.setattr(normalization, "_CHUNK_BYTES", samples_per_chunk * x[0].nbytes)
+    layer = built((2, 3, 3))
+    layer.buffers["running_var"][...] = 2.0
+    y, dx = layer.forward(x, training=training), layer.backward(g)
+    np.testing.assert_allclose(y, expected[0], rtol=0, atol=1e-13)
+    np.testing.assert_allclose(dx, expected[1], rtol=0, atol=1e-13)
+    for key, value in expected[2].items():
+        np.testing.assert_allclose(layer.grads[key], value, rtol=1e-13)
+    for key in ("running_mean", "running_var"):
+        np.testing.assert_allclose(layer.buffers[key], whole.buffers[key], rtol=1e-13)
+    check_layer_gradients(layer, x, training=training)
+
+
 @pytest.mark.parametrize("training", [True, False])
 def test_a_second_backward_of_one_forward_gives_the_same_gradients(training: bool) -> None:
     layer = built((2, 3, 3))

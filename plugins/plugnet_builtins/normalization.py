@@ -29,8 +29,9 @@ class BatchNorm(Configurable):
     dγ = Σ g x̂,  dβ = Σ g,  dx = γ / √(σ² + eps) · (g − mean(g) − x̂ · mean(g x̂)).
     In evaluation the statistics are constants: dx = γ g / √(running_var + eps).
 
-    A training step keeps x − μ (not x̂) and folds 1/√(σ² + eps) and γ into per-channel
-    factors: seven elementwise passes over (N, C, H, W) arrays and four reductions in all.
+    A training step keeps x − μ (not x̂), folds 1/√(σ² + eps) and γ into per-channel
+    factors, and walks the (N, C, H·W) arrays in chunks of samples that stay in the caches
+    between the operations on them: x is read twice, g and x − μ twice, y and dx written once.
     """
 
     conformance = Conformance(
@@ -68,39 +69,44 @@ class BatchNorm(Configurable):
         }
         return input_shape
 
-    def _per_channel(self, values: Array, dtype: np.dtype[Any]) -> Array:
-        """(C,) values as (1, C, 1, 1) or (1, C), cast to the input's dtype: the factors are
-        computed in float64, and a float32 input must stay float32."""
-        return np.asarray(values, dtype=dtype).reshape(self.stat_shape)
-
     def forward(self, x: Array, *, training: bool = False) -> Array:
         self.training = training
+        x3 = _rows(x)
+        y = np.empty_like(x3)
         if training:
-            count = x.size // x.shape[1]  # m, the values per channel
-            mean = _channel_sums(x) / count
-            shift = self._per_channel(mean, x.dtype)  # μ, rounded to x's dtype
+            count = x3.shape[0] * x3.shape[2]  # m, the values per channel
+            mean = _channel_sums(x3) / count
+            shift = np.asarray(mean, x.dtype)  # μ, rounded to x's dtype
             # x − shift in a buffer kept from step to step (backward reads it): on a conv
             # net's (N, C, H, W) activations every fresh temporary costs its page faults again
-            centred = np.subtract(x, shift, out=self._scratch("centred", x))
+            self.centred = centred = self._scratch("centred", x3)
+            shift_by = _factor(shift, x3)
+            squares = np.zeros(x3.shape[1])
+            for part in _chunks(x3):
+                np.subtract(x3[part], shift_by, out=centred[part])
+                squares += _channel_sums(centred[part], centred[part])
             # x − μ = centred − residual: the rounding of μ, known in float64, is folded into
             # the per-channel terms instead of shifting x̂ and dγ by up to half an ulp of μ / σ
-            self.residual = mean - shift.reshape(-1)
-            var = _channel_sums(centred, centred) / count - self.residual**2  # two-pass
-            var = np.maximum(var, 0.0)
+            self.residual = mean - shift
+            var = np.maximum(squares / count - self.residual**2, 0.0)  # two-pass: stable
             self._update_running(mean, var)
-            self.centred = centred
             self.inv_std = 1.0 / np.sqrt(var + self.eps)
-            scale = self.params["gamma"] * self.inv_std  # γ / √(σ² + eps), in float64
-            y = np.multiply(centred, self._per_channel(scale, x.dtype))
         else:
-            self.x = x  # backward's dγ needs x − running_mean; evaluation keeps no buffer
-            self.residual = np.zeros(x.shape[1])
+            self.x = x3  # backward's dγ needs x − running_mean; evaluation keeps no buffer
+            self.residual = np.zeros(x3.shape[1])
             self.inv_std = 1.0 / np.sqrt(self.buffers["running_var"].astype(np.float64) + self.eps)
-            scale = self.params["gamma"] * self.inv_std
-            y = np.subtract(x, self._per_channel(self.buffers["running_mean"], x.dtype))
-            y *= self._per_channel(scale, x.dtype)
-        y += self._per_channel(self.params["beta"] - self.residual * scale, x.dtype)
-        return y
+        scale = self.params["gamma"] * self.inv_std  # γ / √(σ² + eps), in float64
+        scale_by = _factor(scale, x3)
+        offset = _factor(self.params["beta"] - self.residual * scale, x3)
+        running_mean = _factor(self.buffers["running_mean"], x3)
+        for part in _chunks(x3):  # y = (x − μ) · scale + β
+            if training:
+                np.multiply(self.centred[part], scale_by, out=y[part])
+            else:
+                np.subtract(x3[part], running_mean, out=y[part])
+                y[part] *= scale_by
+            y[part] += offset
+        return y.reshape(x.shape)
 
     def _scratch(self, name: str, like: Array) -> Array:
         """A buffer of ``like``'s shape and dtype, reused while they stay the same. Its
@@ -122,27 +128,64 @@ class BatchNorm(Configurable):
         """dβ = Σ g and dγ = Σ g (x − μ) / √(σ² + eps). With s = γ / √(σ² + eps), and as
         mean(γg) = γ·dβ/m and mean(γg x̂) = γ·dγ/m:
         dx = s·g − (s·dγ / (m·√(σ² + eps)))·(x − μ) − s·dβ/m, three per-channel factors."""
-        if self.training:
-            centred = self.centred
-        else:
-            mean = self._per_channel(self.buffers["running_mean"], grad.dtype)
-            centred = np.subtract(self.x, mean, out=self._scratch("product", grad))
-        dbeta = _channel_sums(grad)
-        dgamma = (_channel_sums(grad, centred) - self.residual * dbeta) * self.inv_std
+        g3 = _rows(grad)
+        chunks = _chunks(g3)
+        product = self._scratch("product", g3[chunks[0]])  # one chunk's worth
+        running_mean = _factor(self.buffers["running_mean"], g3)
+        dbeta, dot = np.zeros(g3.shape[1]), np.zeros(g3.shape[1])
+        for part in chunks:
+            if self.training:
+                centred = self.centred[part]
+            else:
+                centred = np.subtract(self.x[part], running_mean, out=product[: len(g3[part])])
+            dbeta += _channel_sums(g3[part])
+            dot += _channel_sums(g3[part], centred)
+        dgamma = (dot - self.residual * dbeta) * self.inv_std
         self.grads["beta"][...] = dbeta
         self.grads["gamma"][...] = dgamma
         scale = self.params["gamma"] * self.inv_std  # s, in float64
-        dx = np.multiply(grad, self._per_channel(scale, grad.dtype))
         if not self.training:
-            return dx
-        count = grad.size // grad.shape[1]  # m
-        factor = scale * self.inv_std * dgamma / -count  # times x − μ = centred − residual
-        # into the second buffer: centred stays intact for a second backward of one forward
-        dx += np.multiply(
-            centred, self._per_channel(factor, grad.dtype), out=self._scratch("product", grad)
-        )
-        dx += self._per_channel(scale * dbeta / -count - factor * self.residual, grad.dtype)
-        return dx
+            return np.multiply(g3, _factor(scale, g3)).reshape(grad.shape)
+        dx = np.empty_like(g3)
+        count = g3.shape[0] * g3.shape[2]  # m
+        by_x = scale * self.inv_std * dgamma / -count  # times x − μ = centred − residual
+        factors = [
+            _factor(v, g3) for v in (scale, by_x, scale * dbeta / -count - by_x * self.residual)
+        ]
+        for part in chunks:
+            out = np.multiply(g3[part], factors[0], out=dx[part])
+            # into the chunk buffer: centred stays intact for a second backward of one forward
+            out += np.multiply(self.centred[part], factors[1], out=product[: len(out)])
+            out += factors[2]
+        return dx.reshape(grad.shape)
+
+
+def _rows(a: Array) -> Array:
+    """(N, C) or (N, C, H, W) as (N, C, L), L = H·W or 1: a view of a contiguous array."""
+    return a.reshape(a.shape[0], a.shape[1], -1)
+
+
+# About how many bytes of each array one chunk of samples holds: small enough that a chunk
+# just written (x − μ, y, dx) is still in the L2 or L3 cache for the next operation on it.
+_CHUNK_BYTES = 1 << 20
+
+
+def _chunks(a3: Array) -> list[slice]:
+    """Slices of a3's first axis, each of about ``_CHUNK_BYTES`` (at least one sample)."""
+    step = max(1, _CHUNK_BYTES // max(a3[0].nbytes, 1)) if len(a3) else 1
+    return [slice(start, start + step) for start in range(0, max(len(a3), 1), step)]
+
+
+def _factor(values: Array, like: Array) -> Array:
+    """Per-channel values (C,) in ``like``'s dtype, to broadcast against (n, C, L) chunks:
+    repeated L times into (1, C, L) when one sample is at most ``_CHUNK_BYTES``, so that
+    NumPy's inner loop runs over whole samples, not over rows of L values with the overhead
+    of a call each; else (1, C, 1)."""
+    column = np.asarray(values, like.dtype)
+    length = like.shape[2]
+    if length > 1 and like[0].nbytes <= _CHUNK_BYTES:
+        return np.repeat(column, length).reshape(1, -1, length)
+    return column.reshape(1, -1, 1)
 
 
 # Values per (n, c) row that one einsum sums in float32 before the float64 total: longer rows
@@ -156,8 +199,8 @@ def _channel_sums(a: Array, b: Array | None = None) -> Array:
     Each (n, c) row's H·W values are contiguous: einsum sums them (blocks of at most
     ``_ROW_BLOCK``) in one pass over memory, and the N·C partial sums are added in float64.
     A reduction over axes (0, 2, 3) instead walks the array with strides, more slowly."""
-    rows = a.reshape(a.shape[0], a.shape[1], -1)
-    others = None if b is None else b.reshape(rows.shape)
+    rows = _rows(a)
+    others = None if b is None else _rows(b)
     total = np.zeros(a.shape[1], np.float64)
     for start in range(0, rows.shape[2], _ROW_BLOCK):
         block = rows[:, :, start : start + _ROW_BLOCK]
