@@ -10,6 +10,7 @@ import pytest
 
 import plugnet
 from plugnet.testing.gradients import check_layer_gradients
+from plugnet_builtins import pooling
 from plugnet_builtins.pooling import AvgPool2D, MaxPool2D
 
 F64 = np.dtype(np.float64)
@@ -99,6 +100,28 @@ def test_tiling_windows_keep_float32_and_the_input() -> None:
         assert y.dtype == dx.dtype == np.float32
         np.testing.assert_array_equal(x, original)
         np.testing.assert_allclose(dx.sum(), y.size, rtol=1e-6)  # each window passes on 1
+
+
+@pytest.mark.parametrize("cls", [MaxPool2D, AvgPool2D])
+def test_chunks_of_samples_give_the_whole_batch_result(
+    cls: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 5 samples, in chunks of 2 (the last one short): every conformance case agrees with the
+    # one-chunk result, and its gradients check
+    for case in cls.conformance.cases:
+        x = np.random.default_rng(6).standard_normal((5, *case["input_shape"]))
+        g = None
+        results = []
+        for chunk_bytes in (1 << 20, 2 * x[0].nbytes):
+            monkeypatch.setattr(pooling, "_CHUNK_BYTES", chunk_bytes)
+            layer = cls(**case["config"])
+            layer.build(case["input_shape"], rng=np.random.default_rng(0), dtype=F64)
+            y = layer.forward(x, training=True)
+            g = np.random.default_rng(7).standard_normal(y.shape) if g is None else g
+            results.append((y, layer.backward(g)))
+        np.testing.assert_array_equal(results[0][0], results[1][0])
+        np.testing.assert_array_equal(results[0][1], results[1][1])
+        check_layer_gradients(layer, x, training=True)
 
 
 def test_conformance_cases_overlap_and_do_not() -> None:

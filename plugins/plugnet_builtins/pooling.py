@@ -11,7 +11,7 @@ backward: each input element is in one window, so its gradient is written once, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,6 +34,11 @@ from plugnet_builtins.layers import _positive_int
 
 if TYPE_CHECKING:
     from plugnet.onnx_export import OnnxGraph
+
+
+# About how many bytes of the input one chunk of samples holds: its columns, copied from it,
+# are then still in cache for the reduction and the comparisons that read them back.
+_CHUNK_BYTES = 1 << 20
 
 
 class _Pool2D(Configurable):
@@ -97,14 +102,23 @@ class _Pool2D(Configurable):
     def backward(self, grad: Array) -> Array:
         raise NotImplementedError(f"{type(self).__name__} does not define backward")
 
-    def _columns(self, x: Array) -> Array:
-        """cols[i·kw + j, n, c, p, q] = xp[n, c, p·sh + i, q·sw + j], in a reused buffer."""
+    def _column_chunks(self, x: Array) -> Iterator[tuple[slice, Array]]:
+        """For chunks of samples of x (about ``_CHUNK_BYTES`` of x each): the samples, and
+        cols[i·kw + j, n, c, p, q] = xp[n, c, p·sh + i, q·sw + j] for them, in a reused
+        buffer. A chunk's columns are still in cache when the pool reads them back."""
         self.x_shape, self.dtype = x.shape, x.dtype
         xp = self.workspace.pad(x, self.pads, fill=self.fill)
         (kh, kw), (ho, wo) = self.window, self.out_size
-        cols = self.workspace.get("cols", (kh, kw, *x.shape[:2], ho, wo), x.dtype)
-        np.copyto(cols, windows(xp, self.window, self.strides).transpose(4, 5, 0, 1, 2, 3))
-        return cols.reshape(kh * kw, *x.shape[:2], ho, wo)
+        step = max(1, _CHUNK_BYTES // max(x[:1].nbytes, 1))
+        buffer = (kh, kw, min(step, len(x)), x.shape[1], ho, wo)
+        cols = self.workspace.get("cols", buffer, x.dtype)
+        for start in range(0, len(x), step):
+            part = slice(start, start + step)
+            chunk = cols[:, :, : len(x[part])]
+            np.copyto(
+                chunk, windows(xp[part], self.window, self.strides).transpose(4, 5, 0, 1, 2, 3)
+            )
+            yield part, chunk.reshape(kh * kw, *chunk.shape[2:])
 
     def _input_grad(self, grad: Array, shares: Array | float) -> Array:
         """dx from g = dE/dy, each window element getting g times its share: ``shares[k]``
@@ -140,17 +154,19 @@ class MaxPool2D(_Pool2D):
     fill = -np.inf
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
-        cols = self._columns(x)
-        y = cols.max(axis=0)
+        size, (ho, wo) = self.window[0] * self.window[1], self.out_size
+        y = np.empty((*x.shape[:2], ho, wo), dtype=x.dtype)
         # winner[k] marks the window elements that get the gradient: the first k holding the
         # max, that is equal to it while no earlier k is (winner > taken, for booleans)
-        self.winner = winner = np.empty(cols.shape, dtype=bool)
-        np.equal(cols[0], y, out=winner[0])
-        taken = winner[0].copy()
-        for k in range(1, cols.shape[0]):
-            np.equal(cols[k], y, out=winner[k])
-            np.greater(winner[k], taken, out=winner[k])
-            taken |= winner[k]
+        self.winner = np.empty((size, *y.shape), dtype=bool)
+        for part, cols in self._column_chunks(x):
+            top, winner = cols.max(axis=0, out=y[part]), self.winner[:, part]
+            np.equal(cols[0], top, out=winner[0])
+            taken = winner[0].copy()
+            for k in range(1, size):
+                np.equal(cols[k], top, out=winner[k])
+                np.greater(winner[k], taken, out=winner[k])
+                taken |= winner[k]
         return y
 
     def backward(self, grad: Array) -> Array:
@@ -169,8 +185,11 @@ class AvgPool2D(_Pool2D):
     def forward(self, x: Array, *, training: bool = False) -> Array:
         size = self.window[0] * self.window[1]
         if not self.tiles:
-            cols = self._columns(x)
-            return cols.sum(axis=0) * (1.0 / size)
+            y = np.empty((*x.shape[:2], *self.out_size), dtype=x.dtype)
+            for part, cols in self._column_chunks(x):
+                cols.sum(axis=0, out=y[part])
+            y *= 1.0 / size
+            return y
         # tiling windows: the sum of the kh·kw strided views of x, in the columns' order
         self.x_shape, self.dtype = x.shape, x.dtype
         parts = [
