@@ -192,12 +192,12 @@ class AvgPool2D(_Pool2D):
             return y
         # tiling windows: the sum of the kh·kw strided views of x, in the columns' order
         self.x_shape, self.dtype = x.shape, x.dtype
-        parts = [
+        views = [
             x[:, :, r, c] for _, _, (r, c) in offsets(self.window, self.strides, self.out_size)
         ]
-        total = np.add(parts[0], parts[1]) if size > 1 else parts[0].copy()
-        for part in parts[2:]:
-            total += part
+        total = np.add(views[0], views[1]) if size > 1 else views[0].copy()
+        for view in views[2:]:
+            total += view
         total *= 1.0 / size
         return total
 
