@@ -132,6 +132,17 @@ def test_long_rows_are_summed_in_blocks(monkeypatch: pytest.MonkeyPatch) -> None
     check_layer_gradients(layer, x, training=True)
 
 
+def test_dense_inputs_are_summed_in_blocks_of_samples(monkeypatch: pytest.MonkeyPatch) -> None:
+    # (7, 3) in blocks of 3 samples, the last one short: the statistics and gradients hold
+    monkeypatch.setattr(normalization, "_BATCH_BLOCK", 3)
+    layer = built((3,), momentum=0.0)
+    x = np.random.default_rng(11).normal(2.0, 3.0, (7, 3))
+    layer.forward(x, training=True)
+    np.testing.assert_allclose(layer.buffers["running_mean"], x.mean(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(layer.buffers["running_var"], x.var(axis=0), rtol=1e-13)
+    check_layer_gradients(layer, x, training=True)
+
+
 @pytest.mark.parametrize("samples_per_chunk", [3, 0])  # 0: less than one sample a chunk
 @pytest.mark.parametrize("training", [True, False])
 def test_chunks_of_samples_give_the_whole_batch_result(
