@@ -137,8 +137,13 @@ class _Pool2D(Configurable):
         (ph, _), (pw, _) = self.pads
         dxp = self.workspace.get("dxp", (n, c, h + 2 * ph, w + 2 * pw), grad.dtype)
         dxp.fill(0)
-        for k, (_, _, (rows, columns)) in enumerate(spots):
-            dxp[:, :, rows, columns] += grad * (shares if isinstance(shares, float) else shares[k])
+        if isinstance(shares, float):
+            scaled = grad * shares  # one product for every offset
+            for _, _, (rows, columns) in spots:
+                dxp[:, :, rows, columns] += scaled
+        else:
+            for k, (_, _, (rows, columns)) in enumerate(spots):
+                dxp[:, :, rows, columns] += grad * shares[k]
         return dxp[:, :, ph : ph + h, pw : pw + w].copy()
 
 
