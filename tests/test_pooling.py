@@ -10,6 +10,7 @@ import pytest
 
 import plugnet
 from plugnet.testing.gradients import check_layer_gradients
+from plugnet_builtins import pooling
 from plugnet_builtins.pooling import AvgPool2D, MaxPool2D
 
 F64 = np.dtype(np.float64)
@@ -64,6 +65,63 @@ def test_gradients_by_finite_differences(cls: Any, training: bool) -> None:
         layer.build(case["input_shape"], rng=np.random.default_rng(0), dtype=F64)
         x = np.random.default_rng(2).standard_normal((2, *case["input_shape"]))
         check_layer_gradients(layer, x, training=training)
+
+
+@pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d"])
+@pytest.mark.parametrize(
+    ("config", "shape"),
+    [
+        ({"pool_size": 2}, (2, 5, 5)),  # tiling windows leave the last row and column out
+        ({"pool_size": (2, 3)}, (1, 4, 8)),
+        ({"pool_size": 1}, (2, 3, 2)),
+    ],
+)
+def test_tiling_windows_that_leave_rows_out_get_zero_gradients_there(
+    name: str, config: dict[str, Any], shape: Any
+) -> None:
+    layer = built(name, config, shape)
+    assert layer.tiles
+    x = np.random.default_rng(4).standard_normal((2, *shape))
+    check_layer_gradients(layer, x, training=True)
+    dx = layer.backward(np.ones((2, *layer.build(shape, rng=None, dtype=F64))))
+    (kh, kw), (ho, wo) = layer.window, layer.out_size
+    assert np.all(dx[:, :, ho * kh :] == 0) and np.all(dx[:, :, :, wo * kw :] == 0)
+
+
+def test_tiling_windows_keep_float32_and_the_input() -> None:
+    for name in ("max_pool2d", "avg_pool2d"):
+        layer = plugnet.layer(f"{name}(pool_size=2)")
+        layer.build((2, 6, 5), rng=np.random.default_rng(0), dtype=np.dtype(np.float32))
+        x = np.random.default_rng(5).uniform(-1e4, 1e4, (3, 2, 6, 5)).astype(np.float32)
+        original = x.copy()
+        with np.errstate(all="raise"):
+            y = layer.forward(x, training=True)
+            dx = layer.backward(np.ones_like(y))
+        assert y.dtype == dx.dtype == np.float32
+        np.testing.assert_array_equal(x, original)
+        np.testing.assert_allclose(dx.sum(), y.size, rtol=1e-6)  # each window passes on 1
+
+
+@pytest.mark.parametrize("cls", [MaxPool2D, AvgPool2D])
+def test_chunks_of_samples_give_the_whole_batch_result(
+    cls: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 5 samples, in chunks of 2 (the last one short): every conformance case agrees with the
+    # one-chunk result, and its gradients check
+    for case in cls.conformance.cases:
+        x = np.random.default_rng(6).standard_normal((5, *case["input_shape"]))
+        g = None
+        results = []
+        for chunk_bytes in (1 << 20, 2 * x[0].nbytes):
+            monkeypatch.setattr(pooling, "_CHUNK_BYTES", chunk_bytes)
+            layer = cls(**case["config"])
+            layer.build(case["input_shape"], rng=np.random.default_rng(0), dtype=F64)
+            y = layer.forward(x, training=True)
+            g = np.random.default_rng(7).standard_normal(y.shape) if g is None else g
+            results.append((y, layer.backward(g)))
+        np.testing.assert_array_equal(results[0][0], results[1][0])
+        np.testing.assert_array_equal(results[0][1], results[1][1])
+        check_layer_gradients(layer, x, training=True)
 
 
 def test_conformance_cases_overlap_and_do_not() -> None:

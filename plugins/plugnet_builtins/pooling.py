@@ -4,12 +4,14 @@
 
 The windows are copied into columns laid out (kh·kw, N, C, Ho, Wo), so the pool is a reduction
 over the first axis. Backward adds each column back where it came from, one strided add per
-pool offset (i, j), never a loop over output pixels.
+pool offset (i, j), never a loop over output pixels. Windows that tile the input (stride =
+pool_size, no padding: the usual 2×2 pool) need no copy for the average and no adds in
+backward: each input element is in one window, so its gradient is written once, in place.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,6 +34,11 @@ from plugnet_builtins.layers import _positive_int
 
 if TYPE_CHECKING:
     from plugnet.onnx_export import OnnxGraph
+
+
+# About how many bytes of the input one chunk of samples holds: its columns, copied from it,
+# are then still in cache for the reduction and the comparisons that read them back.
+_CHUNK_BYTES = 1 << 20
 
 
 class _Pool2D(Configurable):
@@ -73,6 +80,7 @@ class _Pool2D(Configurable):
                 f"padding <= pool_size // 2"
             )
         self.pads: Padding = ((ph, ph), (pw, pw))
+        self.tiles = strides == window and pads == (0, 0)  # each element in at most one window
         self.params: dict[str, Array] = {}
         self.grads: dict[str, Array] = {}
         self.workspace = Workspace()
@@ -94,26 +102,48 @@ class _Pool2D(Configurable):
     def backward(self, grad: Array) -> Array:
         raise NotImplementedError(f"{type(self).__name__} does not define backward")
 
-    def _columns(self, x: Array) -> Array:
-        """cols[i·kw + j, n, c, p, q] = xp[n, c, p·sh + i, q·sw + j], in a reused buffer."""
+    def _column_chunks(self, x: Array) -> Iterator[tuple[slice, Array]]:
+        """For chunks of samples of x (about ``_CHUNK_BYTES`` of x each): the samples, and
+        cols[i·kw + j, n, c, p, q] = xp[n, c, p·sh + i, q·sw + j] for them, in a reused
+        buffer. A chunk's columns are still in cache when the pool reads them back."""
         self.x_shape, self.dtype = x.shape, x.dtype
         xp = self.workspace.pad(x, self.pads, fill=self.fill)
         (kh, kw), (ho, wo) = self.window, self.out_size
-        cols = self.workspace.get("cols", (kh, kw, *x.shape[:2], ho, wo), x.dtype)
-        np.copyto(cols, windows(xp, self.window, self.strides).transpose(4, 5, 0, 1, 2, 3))
-        return cols.reshape(kh * kw, *x.shape[:2], ho, wo)
+        step = max(1, _CHUNK_BYTES // max(x[:1].nbytes, 1))
+        buffer = (kh, kw, min(step, len(x)), x.shape[1], ho, wo)
+        cols = self.workspace.get("cols", buffer, x.dtype)
+        for start in range(0, len(x), step):
+            part = slice(start, start + step)
+            chunk = cols[:, :, : len(x[part])]
+            np.copyto(
+                chunk, windows(xp[part], self.window, self.strides).transpose(4, 5, 0, 1, 2, 3)
+            )
+            yield part, chunk.reshape(kh * kw, *chunk.shape[2:])
 
-    def _input_grad(self, dcols: Array) -> Array:
-        """dx from dE/dcols (kh·kw, N, C, Ho, Wo): add each column entry back where it was
-        copied from (overlapping windows add up), in the padded frame, then crop."""
+    def _input_grad(self, grad: Array, shares: Array | float) -> Array:
+        """dx from g = dE/dy, each window element getting g times its share: ``shares[k]``
+        (N, C, Ho, Wo) for kernel offset k, or one number for all. Tiling windows write
+        each element once; others add up (overlapping windows) in the padded frame, cropped."""
         n, c, h, w = self.x_shape
+        spots = offsets(self.window, self.strides, self.out_size)
+        if self.tiles:
+            (kh, kw), (ho, wo) = self.window, self.out_size
+            covered = (h, w) == (ho * kh, wo * kw)  # else the last rows or columns get 0
+            dx = (np.empty if covered else np.zeros)(self.x_shape, dtype=grad.dtype)
+            for k, (_, _, (rows, columns)) in enumerate(spots):
+                share = shares if isinstance(shares, float) else shares[k]
+                np.multiply(grad, share, out=dx[:, :, rows, columns])
+            return dx
         (ph, _), (pw, _) = self.pads
-        dxp = self.workspace.get("dxp", (n, c, h + 2 * ph, w + 2 * pw), dcols.dtype)
+        dxp = self.workspace.get("dxp", (n, c, h + 2 * ph, w + 2 * pw), grad.dtype)
         dxp.fill(0)
-        for k, (_, _, (rows, columns)) in enumerate(
-            offsets(self.window, self.strides, self.out_size)
-        ):
-            dxp[:, :, rows, columns] += dcols[k]
+        if isinstance(shares, float):
+            scaled = grad * shares  # one product for every offset
+            for _, _, (rows, columns) in spots:
+                dxp[:, :, rows, columns] += scaled
+        else:
+            for k, (_, _, (rows, columns)) in enumerate(spots):
+                dxp[:, :, rows, columns] += grad * shares[k]
         return dxp[:, :, ph : ph + h, pw : pw + w].copy()
 
 
@@ -129,19 +159,23 @@ class MaxPool2D(_Pool2D):
     fill = -np.inf
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
-        cols = self._columns(x)
-        y = cols.max(axis=0)
-        # winner[k] marks the window elements that get the gradient: the first k holding the max
-        self.winner = np.empty(cols.shape, dtype=bool)
-        taken = np.zeros(y.shape, dtype=bool)
-        for k in range(cols.shape[0]):
-            np.equal(cols[k], y, out=self.winner[k])
-            self.winner[k] &= ~taken
-            taken |= self.winner[k]
+        size, (ho, wo) = self.window[0] * self.window[1], self.out_size
+        y = np.empty((*x.shape[:2], ho, wo), dtype=x.dtype)
+        # winner[k] marks the window elements that get the gradient: the first k holding the
+        # max, that is equal to it while no earlier k is (winner > taken, for booleans)
+        self.winner = np.empty((size, *y.shape), dtype=bool)
+        for part, cols in self._column_chunks(x):
+            top, winner = cols.max(axis=0, out=y[part]), self.winner[:, part]
+            np.equal(cols[0], top, out=winner[0])
+            taken = winner[0].copy()
+            for k in range(1, size):
+                np.equal(cols[k], top, out=winner[k])
+                np.greater(winner[k], taken, out=winner[k])
+                taken |= winner[k]
         return y
 
     def backward(self, grad: Array) -> Array:
-        return self._input_grad(self.winner * grad)
+        return self._input_grad(grad, self.winner)
 
 
 class AvgPool2D(_Pool2D):
@@ -154,14 +188,26 @@ class AvgPool2D(_Pool2D):
     name = "avg_pool2d"
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
-        cols = self._columns(x)
-        return cols.sum(axis=0) * (1.0 / cols.shape[0])
+        size = self.window[0] * self.window[1]
+        if not self.tiles:
+            y = np.empty((*x.shape[:2], *self.out_size), dtype=x.dtype)
+            for part, cols in self._column_chunks(x):
+                cols.sum(axis=0, out=y[part])
+            y *= 1.0 / size
+            return y
+        # tiling windows: the sum of the kh·kw strided views of x, in the columns' order
+        self.x_shape, self.dtype = x.shape, x.dtype
+        views = [
+            x[:, :, r, c] for _, _, (r, c) in offsets(self.window, self.strides, self.out_size)
+        ]
+        total = np.add(views[0], views[1]) if size > 1 else views[0].copy()
+        for view in views[2:]:
+            total += view
+        total *= 1.0 / size
+        return total
 
     def backward(self, grad: Array) -> Array:
-        share = grad * (1.0 / (self.window[0] * self.window[1]))
-        return self._input_grad(
-            np.broadcast_to(share, (self.window[0] * self.window[1], *share.shape))
-        )
+        return self._input_grad(grad, 1.0 / (self.window[0] * self.window[1]))
 
 
 class _Pool1D(_Pool2D):
