@@ -11,7 +11,7 @@ import pytest
 
 import plugnet
 from plugnet.testing.gradients import check_layer_gradients
-from plugnet_builtins._im2col import col2im, im2col, same_padding
+from plugnet_builtins._im2col import col2im, col2im_rows, im2col, im2col_rows, same_padding
 from plugnet_builtins.conv import Conv2D
 
 F64 = np.dtype(np.float64)
@@ -66,7 +66,14 @@ CASES = [
         (2, 7, 5),
         ((1, 1), (0, 0)),
     ),
+    ({"filters": 3, "kernel_size": 1}, (2, 4, 3), ((0, 0), (0, 0))),  # no padding, no spare
+    ({"filters": 2, "kernel_size": (1, 4), "padding": (2, 0)}, (3, 3, 5), ((2, 2), (0, 0))),
+    ({"filters": 2, "kernel_size": 5, "padding": "same"}, (1, 4, 4), ((2, 2), (2, 2))),
 ]
+
+# Stride-1 cases beyond the conformance ones: those with kernels more than one row high go
+# through im2col_rows and col2im_rows.
+ROW_CASES = [(config, shape) for config, shape, _ in CASES if config.get("stride", 1) == 1]
 
 
 @pytest.mark.parametrize(("config", "shape", "pads"), CASES)
@@ -120,6 +127,56 @@ def test_im2col_and_col2im_are_adjoint() -> None:
         other = rng.standard_normal(cols.shape)
         back = col2im(other, stride, out=np.empty((3, 2, 9, 8))).transpose(1, 0, 2, 3)
         assert np.isclose(np.sum(cols * other), np.sum(xp * back))
+
+
+@pytest.mark.parametrize(("config", "shape"), ROW_CASES, ids=lambda c: str(c))
+def test_stride_one_gradients_by_finite_differences(
+    config: dict[str, Any], shape: tuple[int, ...]
+) -> None:
+    """At stride 1 the columns are whole padded rows; the columns past each output row hold
+    other pixels, which must reach neither y nor any gradient."""
+    layer = built(config, shape)
+    x = np.random.default_rng(7).standard_normal((3, *shape))
+    check_layer_gradients(layer, x, training=True)
+
+
+def test_im2col_rows_agrees_with_im2col_and_col2im_rows_is_its_adjoint() -> None:
+    rng = np.random.default_rng(8)
+    for kernel in [(3, 3), (2, 3), (1, 1), (4, 2)]:
+        n, c, hp, wp = 2, 3, 7, 6
+        ho, wo = hp - kernel[0] + 1, wp - kernel[1] + 1
+        flat = np.zeros(n * c * hp * wp + kernel[1])
+        xp = flat[: n * c * hp * wp].reshape(n, c, hp, wp)
+        xp[:] = rng.standard_normal(xp.shape)
+        rows = im2col_rows(flat, xp.shape, kernel, out=np.empty((c, *kernel, n, ho * wp)))
+        cols = im2col(xp, kernel, (1, 1), out=np.empty((c, *kernel, n, ho, wo)))
+        np.testing.assert_array_equal(rows.reshape(*cols.shape[:-1], wp)[..., :wo], cols)
+        other = np.zeros(rows.shape)  # the columns q ≥ Wo stay zero, as dX's do
+        other.reshape(*cols.shape[:-1], wp)[..., :wo] = rng.standard_normal(cols.shape)
+        back = col2im_rows(other, xp.shape, np.empty(flat.size))
+        assert np.isclose(np.sum(rows * other), np.sum(xp * back.transpose(1, 0, 2, 3)))
+        expected = col2im(other.reshape(*cols.shape[:-1], wp)[..., :wo], (1, 1),
+                          out=np.empty((c, n, hp, wp)))  # fmt: skip
+        np.testing.assert_allclose(back, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_float32_stride_one_agrees_with_float64() -> None:
+    layer64 = built({"filters": 8, "kernel_size": 3, "padding": "same"}, (4, 9, 7))
+    layer32 = built({"filters": 8, "kernel_size": 3, "padding": "same"}, (4, 9, 7), np.float32)
+    for key, value in layer64.params.items():
+        layer32.params[key] = value.astype(np.float32)
+    x = np.random.default_rng(9).standard_normal((5, 4, 9, 7)) * 1e3  # large edges
+    g = np.random.default_rng(10).standard_normal((5, 8, 9, 7))
+    y64, y32 = layer64.forward(x, training=True), layer32.forward(x.astype(np.float32))
+    dx64 = layer64.backward(g)
+    layer32.forward(x.astype(np.float32), training=True)
+    dx32 = layer32.backward(g.astype(np.float32))
+    assert y32.dtype == dx32.dtype == layer32.grads["w"].dtype == np.float32
+    np.testing.assert_allclose(y32, y64, rtol=1e-4, atol=1e-6 * np.abs(y64).max())
+    np.testing.assert_allclose(dx32, dx64, rtol=1e-4, atol=1e-5 * np.abs(dx64).max())
+    for key in layer64.grads:
+        scale = np.abs(layer64.grads[key]).max()
+        np.testing.assert_allclose(layer32.grads[key], layer64.grads[key], atol=1e-5 * scale)
 
 
 def test_first_layer_skips_the_input_gradient_and_the_parameter_grads_agree() -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from plugnet.protocols import Array
 
@@ -87,6 +87,46 @@ def col2im(cols: Array, stride: Pair, out: Array) -> Array:
     return out
 
 
+def im2col_rows(flat: Array, shape: tuple[int, int, int, int], kernel: Pair, out: Array) -> Array:
+    """im2col at stride 1 with whole padded rows: ``flat`` holds the padded input of ``shape``
+    (N, C, Hp, Wp) followed by kw − 1 spare values; ``out`` (C, kh, kw, N, Ho·Wp) gets
+    out[c, i, j, n, p·Wp + q] = xp[n, c, p + i, q + j] for q < Wo, which is one contiguous run
+    of Ho·Wp values of xp per (n, c) and offset: each copy moves Ho·Wp values instead of Wo.
+    The columns with q ≥ Wo hold values of the next row (or the spare values): a product that
+    reads them must crop them, or multiply them by zero."""
+    n, c, hp, wp = shape
+    kh, kw = kernel
+    plane, run, item = hp * wp, (hp - kh + 1) * wp, flat.itemsize
+    # One view (kh, kw, C, N, run) of every offset's rows; the offset (i, j) starts i·Wp + j on.
+    rows = as_strided(
+        flat,
+        shape=(kh, kw, c, n, run),
+        strides=(wp * item, item, plane * item, c * plane * item, item),
+        writeable=False,
+    )
+    np.copyto(out.transpose(1, 2, 0, 3, 4), rows)
+    return out
+
+
+def col2im_rows(cols: Array, shape: tuple[int, int, int, int], flat: Array) -> Array:
+    """The adjoint of :func:`im2col_rows`, into ``flat`` (C·N·Hp·Wp + kw − 1 values), returned
+    as (C, N, Hp, Wp). The columns q ≥ Wo of ``cols`` must be zero: they land on the next row,
+    or past the plane."""
+    n, c, hp, wp = shape
+    _, kh, kw, _, run = cols.shape
+    plane, item = hp * wp, flat.itemsize
+    flat.fill(0)
+    rows = as_strided(
+        flat,
+        shape=(kh, kw, c, n, run),
+        strides=(wp * item, item, n * plane * item, plane * item, item),
+    )
+    for i in range(kh):
+        for j in range(kw):
+            rows[i, j] += cols[:, i, j]  # the rows of one offset never overlap: run < plane
+    return flat[: c * n * plane].reshape(c, n, hp, wp)
+
+
 class Workspace:
     """Buffers reused from one step to the next while the shape and dtype stay the same, so
     the column matrices are not allocated (and page-faulted in) again on every batch."""
@@ -107,16 +147,21 @@ class Workspace:
             self._buffers[name] = buffer
         return buffer
 
-    def pad(self, x: Array, padding: Padding, *, fill: float = 0.0, name: str = "pad") -> Array:
+    def pad(
+        self, x: Array, padding: Padding, *, fill: float = 0.0, name: str = "pad", spare: int = 0
+    ) -> Array:
         """``x`` (N, C, H, W) padded with ``fill`` in the reused buffer ``name``: the border is
-        written once, each call copies only the interior. Without padding, ``x`` itself."""
+        written once, each call copies only the interior. Without padding or ``spare``, ``x``
+        itself. With ``spare``, the buffer goes on for that many values of ``fill`` after the
+        padded array (its ``.base``), which :func:`im2col_rows` reads."""
         (top, bottom), (left, right) = padding
-        if top == bottom == left == right == 0:
+        if top == bottom == left == right == spare == 0:
             return x
         n, c, h, w = x.shape
-        xp = self.get(
-            f"{name}{fill}", (n, c, top + h + bottom, left + w + right), x.dtype, fill=fill
-        )
+        shape = (n, c, top + h + bottom, left + w + right)
+        size = n * c * shape[2] * shape[3]
+        flat = self.get(f"{name}{fill}/{spare}", (size + spare,), x.dtype, fill=fill)
+        xp = flat[:size].reshape(shape)
         xp[:, :, top : top + h, left : left + w] = x
         return xp
 
