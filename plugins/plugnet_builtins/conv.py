@@ -239,6 +239,12 @@ class Conv2D(Configurable):
         self.xp = self.workspace.pad(x, self.pads, spare=spare)
         return self._columns_of_xp()
 
+    def _padded_buffer(self) -> Array:
+        """The workspace buffer that ``xp`` is the start of (with the spare values after it)."""
+        flat = self.xp.base
+        assert flat is not None and flat.ndim == 1  # Workspace.pad with spare > 0 made it
+        return flat
+
     def _columns_of_xp(self) -> Array:
         """X from ``xp`` into the cols buffer; at stride 1 of whole padded rows, (C·kh·kw,
         N·Ho·Wp), whose columns q ≥ Wo the products crop or multiply by zero."""
@@ -246,7 +252,7 @@ class Conv2D(Configurable):
         (kh, kw), (ho, wo) = self.kernel, self.out_size
         if self._by_rows():
             cols = self.workspace.get("cols", (c, kh, kw, n, ho * wp), self.xp.dtype)
-            im2col_rows(self.xp.base, self.xp.shape, self.kernel, out=cols)
+            im2col_rows(self._padded_buffer(), self.xp.shape, self.kernel, out=cols)
             return cols.reshape(c * kh * kw, n * ho * wp)
         cols = self.workspace.get("cols", (c, kh, kw, n, ho, wo), self.xp.dtype)
         im2col(self.xp, self.kernel, self.strides, out=cols)
@@ -285,7 +291,7 @@ class Conv2D(Configurable):
             dX = W.T @ Delta
         if self._by_rows():
             shape = (n, c, *self.xp.shape[2:])
-            flat = self.workspace.get("dxp", (self.xp.base.size,), dX.dtype)
+            flat = self.workspace.get("dxp", (self._padded_buffer().size,), dX.dtype)
             dxp = col2im_rows(dX.reshape(c, kh, kw, n, -1), shape, flat)
         else:
             dxp = self.workspace.get("dxp", (c, n, *self.xp.shape[2:]), dX.dtype)
