@@ -33,6 +33,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import _timing  # benchmarks/ is on sys.path when a script runs
 import conv
 import digits
 import graph
@@ -41,7 +42,7 @@ import pool_norm
 import recurrent
 import startup
 import train_mlp
-from _timing import run_times  # benchmarks/ is on sys.path when a script runs
+from _timing import run_times
 
 import plugnet
 import plugnet_builtins
@@ -133,7 +134,7 @@ from _timing import run_times
 x, labels, one_hot = train_mlp.make_data({samples})
 runs = {{"numpy": train_mlp.numpy_epoch(x, one_hot),
         "plugnet": train_mlp.plugnet_epoch(x, one_hot)}}
-times = run_times(runs, {repeats})
+times = run_times(runs, {repeats}, pause={pause})
 memory = {{name: train_mlp.peak_memory(runs[name]) for name in runs}}
 print(json.dumps({{"times": times, "memory": memory, "torch": "torch" in sys.modules}}))
 """
@@ -145,7 +146,8 @@ def mlp_rows(repeats: int, quick: bool) -> list[Row]:
     benchmarks = str(Path(__file__).resolve().parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join((benchmarks, plugnet_path()))}
     child = subprocess.run(
-        [sys.executable, "-c", _MLP_CHILD.format(samples=samples, repeats=repeats)],
+        [sys.executable, "-c", _MLP_CHILD.format(samples=samples, repeats=repeats,
+                                                     pause=_timing.PAUSE)],
         env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     measured = json.loads(child.stdout)
@@ -433,6 +435,8 @@ def main() -> None:
                              "dependencies (startup.py; made once, kept)")  # fmt: skip
     args = parser.parse_args()
     repeats = 3 if args.quick else args.repeats
+    if args.quick:
+        _timing.PAUSE = 0.0  # a smoke run's figures mean nothing anyway
     groups = [partial(startup_rows, clean_venv=args.clean_venv) if group is startup_rows else group
               for group in GROUPS]  # fmt: skip
     rows = [row for group in groups for row in group(repeats, args.quick)]
