@@ -88,17 +88,28 @@ def test_tiling_windows_that_leave_rows_out_get_zero_gradients_there(
     assert np.all(dx[:, :, ho * kh :] == 0) and np.all(dx[:, :, :, wo * kw :] == 0)
 
 
-def test_tiling_windows_keep_float32_and_the_input() -> None:
-    for name in ("max_pool2d", "avg_pool2d"):
-        layer = plugnet.layer(f"{name}(pool_size=2)")
-        layer.build((2, 6, 5), rng=np.random.default_rng(0), dtype=np.dtype(np.float32))
-        x = np.random.default_rng(5).uniform(-1e4, 1e4, (3, 2, 6, 5)).astype(np.float32)
-        original = x.copy()
-        with np.errstate(all="raise"):
-            y = layer.forward(x, training=True)
-            dx = layer.backward(np.ones_like(y))
-        assert y.dtype == dx.dtype == np.float32
-        np.testing.assert_array_equal(x, original)
+@pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d"])
+@pytest.mark.parametrize(
+    ("args", "shape", "tiling"),
+    [("pool_size=2", (2, 6, 5), True), ("pool_size=3, stride=2, padding=1", (2, 5, 5), False)],
+    ids=["tiling", "overlapping, padded"],
+)
+def test_float32_and_extreme_inputs(
+    name: str, args: str, shape: tuple[int, ...], tiling: bool
+) -> None:
+    """float32 stays float32, ±1e4 inputs raise no NumPy warning and x is left as it was, on
+    windows that tile the input (the fast path, where each window also passes on its whole
+    gradient) and on overlapping padded ones (the columns)."""
+    layer = plugnet.layer(f"{name}({args})")
+    layer.build(shape, rng=np.random.default_rng(0), dtype=np.dtype(np.float32))
+    x = np.random.default_rng(5).uniform(-1e4, 1e4, (3, *shape)).astype(np.float32)
+    original = x.copy()
+    with np.errstate(all="raise"):
+        y = layer.forward(x, training=True)
+        dx = layer.backward(np.ones_like(y))
+    assert y.dtype == dx.dtype == np.float32 and np.all(np.isfinite(y))
+    np.testing.assert_array_equal(x, original)
+    if tiling:
         np.testing.assert_allclose(dx.sum(), y.size, rtol=1e-6)  # each window passes on 1
 
 
@@ -153,18 +164,6 @@ def test_overlapping_windows_add_their_gradients() -> None:
         avg.backward(np.ones((1, 1, 2, 2)))[0, 0],
         [[0.25, 0.5, 0.25], [0.5, 1.0, 0.5], [0.25, 0.5, 0.25]],
     )
-
-
-def test_float32_and_extreme_inputs() -> None:
-    for name in ("max_pool2d", "avg_pool2d"):
-        layer = plugnet.layer(f"{name}(pool_size=3, stride=2, padding=1)")
-        layer.build((2, 5, 5), rng=np.random.default_rng(0), dtype=np.dtype(np.float32))
-        x = np.random.default_rng(3).uniform(-1e4, 1e4, (2, 2, 5, 5)).astype(np.float32)
-        original = x.copy()
-        y = layer.forward(x, training=True)
-        dx = layer.backward(np.ones_like(y))
-        assert y.dtype == dx.dtype == np.float32 and np.all(np.isfinite(y))
-        np.testing.assert_array_equal(x, original)
 
 
 @pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d"])
