@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from plugnet.testing.gradients import check_layer_gradients
+from plugnet_builtins import _chunks as chunking
 from plugnet_builtins import normalization
 from plugnet_builtins.normalization import BatchNorm
 
@@ -156,7 +157,7 @@ def test_chunks_of_samples_give_the_whole_batch_result(
     whole = built((2, 3, 3))
     whole.buffers["running_var"][...] = 2.0
     expected = whole.forward(x, training=training), whole.backward(g), dict(whole.grads)
-    monkeypatch.setattr(normalization, "_CHUNK_BYTES", samples_per_chunk * x[0].nbytes)
+    monkeypatch.setattr(chunking, "CHUNK_BYTES", samples_per_chunk * x[0].nbytes)
     layer = built((2, 3, 3))
     layer.buffers["running_var"][...] = 2.0
     y, dx = layer.forward(x, training=training), layer.backward(g)

@@ -10,7 +10,7 @@ import pytest
 
 import plugnet
 from plugnet.testing.gradients import check_layer_gradients
-from plugnet_builtins import pooling
+from plugnet_builtins import _chunks as chunking
 from plugnet_builtins.pooling import AvgPool2D, MaxPool2D
 
 F64 = np.dtype(np.float64)
@@ -124,7 +124,7 @@ def test_chunks_of_samples_give_the_whole_batch_result(
         g = None
         results = []
         for chunk_bytes in (1 << 20, 2 * x[0].nbytes):
-            monkeypatch.setattr(pooling, "_CHUNK_BYTES", chunk_bytes)
+            monkeypatch.setattr(chunking, "CHUNK_BYTES", chunk_bytes)
             layer = cls(**case["config"])
             layer.build(case["input_shape"], rng=np.random.default_rng(0), dtype=F64)
             y = layer.forward(x, training=True)

@@ -11,6 +11,7 @@ import numpy as np
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array, Conformance, Shape
+from plugnet_builtins import _chunks as chunking
 from plugnet_builtins._checks import number
 
 if TYPE_CHECKING:
@@ -169,25 +170,19 @@ def _rows(a: Array) -> Array:
     return a.reshape(a.shape[0], a.shape[1], -1)
 
 
-# About how many bytes of each array one chunk of samples holds: small enough that a chunk
-# just written (x − μ, y, dx) is still in the L2 or L3 cache for the next operation on it.
-_CHUNK_BYTES = 1 << 20
-
-
 def _chunks(a3: Array) -> list[slice]:
-    """Slices of a3's first axis, each of about ``_CHUNK_BYTES`` (at least one sample)."""
-    step = max(1, _CHUNK_BYTES // max(a3[0].nbytes, 1)) if len(a3) else 1
-    return [slice(start, start + step) for start in range(0, max(len(a3), 1), step)]
+    """Slices of a3's first axis: chunks of samples (:mod:`plugnet_builtins._chunks`)."""
+    return chunking.sample_chunks(len(a3), a3[0].nbytes if len(a3) else 0)
 
 
 def _factor(values: Array, like: Array) -> Array:
     """Per-channel values (C,) in ``like``'s dtype, to broadcast against (n, C, L) chunks:
-    repeated L times into (1, C, L) when one sample is at most ``_CHUNK_BYTES``, so that
+    repeated L times into (1, C, L) when one sample is at most ``CHUNK_BYTES``, so that
     NumPy's inner loop runs over whole samples, not over rows of L values with the overhead
     of a call each; else (1, C, 1)."""
     column = np.asarray(values, like.dtype)
     length = like.shape[2]
-    if length > 1 and like[0].nbytes <= _CHUNK_BYTES:
+    if length > 1 and like[0].nbytes <= chunking.CHUNK_BYTES:
         return np.repeat(column, length).reshape(1, -1, length)
     return column.reshape(1, -1, 1)
 

@@ -19,6 +19,7 @@ import numpy as np
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array, Conformance, Shape
+from plugnet_builtins import _chunks as chunking
 from plugnet_builtins._im2col import (
     Padding,
     Pair,
@@ -34,11 +35,6 @@ from plugnet_builtins.layers import _positive_int
 
 if TYPE_CHECKING:
     from plugnet.onnx_export import OnnxGraph
-
-
-# About how many bytes of the input one chunk of samples holds: its columns, copied from it,
-# are then still in cache for the reduction and the comparisons that read them back.
-_CHUNK_BYTES = 1 << 20
 
 
 class _Pool2D(Configurable):
@@ -103,17 +99,16 @@ class _Pool2D(Configurable):
         raise NotImplementedError(f"{type(self).__name__} does not define backward")
 
     def _column_chunks(self, x: Array) -> Iterator[tuple[slice, Array]]:
-        """For chunks of samples of x (about ``_CHUNK_BYTES`` of x each): the samples, and
+        """For chunks of samples of x (:mod:`plugnet_builtins._chunks`): the samples, and
         cols[i·kw + j, n, c, p, q] = xp[n, c, p·sh + i, q·sw + j] for them, in a reused
         buffer. A chunk's columns are still in cache when the pool reads them back."""
         self.x_shape, self.dtype = x.shape, x.dtype
         xp = self.workspace.pad(x, self.pads, fill=self.fill)
         (kh, kw), (ho, wo) = self.window, self.out_size
-        step = max(1, _CHUNK_BYTES // max(x[:1].nbytes, 1))
-        buffer = (kh, kw, min(step, len(x)), x.shape[1], ho, wo)
+        parts = chunking.sample_chunks(len(x), x[:1].nbytes)
+        buffer = (kh, kw, len(x[parts[0]]), x.shape[1], ho, wo)
         cols = self.workspace.get("cols", buffer, x.dtype)
-        for start in range(0, len(x), step):
-            part = slice(start, start + step)
+        for part in parts:
             chunk = cols[:, :, : len(x[part])]
             np.copyto(
                 chunk, windows(xp[part], self.window, self.strides).transpose(4, 5, 0, 1, 2, 3)
