@@ -451,8 +451,12 @@ _IMPL_ATTRIBUTE = hookspecs.PROJECT_NAME + "_impl"  # where pluggy's HookimplMar
 
 # A hook implementation: the hook's name, the function and the arguments it takes.
 _Hook = tuple[str, Callable[..., Any], tuple[str, ...]]
-_SPEC_ARGUMENTS = ("register",)  # every hookspec's (plugnet.hookspecs)
 _HOOK_ORDER = sorted([*_KIND_BY_HOOK, LOWERING_HOOK])  # pluggy's: its dir() of the hookspecs
+# Each hookspec's arguments, read from plugnet.hookspecs as pluggy reads them.
+_SPEC_ARGUMENTS = {
+    name: (code := getattr(hookspecs, name).__code__).co_varnames[: code.co_argcount]
+    for name in _HOOK_ORDER
+}
 
 
 def _plain_hooks(plugin: object) -> list[_Hook] | None:
@@ -485,11 +489,11 @@ def _plain_hooks(plugin: object) -> list[_Hook] | None:
             return None  # pluggy drops an implicit self from nested functions
         if name not in _HOOK_ORDER:
             raise PluginError(f"unknown hook {name!r} in plugin {plugin!r}")
-        unknown = sorted(set(argnames) - set(_SPEC_ARGUMENTS))
+        unknown = sorted(set(argnames) - set(_SPEC_ARGUMENTS[name]))
         if unknown:
             raise PluginError(
                 f"hook {name!r} in plugin {plugin!r} takes {', '.join(unknown)}, which the "
-                f"hookspec does not give; it takes {', '.join(_SPEC_ARGUMENTS)}"
+                f"hookspec does not give; it takes {', '.join(_SPEC_ARGUMENTS[name])}"
             )
         hooks.append((name, value, tuple(argnames)))
     return sorted(hooks, key=lambda hook: _HOOK_ORDER.index(hook[0]))
