@@ -62,44 +62,45 @@ def pool_step(x: np.ndarray, spec: str = "max_pool2d(pool_size=2)") -> Callable[
     return step
 
 
-def torch_steps(
-    x: np.ndarray, g: np.ndarray, weights: np.ndarray, pool_x: np.ndarray
-) -> tuple[Callable[[], None], Callable[[], None]] | None:
+def torch_conv(
+    x: np.ndarray, g: np.ndarray, weights: np.ndarray, *, input_grad: bool = True
+) -> Callable[[], None] | None:
+    """PyTorch's training step of the same convolution (conv1d for (N, C, L) inputs, else
+    conv2d), "same" padding, dE/dx only with ``input_grad``; None without torch."""
     try:
         import torch
     except ImportError:
         return None
-    xt = torch.from_numpy(x).requires_grad_()
+    convolve = torch.nn.functional.conv1d if x.ndim == 3 else torch.nn.functional.conv2d
+    xt = torch.from_numpy(x).requires_grad_(input_grad)
     wt = torch.from_numpy(weights.copy()).requires_grad_()
-    bt = torch.zeros(F, requires_grad=True)
+    bt = torch.zeros(weights.shape[0], requires_grad=True)
     gt = torch.from_numpy(g)
+
+    def step() -> None:
+        xt.grad = wt.grad = bt.grad = None
+        convolve(xt, wt, bt, padding="same").backward(gt)
+
+    return step
+
+
+def torch_steps(
+    x: np.ndarray, g: np.ndarray, weights: np.ndarray, pool_x: np.ndarray
+) -> tuple[Callable[[], None], Callable[[], None]] | None:
+    """PyTorch's conv2d step (:func:`torch_conv`) and its 2×2 max_pool2d step on ``pool_x``."""
+    conv = torch_conv(x, g, weights)
+    if conv is None:
+        return None
+    import torch
+
     pt = torch.from_numpy(pool_x).requires_grad_()
     pg = torch.randn(pool_x.shape[0], pool_x.shape[1], pool_x.shape[2] // 2, pool_x.shape[3] // 2)
-
-    def conv() -> None:
-        xt.grad = wt.grad = bt.grad = None
-        torch.nn.functional.conv2d(xt, wt, bt, padding="same").backward(gt)
 
     def pool() -> None:
         pt.grad = None
         torch.nn.functional.max_pool2d(pt, 2).backward(pg)
 
     return conv, pool
-
-
-def torch_conv1d(x: np.ndarray, g: np.ndarray, weights: np.ndarray) -> Callable[[], None]:
-    import torch
-
-    xt = torch.from_numpy(x).requires_grad_()
-    wt = torch.from_numpy(weights.copy()).requires_grad_()
-    bt = torch.zeros(weights.shape[0], requires_grad=True)
-    gt = torch.from_numpy(g)
-
-    def conv() -> None:
-        xt.grad = wt.grad = bt.grad = None
-        torch.nn.functional.conv1d(xt, wt, bt, padding="same").backward(gt)
-
-    return conv
 
 
 def blas_threads() -> int:
@@ -128,16 +129,11 @@ def bench_conv1d(repeats: int) -> None:
     conv, layer = conv_step(x, g, layer_type="conv1d")
     conv_first, _ = conv_step(x, g, input_grad=False, layer_type="conv1d")
     runs = {"plugnet": conv, "plugnet, no dx (first layer)": conv_first}
-    try:
+    other = torch_conv(x, g, layer.params["w"])  # type: ignore[attr-defined]
+    if other is not None:
         import torch
-    except ImportError:
-        torch = None
-    if torch is not None:
-        runs[f"torch {torch.__version__}, {torch.get_num_threads()} threads"] = torch_conv1d(
-            x,
-            g,
-            layer.params["w"],  # type: ignore[attr-defined]
-        )
+
+        runs[f"torch {torch.__version__}, {torch.get_num_threads()} threads"] = other
     times = run_times(runs, repeats)
     print(f"forward + backward, float32, {repeats} interleaved repeats")
     report(
@@ -165,7 +161,7 @@ def bench_2d(repeats: int) -> None:
     }
     threads = blas_threads()
     torch_runs = torch_steps(x, g, layer.params["w"], pool_x)  # type: ignore[attr-defined]
-    torch_conv: list[tuple[str, list[float]]] = []
+    torch_rows: list[tuple[str, list[float]]] = []
     torch_pool: list[tuple[str, list[float]]] = []
     if torch_runs is not None:
         import torch
@@ -174,7 +170,7 @@ def bench_2d(repeats: int) -> None:
         runs["torch conv2d"], runs["torch max_pool2d"] = torch_runs
         times = run_times(runs, repeats)
         label = f"torch {torch.__version__}, {default_threads} threads"
-        torch_conv.append((label, times["torch conv2d"]))
+        torch_rows.append((label, times["torch conv2d"]))
         torch_pool.append((label, times["torch max_pool2d"]))
         if default_threads != threads:
             torch.set_num_threads(threads)
@@ -183,7 +179,7 @@ def bench_2d(repeats: int) -> None:
                 repeats,
             )
             torch.set_num_threads(default_threads)
-            torch_conv.append((f"torch, {threads} threads", same["conv"]))
+            torch_rows.append((f"torch, {threads} threads", same["conv"]))
             torch_pool.append((f"torch, {threads} threads", same["pool"]))
     else:
         times = run_times(runs, repeats)
@@ -194,7 +190,7 @@ def bench_2d(repeats: int) -> None:
     report(
         f"conv2d: x {(N, C, H, W)}, {F} filters {K}×{K}, stride 1, same padding",
         [("plugnet", times["plugnet conv2d"]), ("plugnet, no dx (first layer)",
-         times["plugnet conv2d, no dx"]), *torch_conv],
+         times["plugnet conv2d, no dx"]), *torch_rows],
         base,
     )  # fmt: skip
     report(

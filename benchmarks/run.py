@@ -212,7 +212,7 @@ def conv_rows(repeats: int, quick: bool) -> list[Row]:
         runs["torch conv2d"], runs["torch max_pool2d"] = torch_runs
         runs["torch avg_pool2d"] = pool_norm.torch_avg_pool(pool_x)  # type: ignore[assignment]
         runs["torch batch_norm"] = pool_norm.torch_batch_norm(pool_x, pool_g)  # type: ignore[assignment]
-        runs["torch conv1d"] = conv.torch_conv1d(seq_x, seq_g, layer1d.params["w"])  # type: ignore[attr-defined]
+        runs["torch conv1d"] = conv.torch_conv(seq_x, seq_g, layer1d.params["w"])  # type: ignore[attr-defined]
     times = run_times(runs, repeats)
     rows: list[Row] = []
     names = {
@@ -242,25 +242,6 @@ def conv_memory_row(step: Callable[[], None], layer: Any, x: np.ndarray) -> Row:
                None, None, 1, unit="MiB")  # fmt: skip
 
 
-def torch_conv2d(
-    x: np.ndarray, g: np.ndarray, weights: np.ndarray, input_grad: bool
-) -> Callable[[], None] | None:
-    try:
-        import torch
-    except ImportError:
-        return None
-    xt = torch.from_numpy(x).requires_grad_(input_grad)
-    wt = torch.from_numpy(weights.copy()).requires_grad_()
-    bt = torch.zeros(weights.shape[0], requires_grad=True)
-    gt = torch.from_numpy(g)
-
-    def step() -> None:
-        xt.grad = wt.grad = bt.grad = None
-        torch.nn.functional.conv2d(xt, wt, bt, padding="same").backward(gt)
-
-    return step
-
-
 def digits_cnn_rows(repeats: int, quick: bool) -> list[Row]:
     """examples/digits_cnn.toml's two conv2d layers at batch 32, one epoch's 42 steps a repeat."""
     rng = np.random.default_rng(0)
@@ -274,7 +255,7 @@ def digits_cnn_rows(repeats: int, quick: bool) -> list[Row]:
         x = rng.standard_normal(shape, dtype=np.float32)
         g = rng.standard_normal((shape[0], filters, *shape[2:]), dtype=np.float32)
         step, layer = conv.conv_step(x, g, input_grad=input_grad)
-        other = torch_conv2d(x, g, layer.params["w"], input_grad)  # type: ignore[attr-defined]
+        other = conv.torch_conv(x, g, layer.params["w"], input_grad=input_grad)  # type: ignore[attr-defined]
         runs[key] = repeat_steps(step, steps)
         if other is not None:
             runs[f"torch {key}"] = repeat_steps(other, steps)
