@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,6 +18,8 @@ from plugnet.cli import main
 from plugnet.configurable import Configurable
 from plugnet.testing import ConformanceError, check_activation, check_layer
 from plugnet.testing.conformance import applicable, checks_for, select_components
+from tests._layers import Lookup as IndexLookup
+from tests._layers import ScaledSum
 from tests.conftest import make_plugin
 
 pytest.importorskip("onnx")  # in the test extra
@@ -44,30 +46,6 @@ def lower_twice(scale: float) -> Lowering:
     return lower
 
 
-class ScaledSum(Configurable):
-    """y = s ⊙ x₁ + x₂, a merge layer with one parameter vector s."""
-
-    merges_inputs = True
-
-    def __init__(self) -> None:
-        self.params: dict[str, Array] = {}
-        self.grads: dict[str, Array] = {}
-
-    def build(self, input_shapes: Any, *, rng: Any, dtype: Any) -> tuple[int, ...]:
-        shape = tuple(input_shapes[0])
-        self.params = {"s": (1.0 + rng.random(shape)).astype(dtype)}
-        self.grads = {"s": np.zeros(shape, dtype=dtype)}
-        return shape
-
-    def forward(self, xs: list[Array], *, training: bool = False) -> Array:
-        self.x = xs[0]
-        return xs[0] * self.params["s"] + xs[1]
-
-    def backward(self, grad: Array) -> list[Array]:
-        self.grads["s"][...] = np.sum(grad * self.x, axis=0)
-        return [grad * self.params["s"], grad]
-
-
 def lower_scaled_sum(swapped: bool) -> Lowering:
     def lower(layer: Any, graph: Any, inputs: Any) -> str:
         first, second = reversed(inputs) if swapped else inputs  # swapped: s ⊙ x₂ + x₁
@@ -77,33 +55,10 @@ def lower_scaled_sum(swapped: bool) -> Lowering:
     return lower
 
 
-class Lookup(Configurable):
-    """An index layer: y = W[x]."""
+class Lookup(IndexLookup):
+    """The shared index layer, with one conformance case: y = W[x]."""
 
-    takes_indices: ClassVar[Literal[True]] = True
     conformance = plugnet.protocols.Conformance(cases=({"config": {}, "input_shape": (3,)},))
-
-    def __init__(self, count: int = 5) -> None:
-        self.count = count
-        self.index_count = count
-        self.params: dict[str, Array] = {}
-        self.grads: dict[str, Array] = {}
-
-    def build(self, input_shape: tuple[int, ...], *, rng: Any, dtype: Any) -> tuple[int, ...]:
-        self.params = {"w": rng.standard_normal((self.count, 2)).astype(dtype)}
-        self.grads = {"w": np.zeros((self.count, 2), dtype=dtype)}
-        return (*input_shape, 2)
-
-    def forward(self, x: Array, *, training: bool = False) -> Array:
-        if x.dtype.kind not in "iu" or x.min() < 0 or x.max() >= self.count:
-            raise ValueError(f"ids must be integers in 0..{self.count - 1}")
-        self.x = x
-        return self.params["w"][x]
-
-    def backward(self, grad: Array) -> Any:
-        self.grads["w"].fill(0)
-        np.add.at(self.grads["w"], self.x.reshape(-1), grad.reshape(-1, 2))
-        return None
 
 
 def lower_lookup(layer: Any, graph: Any, inputs: Any) -> str:

@@ -24,6 +24,7 @@ from plugnet.testing import (
     check_provider,
     check_schedule,
 )
+from tests._layers import ScaledSum
 
 Array = np.ndarray
 
@@ -307,30 +308,6 @@ def test_an_unknown_provider_or_missing_fused_pair_says_so() -> None:
 
 
 # -- layers that merge several inputs (MergesInputs) --------------------------------------------
-
-
-class ScaledSum(Configurable):
-    """y = s ⊙ x₁ + x₂, a merge layer with one parameter vector s."""
-
-    merges_inputs = True
-
-    def __init__(self) -> None:
-        self.params: dict[str, Array] = {}
-        self.grads: dict[str, Array] = {}
-
-    def build(self, input_shapes: Any, *, rng: Any, dtype: Any) -> tuple[int, ...]:
-        shape = tuple(input_shapes[0])
-        self.params = {"s": (1.0 + rng.random(shape)).astype(dtype)}
-        self.grads = {"s": np.zeros(shape, dtype=dtype)}
-        return shape
-
-    def forward(self, xs: list[Array], *, training: bool = False) -> Array:
-        self.x = xs[0]
-        return xs[0] * self.params["s"] + xs[1]
-
-    def backward(self, grad: Array) -> list[Array]:
-        self.grads["s"][...] = np.sum(grad * self.x, axis=0)
-        return [grad * self.params["s"], grad]
 
 
 def test_a_correct_merge_layer_passes_on_every_input() -> None:

@@ -4,13 +4,13 @@ and ids just out of range; deliberately broken index layers fail the check that 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import numpy as np
 import pytest
 
-from plugnet.configurable import Configurable
 from plugnet.testing import ConformanceError, check_layer
+from tests._layers import Lookup
 
 Array = np.ndarray
 
@@ -23,34 +23,6 @@ def failure(layer: Any, input_shape: tuple[int, ...] = (4,)) -> str:
 
 def failed_checks(message: str) -> set[str]:
     return {line.split(": ")[1].removesuffix(" check failed") for line in message.splitlines()}
-
-
-class Lookup(Configurable):
-    """A correct index layer: y = W[x], dW[v] = Σ of g where x = v, refusing ids out of range."""
-
-    takes_indices: ClassVar[Literal[True]] = True
-
-    def __init__(self, count: int = 5) -> None:
-        self.count = count
-        self.index_count = count
-        self.params: dict[str, Array] = {}
-        self.grads: dict[str, Array] = {}
-
-    def build(self, input_shape: tuple[int, ...], *, rng: Any, dtype: Any) -> tuple[int, ...]:
-        self.params = {"w": rng.standard_normal((self.count, 2)).astype(dtype)}
-        self.grads = {"w": np.zeros((self.count, 2), dtype=dtype)}
-        return (*input_shape, 2)
-
-    def forward(self, x: Array, *, training: bool = False) -> Array:
-        if x.dtype.kind not in "iu" or x.min() < 0 or x.max() >= self.count:
-            raise ValueError(f"ids must be integers in 0..{self.count - 1}")
-        self.x = x
-        return self.params["w"][x]
-
-    def backward(self, grad: Array) -> Any:
-        self.grads["w"].fill(0)
-        np.add.at(self.grads["w"], self.x.reshape(-1), grad.reshape(-1, 2))
-        return None
 
 
 @pytest.mark.parametrize("shape", [(), (4,), (2, 3)])
