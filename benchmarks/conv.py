@@ -84,22 +84,30 @@ def torch_conv(
     return step
 
 
+def torch_pool(x: np.ndarray, kind: str = "avg") -> Callable[[], None] | None:
+    """PyTorch's avg_pool2d (or, with kind="max", max_pool2d) 2×2 step on x."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    xt = torch.from_numpy(x).requires_grad_()
+    gt = torch.randn(x.shape[0], x.shape[1], x.shape[2] // 2, x.shape[3] // 2)
+    pool = torch.nn.functional.max_pool2d if kind == "max" else torch.nn.functional.avg_pool2d
+
+    def step() -> None:
+        xt.grad = None
+        pool(xt, 2).backward(gt)
+
+    return step
+
+
 def torch_steps(
     x: np.ndarray, g: np.ndarray, weights: np.ndarray, pool_x: np.ndarray
 ) -> tuple[Callable[[], None], Callable[[], None]] | None:
     """PyTorch's conv2d step (:func:`torch_conv`) and its 2×2 max_pool2d step on ``pool_x``."""
-    conv = torch_conv(x, g, weights)
-    if conv is None:
+    conv, pool = torch_conv(x, g, weights), torch_pool(pool_x, "max")
+    if conv is None or pool is None:
         return None
-    import torch
-
-    pt = torch.from_numpy(pool_x).requires_grad_()
-    pg = torch.randn(pool_x.shape[0], pool_x.shape[1], pool_x.shape[2] // 2, pool_x.shape[3] // 2)
-
-    def pool() -> None:
-        pt.grad = None
-        torch.nn.functional.max_pool2d(pt, 2).backward(pg)
-
     return conv, pool
 
 

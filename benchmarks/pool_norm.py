@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 from _timing import run_times  # benchmarks/ is on sys.path when a script runs
-from conv import POOL_SHAPE, pool_step, report
+from conv import POOL_SHAPE, pool_step, report, torch_pool
 
 import plugnet
 
@@ -41,23 +41,6 @@ def batch_norm_step(x: np.ndarray, g: np.ndarray) -> Callable[[], None]:
     def step() -> None:
         layer.forward(x, training=True)
         layer.backward(g)
-
-    return step
-
-
-def torch_avg_pool(x: np.ndarray, kind: str = "avg") -> Callable[[], None] | None:
-    """PyTorch's avg_pool2d (or, with kind="max", max_pool2d) 2×2 step on x."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    xt = torch.from_numpy(x).requires_grad_()
-    gt = torch.randn(x.shape[0], x.shape[1], x.shape[2] // 2, x.shape[3] // 2)
-    pool = torch.nn.functional.max_pool2d if kind == "max" else torch.nn.functional.avg_pool2d
-
-    def step() -> None:
-        xt.grad = None
-        pool(xt, 2).backward(gt)
 
     return step
 
@@ -96,8 +79,8 @@ def main() -> None:
         "plugnet batch_norm": batch_norm_step(x, g),
     }
     references = {
-        "max_pool2d": torch_avg_pool(x, "max"),
-        "avg_pool2d": torch_avg_pool(x),
+        "max_pool2d": torch_pool(x, "max"),
+        "avg_pool2d": torch_pool(x),
         "batch_norm": torch_batch_norm(x, g),
     }
     threads = ""

@@ -210,7 +210,7 @@ def conv_rows(repeats: int, quick: bool) -> list[Row]:
     torch_runs = conv.torch_steps(x, g, layer.params["w"], pool_x)  # type: ignore[attr-defined]
     if torch_runs is not None:
         runs["torch conv2d"], runs["torch max_pool2d"] = torch_runs
-        runs["torch avg_pool2d"] = pool_norm.torch_avg_pool(pool_x)  # type: ignore[assignment]
+        runs["torch avg_pool2d"] = conv.torch_pool(pool_x)  # type: ignore[assignment]
         runs["torch batch_norm"] = pool_norm.torch_batch_norm(pool_x, pool_g)  # type: ignore[assignment]
         runs["torch conv1d"] = conv.torch_conv(seq_x, seq_g, layer1d.params["w"])  # type: ignore[attr-defined]
     times = run_times(runs, repeats)
