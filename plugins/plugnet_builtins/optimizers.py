@@ -215,6 +215,7 @@ class StatefulOptimizer(Configurable):
         self.epochs = 0
         self.current_lr = self.lr
         self._state: dict[str, tuple[Array, ...]] = {}
+        self._scratch: Array | None = None  # _scaled's buffer, never state
         self.schedule: Schedule | None = None
         if schedule is not None:
             self.schedule = nested.argument(self, "schedule", "schedule", schedule)
@@ -253,7 +254,7 @@ class StatefulOptimizer(Configurable):
         next call."""
         if array.size < SCRATCH_MIN_SIZE:
             return factor * array
-        buffer: Array | None = self.__dict__.get("_scratch")
+        buffer = self._scratch
         if buffer is None or buffer.dtype != array.dtype or buffer.size < array.size:
             buffer = self._scratch = np.empty(array.size, dtype=array.dtype)
         return np.multiply(array, factor, out=buffer[: array.size].reshape(array.shape))
