@@ -110,6 +110,36 @@ out["prefix"] = sys.prefix
     assert out["warnings"] == []
 
 
+def test_without_the_jit_extra_the_numpy_code_runs(example_venv: Venv) -> None:
+    """The default install has no numba: layers run their NumPy code without a word, and
+    requiring the compiled kernels says which extra to install."""
+    code = """
+import numpy as np
+import plugnet
+from plugnet_builtins import jit
+def step():
+    layer = plugnet.layer("batch_norm")
+    layer.build((2, 3, 3), rng=np.random.default_rng(0), dtype=np.dtype(np.float32))
+    y = layer.forward(np.arange(36, dtype=np.float32).reshape(2, 2, 3, 3), training=True)
+    return [layer.kernels is None, y.dtype.name, "numba" in sys.modules]
+out["default"] = attempt(step)
+"""
+    checks = """
+out["enabled"] = jit.enabled()
+out["required"] = attempt(lambda: jit.use(True).__enter__())
+"""
+    out = example_venv.probe(code + checks)
+    assert out["default"] == {"ok": True, "value": [True, "float32", False]}
+    assert out["enabled"] is False
+    assert out["required"]["type"] == "ImportError"
+    assert "numba is not installed" in out["required"]["message"]
+    assert 'pip install "plugnet[jit]"' in out["required"]["message"]
+    assert out["warnings"] == []
+    required = example_venv.probe(code, env={"PLUGNET_JIT": "1"})
+    assert required["default"]["type"] == "ImportError"
+    assert "(PLUGNET_JIT=1 or jit.use(True))" in required["default"]["message"]
+
+
 def test_cli_lists_the_example_plugin(example_venv: Venv) -> None:
     report = example_venv.plugins_report()
     by_name = providers(report)

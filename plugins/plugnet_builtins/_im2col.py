@@ -17,6 +17,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from plugnet.protocols import Array
+from plugnet_builtins import jit
 
 Pair = tuple[int, int]
 Padding = tuple[Pair, Pair]  # ((top, bottom), (left, right))
@@ -96,6 +97,10 @@ def im2col_rows(flat: Array, shape: tuple[int, int, int, int], kernel: Pair, out
     reads them must crop them, or multiply them by zero."""
     n, c, hp, wp = shape
     kh, kw = kernel
+    kernels = jit.for_array(flat)
+    if kernels is not None:
+        kernels.im2col_rows(flat, shape, kh, kw, out)
+        return out
     plane, run, item = hp * wp, (hp - kh + 1) * wp, flat.itemsize
     # One view (kh, kw, C, N, run) of every offset's rows; the offset (i, j) starts i·Wp + j on.
     rows = as_strided(
@@ -115,6 +120,10 @@ def col2im_rows(cols: Array, shape: tuple[int, int, int, int], flat: Array) -> A
     n, c, hp, wp = shape
     _, kh, kw, _, run = cols.shape
     plane, item = hp * wp, flat.itemsize
+    kernels = jit.for_array(flat)
+    if kernels is not None:
+        kernels.col2im_rows(cols, shape, flat)
+        return flat[: c * n * plane].reshape(c, n, hp, wp)
     flat.fill(0)
     rows = as_strided(
         flat,
@@ -125,6 +134,23 @@ def col2im_rows(cols: Array, shape: tuple[int, int, int, int], flat: Array) -> A
         for j in range(kw):
             rows[i, j] += cols[:, i, j]  # the rows of one offset never overlap: run < plane
     return flat[: c * n * plane].reshape(c, n, hp, wp)
+
+
+def swap_crop(src: Array, top: int, left: int, out: Array, bias: Array | None = None) -> Array:
+    """out[a, b, y, x] = src[b, a, top + y, left + x] (+ bias[b]), out's shape giving the
+    window: the (N, C) ↔ (C, N) layout changes around the column products. Returns ``out``."""
+    kernels = jit.for_array(out)
+    if kernels is not None and src.dtype == out.dtype:
+        use_bias = bias is not None
+        kernels.swap_crop(src, top, left, bias if use_bias else src[0, 0, 0], use_bias, out)
+        return out
+    height, width = out.shape[2:]
+    window = src[:, :, top : top + height, left : left + width].transpose(1, 0, 2, 3)
+    if bias is None:
+        np.copyto(out, window)
+    else:
+        np.add(window, bias.reshape(-1, 1, 1), out=out)
+    return out
 
 
 class Workspace:

@@ -12,6 +12,7 @@ from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array, Conformance, Shape
 from plugnet_builtins import _chunks as chunking
+from plugnet_builtins import jit
 from plugnet_builtins._checks import number
 
 if TYPE_CHECKING:
@@ -73,19 +74,24 @@ class BatchNorm(Configurable):
     def forward(self, x: Array, *, training: bool = False) -> Array:
         self.training = training
         x3 = _rows(x)
+        self.kernels = kernels = _compiled(x3)
         y, chunks = np.empty_like(x3), _chunks(x3)
         if training:
             count = x3.shape[0] * x3.shape[2]  # m, the values per channel
-            mean = _channel_sums(x3) / count
-            shift = np.asarray(mean, x.dtype)  # μ, rounded to x's dtype
-            # x − shift in a buffer kept from step to step (backward reads it): on a conv
-            # net's (N, C, H, W) activations every fresh temporary costs its page faults again
-            self.centred = centred = self._scratch("centred", x3)
-            shift_by = _factor(shift, x3)
-            squares = np.zeros(x3.shape[1])
-            for part in chunks:
-                np.subtract(x3[part], shift_by, out=centred[part])
-                squares += _channel_sums(centred[part], centred[part])
+            mean = (_channel_sums(x3) if kernels is None else kernels.channel_sums(x3)) / count
+            self.shift = shift = np.asarray(mean, x.dtype)  # μ, rounded to x's dtype
+            if kernels is None:
+                # x − shift in a buffer kept from step to step (backward reads it): on a conv
+                # net's (N, C, H, W) activations every fresh temporary costs its page faults
+                self.centred = centred = self._scratch("centred", x3)
+                shift_by = _factor(shift, x3)
+                squares = np.zeros(x3.shape[1])
+                for part in chunks:
+                    np.subtract(x3[part], shift_by, out=centred[part])
+                    squares += _channel_sums(centred[part], centred[part])
+            else:  # one pass, x − shift recomputed where it is needed: backward keeps x
+                self.x = x3
+                squares = kernels.centred_squares(x3, shift)
             # x − μ = centred − residual: the rounding of μ, known in float64, is folded into
             # the per-channel terms instead of shifting x̂ and dγ by up to half an ulp of μ / σ
             self.residual = mean - shift
@@ -93,24 +99,32 @@ class BatchNorm(Configurable):
             self._update_running(mean, var)
             self.inv_std = 1.0 / np.sqrt(var + self.eps)
             scale = self.params["gamma"] * self.inv_std  # γ / √(σ² + eps), in float64
-            scale_by = _factor(scale, x3)
-            offset = _factor(self.params["beta"] - self.residual * scale, x3)
+            offset = self.params["beta"] - self.residual * scale
+            if kernels is not None:
+                kernels.shift_scale(x3, shift, *_in_dtype(x3, scale, offset), y)
+                return y.reshape(x.shape)
+            scale_by, offset_by = _factor(scale, x3), _factor(offset, x3)
             for part in chunks:  # y = (x − μ) · scale + β
                 np.multiply(centred[part], scale_by, out=y[part])
-                y[part] += offset
+                y[part] += offset_by
         else:
             self.x = x3  # backward's dγ needs x − running_mean; evaluation keeps no buffer
             self.residual = np.zeros(x3.shape[1])
             self.inv_std = 1.0 / np.sqrt(self.buffers["running_var"].astype(np.float64) + self.eps)
-            scale_by = _factor(self.params["gamma"] * self.inv_std, x3)
-            running_mean, offset = (
+            scale = self.params["gamma"] * self.inv_std
+            if kernels is not None:
+                shift, factors = _in_dtype(x3, self.buffers["running_mean"], scale)
+                kernels.shift_scale(x3, shift, factors, _in_dtype(x3, self.params["beta"])[0], y)
+                return y.reshape(x.shape)
+            scale_by = _factor(scale, x3)
+            running_mean, offset_by = (
                 _factor(self.buffers["running_mean"], x3),
                 _factor(self.params["beta"], x3),
             )
             for part in chunks:
                 np.subtract(x3[part], running_mean, out=y[part])
                 y[part] *= scale_by
-                y[part] += offset
+                y[part] += offset_by
         return y.reshape(x.shape)
 
     def _scratch(self, name: str, like: Array) -> Array:
@@ -134,17 +148,23 @@ class BatchNorm(Configurable):
         mean(γg) = γ·dβ/m and mean(γg x̂) = γ·dγ/m:
         dx = s·g − (s·dγ / (m·√(σ² + eps)))·(x − μ) − s·dβ/m, three per-channel factors."""
         g3 = _rows(grad)
-        chunks = _chunks(g3)
-        product = self._scratch("product", g3[chunks[0]])  # one chunk's worth
-        running_mean = _factor(self.buffers["running_mean"], g3)
-        dbeta, dot = np.zeros(g3.shape[1]), np.zeros(g3.shape[1])
-        for part in chunks:
-            if self.training:
-                centred = self.centred[part]
-            else:
-                centred = np.subtract(self.x[part], running_mean, out=product[: len(g3[part])])
-            dbeta += _channel_sums(g3[part])
-            dot += _channel_sums(g3[part], centred)
+        kernels = self.kernels  # those of the forward, whose state backward reads
+        if kernels is not None:
+            g3 = np.ascontiguousarray(g3)
+            shift = self.shift if self.training else _in_dtype(g3, self.buffers["running_mean"])[0]
+            dbeta, dot = kernels.shifted_dot(g3, self.x, shift)
+        else:
+            chunks = _chunks(g3)
+            product = self._scratch("product", g3[chunks[0]])  # one chunk's worth
+            running_mean = _factor(self.buffers["running_mean"], g3)
+            dbeta, dot = np.zeros(g3.shape[1]), np.zeros(g3.shape[1])
+            for part in chunks:
+                if self.training:
+                    centred = self.centred[part]
+                else:
+                    centred = np.subtract(self.x[part], running_mean, out=product[: len(g3[part])])
+                dbeta += _channel_sums(g3[part])
+                dot += _channel_sums(g3[part], centred)
         dgamma = (dot - self.residual * dbeta) * self.inv_std
         self.grads["beta"][...] = dbeta
         self.grads["gamma"][...] = dgamma
@@ -154,15 +174,28 @@ class BatchNorm(Configurable):
         dx = np.empty_like(g3)
         count = g3.shape[0] * g3.shape[2]  # m
         by_x = scale * self.inv_std * dgamma / -count  # times x − μ = centred − residual
-        factors = [
-            _factor(v, g3) for v in (scale, by_x, scale * dbeta / -count - by_x * self.residual)
-        ]
+        values = (scale, by_x, scale * dbeta / -count - by_x * self.residual)
+        if kernels is not None:
+            kernels.batch_norm_dx(g3, self.x, self.shift, *_in_dtype(g3, *values), dx)
+            return dx.reshape(grad.shape)
+        factors = [_factor(v, g3) for v in values]
         for part in chunks:
             out = np.multiply(g3[part], factors[0], out=dx[part])
             # into the chunk buffer: centred stays intact for a second backward of one forward
             out += np.multiply(self.centred[part], factors[1], out=product[: len(out)])
             out += factors[2]
         return dx.reshape(grad.shape)
+
+
+def _compiled(x3: Array) -> Any:
+    """The compiled kernels (:mod:`plugnet_builtins.jit`) for an (N, C, L) batch of images,
+    or None for the NumPy code: dense inputs (L = 1) gain nothing from them."""
+    return None if x3.shape[2] == 1 else jit.for_array(x3)
+
+
+def _in_dtype(like: Array, *values: Array) -> list[Array]:
+    """Per-channel values (C,) as contiguous arrays of ``like``'s dtype, for the kernels."""
+    return [np.ascontiguousarray(v, like.dtype) for v in values]
 
 
 def _rows(a: Array) -> Array:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from plugnet import nested
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array, Conformance, Shape
+from plugnet_builtins import jit
 from plugnet_builtins.initializers import Uniform
 from plugnet_builtins.layers import (
     ActivationSpec,
@@ -331,10 +333,14 @@ class LSTM(_Recurrent):
         tcs = np.empty((steps, n, h_), dtype=dtype)  # tanh(c_t)
         gates = np.empty((steps, n, 4 * h_), dtype=dtype)
         ig = np.empty((n, h_), dtype=dtype)
+        self.kernels = kernels = jit.for_array(gates)  # the compiled kernels, or None
         for t in range(steps):
             g = gates[t]
             np.matmul(hs[t], w_hh_t, out=g)
             g += xw[t]
+            if kernels is not None:  # the gates, c, tanh(c) and h in one pass
+                kernels.lstm_cell(g, scale, shift, cs[t], cs[t + 1], tcs[t], hs[t + 1])
+                continue
             gate_activations(g, scale, shift)
             np.multiply(g[:, h_ : 2 * h_], cs[t], out=cs[t + 1])
             np.multiply(g[:, :h_], g[:, 2 * h_ : 3 * h_], out=ig)
@@ -349,6 +355,8 @@ class LSTM(_Recurrent):
         dh_out = self._step_grads(grad)
         steps = dh_out.shape[0]
         gates = self.gates_
+        if self.kernels is not None:
+            return self._backward_compiled(self.kernels, dh_out, need_input_grad)
         i, f, g, o = (gates[..., k * h_ : (k + 1) * h_] for k in range(4))
         # Each gate's local factor, for all steps at once: what multiplies dc (i, f, g) or dh (o).
         factors = np.empty(gates.shape, dtype=dh_out.dtype)
@@ -373,6 +381,25 @@ class LSTM(_Recurrent):
                     dc, factors[t, :, k * h_ : (k + 1) * h_], out=a[:, k * h_ : (k + 1) * h_]
                 )
             np.multiply(dh, factors[t, :, 3 * h_ :], out=a[:, 3 * h_ :])
+        return self._finish(d_in, d_in, need_input_grad)
+
+    def _backward_compiled(
+        self, kernels: ModuleType, dh_out: Array, need_input_grad: bool
+    ) -> Array | None:
+        """The loop of :meth:`backward`, one compiled kernel per step for the gate products."""
+        h_, gates, steps = self.units, self.gates_, dh_out.shape[0]
+        d_in = np.empty(gates.shape, dtype=dh_out.dtype)
+        w_hh = self.params["w_hh"]
+        dh = np.zeros_like(dh_out[0])  # the part of dE/dh_t from step t + 1
+        dc = np.zeros_like(dh)
+        for t in range(steps - 1, -1, -1):
+            has_next = t < steps - 1
+            if has_next:
+                np.matmul(d_in[t + 1], w_hh, out=dh)
+            f_next = gates[t + 1 if has_next else t, :, h_ : 2 * h_]
+            kernels.lstm_cell_backward(
+                dh, dh_out[t], dc, f_next, has_next, gates[t], self.cs[t], self.tcs[t], d_in[t]
+            )
         return self._finish(d_in, d_in, need_input_grad)
 
 

@@ -1,0 +1,272 @@
+"""Fused loops compiled by numba (the ``jit`` extra), loaded only through
+:func:`plugnet_builtins.jit.kernels`: importing this module imports numba.
+
+Each kernel does in one pass over memory what the NumPy code does in several, for float32 and
+float64 arrays (one compiled version each, cached on disk). They run on the calling thread and
+release the GIL. The compiler may reorder sums and contract a·b + c into one fused multiply-add
+(the ``reassoc`` and ``contract`` flags), never assume away NaN or infinity: a NaN in stays a NaN
+out, as in NumPy.
+
+tanh in float32 is a rational approximation (Eigen's, which PyTorch's CPU kernels use too), that
+vectorizes: within 3e-7 of the exact value, against one tanh call per value otherwise. float64
+calls the C library's tanh.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba
+import numpy as np
+from numba import types
+from numba.extending import overload
+
+from plugnet.protocols import Array
+
+_FLAGS = {"reassoc", "contract"}
+_jit = numba.njit(cache=True, fastmath=_FLAGS, error_model="numpy", nogil=True)
+
+# Row lengths summed in the array's dtype before the float64 total (batch_norm's _ROW_BLOCK).
+ROW_BLOCK = 1024
+
+
+def fast_tanh(x: float) -> float:
+    """tanh; compiled, a rational approximation for float32 (see the module's docstring)."""
+    return float(np.tanh(x))
+
+
+@overload(fast_tanh, jit_options={"fastmath": _FLAGS, "error_model": "numpy", "nogil": True})
+def _fast_tanh(x: Any) -> Any:
+    if x != types.float32:
+
+        def exact(x: Any) -> Any:
+            return np.tanh(x)
+
+        return exact
+
+    def rational(x: Any) -> Any:
+        # Beyond ±9.0 tanh rounds to ±1 in float32; the polynomial holds to ±7.9053. The
+        # comparisons keep a NaN a NaN.
+        bound, one = np.float32(7.90531110763549805), np.float32(9.0)
+        z = bound if x > bound else x
+        z = -bound if z < -bound else z
+        z2 = z * z
+        p = z2 * np.float32(-2.76076847742355e-16) + np.float32(2.00018790482477e-13)
+        p = z2 * p + np.float32(-8.60467152213735e-11)
+        p = z2 * p + np.float32(5.12229709037114e-08)
+        p = z2 * p + np.float32(1.48572235717979e-05)
+        p = z2 * p + np.float32(6.37261928875436e-04)
+        p = z2 * p + np.float32(4.89352455891786e-03)
+        q = z2 * np.float32(1.19825839466702e-06) + np.float32(1.18534705686654e-04)
+        q = z2 * q + np.float32(2.26843463243900e-03)
+        q = z2 * q + np.float32(4.89352518554385e-03)
+        ratio = z * p / q
+        ratio = np.float32(1) if x >= one else ratio
+        ratio = np.float32(-1) if x <= -one else ratio
+        return x if abs(x) < np.float32(0.0004) else ratio  # tanh(x) = x to float32 there
+
+    return rational
+
+
+@_jit
+def tanh(a: Array, out: Array) -> None:
+    """out = tanh(a), both 1-D (the tests' check of :func:`fast_tanh`)."""
+    for k in range(a.shape[0]):
+        out[k] = fast_tanh(a[k])
+
+
+# batch_norm over (N, C, L) arrays, C-contiguous: per-channel sums in float64 of per-row partial
+# sums in the array's dtype, over blocks of ROW_BLOCK values.
+
+
+@_jit
+def channel_sums(x: Array) -> Array:
+    """Σ x over axes 0 and 2, in float64, (C,)."""
+    n, c, length = x.shape
+    total = np.zeros(c)
+    zero = x.dtype.type(0)
+    for i in range(n):
+        for ch in range(c):
+            row = x[i, ch]
+            for start in range(0, length, ROW_BLOCK):
+                partial = zero
+                for j in range(start, min(start + ROW_BLOCK, length)):
+                    partial += row[j]
+                total[ch] += partial
+    return total
+
+
+@_jit
+def centred_squares(x: Array, shift: Array) -> Array:
+    """Σ (x − shift)² over axes 0 and 2 in float64, shift (C,) in x's dtype."""
+    n, c, length = x.shape
+    total = np.zeros(c)
+    zero = x.dtype.type(0)
+    for i in range(n):
+        for ch in range(c):
+            row, s = x[i, ch], shift[ch]
+            for start in range(0, length, ROW_BLOCK):
+                partial = zero
+                for j in range(start, min(start + ROW_BLOCK, length)):
+                    d = row[j] - s
+                    partial += d * d
+                total[ch] += partial
+    return total
+
+
+@_jit
+def shifted_dot(g: Array, x: Array, shift: Array) -> tuple[Array, Array]:
+    """(Σ g, Σ g·(x − shift)) over axes 0 and 2, in float64."""
+    n, c, length = x.shape
+    sums, dots = np.zeros(c), np.zeros(c)
+    zero = x.dtype.type(0)
+    for i in range(n):
+        for ch in range(c):
+            rg, rx, s = g[i, ch], x[i, ch], shift[ch]
+            for start in range(0, length, ROW_BLOCK):
+                partial, dot = zero, zero
+                for j in range(start, min(start + ROW_BLOCK, length)):
+                    partial += rg[j]
+                    dot += rg[j] * (rx[j] - s)
+                sums[ch] += partial
+                dots[ch] += dot
+    return sums, dots
+
+
+@_jit
+def shift_scale(x: Array, shift: Array, scale: Array, offset: Array, out: Array) -> None:
+    """out = (x − shift) · scale + offset, per channel (C,) factors in x's dtype."""
+    n, c, length = x.shape
+    for i in range(n):
+        for ch in range(c):
+            row, res, s, a, b = x[i, ch], out[i, ch], shift[ch], scale[ch], offset[ch]
+            for j in range(length):
+                res[j] = (row[j] - s) * a + b
+
+
+@_jit
+def batch_norm_dx(
+    g: Array, x: Array, shift: Array, by_g: Array, by_x: Array, offset: Array, out: Array
+) -> None:
+    """out = g · by_g + (x − shift) · by_x + offset, per channel (C,) factors in x's dtype."""
+    n, c, length = x.shape
+    for i in range(n):
+        for ch in range(c):
+            rg, rx, res = g[i, ch], x[i, ch], out[i, ch]
+            s, a, b, d = shift[ch], by_g[ch], by_x[ch], offset[ch]
+            for j in range(length):
+                res[j] = rg[j] * a + (rx[j] - s) * b + d
+
+
+# lstm, one time step of (N, 4·H) gates in PyTorch's order i, f, g, o.
+
+
+@_jit
+def lstm_cell(
+    gates: Array, scale: Array, shift: Array, c_prev: Array, c: Array, tc: Array, h: Array
+) -> None:
+    """The gates in place, gates = tanh(gates)·scale + shift (the pre-activations come scaled:
+    σ(u) = ½ + ½·tanh(u/2)); then c = f ⊙ c_prev + i ⊙ g, tc = tanh(c), h = o ⊙ tc."""
+    n, width = gates.shape
+    units = width // 4
+    for r in range(n):
+        row = gates[r]
+        for j in range(width):
+            row[j] = fast_tanh(row[j]) * scale[j] + shift[j]
+        cp, cr, tr, hr = c_prev[r], c[r], tc[r], h[r]
+        for j in range(units):
+            i, f, g, o = row[j], row[units + j], row[2 * units + j], row[3 * units + j]
+            value = f * cp[j] + i * g
+            cr[j] = value
+            t = fast_tanh(value)
+            tr[j] = t
+            hr[j] = o * t
+
+
+@_jit
+def lstm_cell_backward(
+    dh: Array,
+    dh_out: Array,
+    dc: Array,
+    f_next: Array,
+    has_next: bool,
+    gates: Array,
+    c_prev: Array,
+    tc: Array,
+    d_gates: Array,
+) -> None:
+    """One step back: with d = dh + dh_out and dc ← dc ⊙ f_next (if there is a next step) +
+    d ⊙ o ⊙ (1 − tc²), d_gates = [dc ⊙ g ⊙ i(1 − i), dc ⊙ c_prev ⊙ f(1 − f), dc ⊙ i ⊙ (1 − g²),
+    d ⊙ tc ⊙ o(1 − o)]. ``dc`` is updated in place."""
+    n, units = dh.shape
+    one = dh.dtype.type(1)
+    for r in range(n):
+        row, out = gates[r], d_gates[r]
+        for j in range(units):
+            d = dh[r, j] + dh_out[r, j]
+            i, f, g, o = row[j], row[units + j], row[2 * units + j], row[3 * units + j]
+            t = tc[r, j]
+            carried = dc[r, j] * f_next[r, j] if has_next else dh.dtype.type(0)
+            cell = carried + d * o * (one - t * t)
+            dc[r, j] = cell
+            out[j] = cell * g * i * (one - i)
+            out[units + j] = cell * c_prev[r, j] * f * (one - f)
+            out[2 * units + j] = cell * i * (one - g * g)
+            out[3 * units + j] = d * t * o * (one - o)
+
+
+# conv2d at stride 1 over whole padded rows (plugnet_builtins._im2col's im2col_rows and
+# col2im_rows, same arguments and results), and the axis swaps around its matrix products.
+
+
+@_jit
+def im2col_rows(
+    flat: Array, shape: tuple[int, int, int, int], kh: int, kw: int, out: Array
+) -> None:
+    """out (C, kh, kw, N, Ho·Wp)[c, i, j, n, k] = flat[(n·C + c)·Hp·Wp + i·Wp + j + k]."""
+    n, c, hp, wp = shape
+    plane, run = hp * wp, (hp - kh + 1) * wp
+    for ch in range(c):
+        for i in range(kh):
+            for j in range(kw):
+                for sample in range(n):
+                    start = (sample * c + ch) * plane + i * wp + j
+                    src, dst = flat[start : start + run], out[ch, i, j, sample]
+                    for k in range(run):
+                        dst[k] = src[k]
+
+
+@_jit
+def col2im_rows(cols: Array, shape: tuple[int, int, int, int], flat: Array) -> None:
+    """The adjoint of :func:`im2col_rows` into ``flat`` laid out (C, N, Hp, Wp), zeroed first."""
+    n, c, hp, wp = shape
+    _, kh, kw, _, run = cols.shape
+    plane = hp * wp
+    flat[:] = 0
+    for ch in range(c):
+        for sample in range(n):
+            base = (ch * n + sample) * plane
+            for i in range(kh):
+                for j in range(kw):
+                    start = base + i * wp + j
+                    dst, src = flat[start : start + run], cols[ch, i, j, sample]
+                    for k in range(run):
+                        dst[k] += src[k]
+
+
+@_jit
+def swap_crop(src: Array, top: int, left: int, bias: Array, use_bias: bool, out: Array) -> None:
+    """out[a, b, y, x] = src[b, a, top + y, left + x] (+ bias[b]): the first two axes swapped
+    and a window of the last two cropped, (N, C) ↔ (C, N), in one pass."""
+    first, second, height, width = out.shape
+    for b in range(second):
+        add = bias[b] if use_bias else src.dtype.type(0)
+        for a in range(first):
+            for y in range(height):
+                row, res = src[b, a, top + y, left:], out[a, b, y]
+                if use_bias:
+                    for x in range(width):
+                        res[x] = row[x] + add
+                else:
+                    for x in range(width):
+                        res[x] = row[x]
