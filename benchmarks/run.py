@@ -46,6 +46,7 @@ from _timing import run_times
 
 import plugnet
 import plugnet_builtins
+from plugnet_builtins import jit
 
 
 @dataclass
@@ -108,9 +109,36 @@ def against_torch(
     """Append a row per (times key → benchmark title); the reference is key "torch <key>"."""
     label = torch_label()
     for key, title in names.items():
-        theirs = times.get(f"torch {key}")
+        theirs = times.get(f"torch {key.removesuffix(NUMPY_ONLY)}")
         rows.append(compare(title, times[key], label or "PyTorch CPU (not installed)", theirs,
                             target))  # fmt: skip
+
+
+# With the jit extra installed, the layers that have compiled kernels (plugnet_builtins.jit) get
+# a second row each, their NumPy code alone: key + NUMPY_ONLY, the same PyTorch reference.
+NUMPY_ONLY = " numpy"
+
+
+def with_numpy_rows(
+    runs: dict[str, Callable[[], None]],
+    names: dict[str, str],
+    steps: dict[str, Callable[[], Callable[[], None]]],
+) -> None:
+    """Where the compiled kernels are on, mark ``names``' rows for ``steps``' keys as theirs
+    and add a row of each on the NumPy path: a fresh step from ``steps[key]()``, run inside
+    ``jit.use(False)``. Without them, the rows are the NumPy path's already."""
+    if not jit.enabled():
+        return
+    for key, make in steps.items():
+        step = make()
+
+        def numpy_step(step: Callable[[], None] = step) -> None:
+            with jit.use(False):
+                step()
+
+        runs[key + NUMPY_ONLY] = numpy_step
+        names[key + NUMPY_ONLY] = names[key] + ", NumPy only"
+        names[key] += ", jit (numba)"
 
 
 def plugnet_path() -> str:
@@ -213,8 +241,6 @@ def conv_rows(repeats: int, quick: bool) -> list[Row]:
         runs["torch avg_pool2d"] = conv.torch_pool(pool_x)  # type: ignore[assignment]
         runs["torch batch_norm"] = pool_norm.torch_batch_norm(pool_x, pool_g)  # type: ignore[assignment]
         runs["torch conv1d"] = conv.torch_conv(seq_x, seq_g, layer1d.params["w"])  # type: ignore[attr-defined]
-    times = run_times(runs, repeats)
-    rows: list[Row] = []
     names = {
         "conv2d": f"conv2d fwd+bwd {x.shape}, {conv.F} 3×3 filters",
         "max_pool2d": f"max_pool2d 2×2 fwd+bwd {pool_shape}",
@@ -222,6 +248,13 @@ def conv_rows(repeats: int, quick: bool) -> list[Row]:
         "batch_norm": f"batch_norm fwd+bwd (training) {pool_shape}",
         "conv1d": f"conv1d fwd+bwd {seq_shape}, {conv.SEQ_FILTERS} filters of width 5",
     }
+    with_numpy_rows(runs, names, {
+        "conv2d": lambda: conv.conv_step(x, g)[0],
+        "batch_norm": lambda: pool_norm.batch_norm_step(pool_x, pool_g),
+        "conv1d": lambda: conv.conv_step(seq_x, seq_g, layer_type="conv1d")[0],
+    })  # fmt: skip
+    times = run_times(runs, repeats)
+    rows: list[Row] = []
     against_torch(rows, times, names, 1.0)
     rows.append(conv_memory_row(step, layer, x))
     return rows
@@ -248,6 +281,7 @@ def digits_cnn_rows(repeats: int, quick: bool) -> list[Row]:
     steps = 3 if quick else 42  # 1347 training samples / batch 32
     runs: dict[str, Callable[[], None]] = {}
     names: dict[str, str] = {}
+    numpy_steps: dict[str, Callable[[], Callable[[], None]]] = {}
     # (input shape, filters, dE/dx): the first layer needs none, after the reshape
     for key, shape, filters, input_grad in (
         ("cnn1", (32, 1, 8, 8), 16, False), ("cnn2", (32, 16, 4, 4), 32, True)
@@ -261,6 +295,13 @@ def digits_cnn_rows(repeats: int, quick: bool) -> list[Row]:
             runs[f"torch {key}"] = repeat_steps(other, steps)
         dx = "" if input_grad else ", no dx"
         names[key] = f"digits CNN conv2d {shape}, {filters} 3×3{dx}, {steps} steps"
+        numpy_steps[key] = partial(
+            lambda x, g, input_grad: repeat_steps(
+                conv.conv_step(x, g, input_grad=input_grad)[0], steps
+            ),
+            x, g, input_grad,
+        )  # fmt: skip
+    with_numpy_rows(runs, names, numpy_steps)
     times = run_times(runs, repeats)
     rows: list[Row] = []
     against_torch(rows, times, names, 1.0)
@@ -288,9 +329,10 @@ def recurrent_rows(repeats: int, quick: bool) -> list[Row]:
         other = recurrent.torch_step(kind, x, g, layer.params)  # type: ignore[attr-defined]
         if other is not None:
             runs[f"torch {kind}"] = other
+    names = {k: f"{k} fwd+bwd {shape}, {recurrent.UNITS} units" for k in recurrent.KINDS}
+    with_numpy_rows(runs, names, {"lstm": lambda: recurrent.plugnet_step("lstm", x, g)[0]})
     times = run_times(runs, repeats)
     rows: list[Row] = []
-    names = {k: f"{k} fwd+bwd {shape}, {recurrent.UNITS} units" for k in recurrent.KINDS}
     against_torch(rows, times, names, 1.5)
     return rows
 

@@ -222,3 +222,35 @@ def test_required_kernels_without_a_working_numba_say_what_to_install(broken_num
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("ImportError: the compiled kernels are required (PLUGNET_JIT=1")
     assert 'pip install "plugnet[jit]"' in last
+
+
+@DTYPES
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_conv2d_in_chunks_matches_the_whole_batch(
+    dtype: Any, use_bias: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compiled path walks a large batch in chunks of samples (conv.CHUNK_COLUMN_BYTES);
+    here 3 samples a chunk over 10, the last chunk of 1, against the NumPy path's one batch."""
+    from plugnet_builtins import conv
+
+    shape = (10, 3, 9, 8)
+    per_sample = 3 * 3 * 3 * 9 * (8 + 2) * np.dtype(dtype).itemsize  # C·kh·kw·Ho·Wp
+    monkeypatch.setattr(conv, "CHUNK_COLUMN_BYTES", 3 * per_sample)
+    x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    spec = {"type": "conv2d", "filters": 4, "kernel_size": 3, "padding": "same"}
+    spec["use_bias"] = use_bias
+    numpy_path, compiled = run_both(spec, x)
+    assert_agree(numpy_path, compiled, dtype)
+    with jit.use(True):
+        layer = plugnet.layer(spec)
+        layer.build(shape[1:], rng=np.random.default_rng(1), dtype=np.dtype(dtype))
+        layer.forward(x, training=True)
+        assert layer.chunk == 3
+        g = np.random.default_rng(2).standard_normal((10, 4, 9, 8))
+        assert layer.backward(g.astype(dtype), need_input_grad=False) is None
+        grads = {key: value.copy() for key, value in layer.grads.items()}
+        # a gradient of another dtype takes the whole-batch code, which rebuilds the columns
+        dx = layer.backward(g.astype(np.float32 if dtype == np.float64 else np.float64))
+    assert dx.shape == shape
+    for key, value in grads.items():
+        np.testing.assert_allclose(layer.grads[key], value, rtol=1e-5, atol=1e-5)

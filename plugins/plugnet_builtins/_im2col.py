@@ -61,6 +61,10 @@ def windows(xp: Array, kernel: Pair, stride: Pair) -> Array:
 def im2col(xp: Array, kernel: Pair, stride: Pair, out: Array) -> Array:
     """Copy the windows of ``xp`` (N, C, Hp, Wp) into ``out`` (C, kh, kw, N, Ho, Wo):
     out[c, i, j, n, p, q] = xp[n, c, p·sh + i, q·sw + j]. Returns ``out``."""
+    kernels = jit.for_array(out)
+    if kernels is not None and xp.dtype == out.dtype:
+        kernels.im2col(xp, stride[0], stride[1], out)
+        return out
     np.copyto(out, windows(xp, kernel, stride).transpose(1, 4, 5, 0, 2, 3))
     return out
 
@@ -82,6 +86,10 @@ def col2im(cols: Array, stride: Pair, out: Array) -> Array:
     there; overlapping windows (stride < kernel) add up. One strided add per kernel offset.
     """
     _, kh, kw, _, ho, wo = cols.shape
+    kernels = jit.for_array(out)
+    if kernels is not None and cols.dtype == out.dtype:
+        kernels.col2im(cols, stride[0], stride[1], out)
+        return out
     out.fill(0)
     for i, j, (rows, columns) in offsets((kh, kw), stride, (ho, wo)):
         out[:, :, rows, columns] += cols[:, i, j]

@@ -270,3 +270,36 @@ def swap_crop(src: Array, top: int, left: int, bias: Array, use_bias: bool, out:
                 else:
                     for x in range(width):
                         res[x] = row[x]
+
+
+@_jit
+def im2col(xp: Array, sh: int, sw: int, out: Array) -> None:
+    """out (C, kh, kw, N, Ho, Wo)[c, i, j, n, p, q] = xp (N, C, Hp, Wp)[n, c, p·sh + i, q·sw + j]
+    (plugnet_builtins._im2col.im2col)."""
+    c, kh, kw, n, ho, wo = out.shape
+    for ch in range(c):
+        for i in range(kh):
+            for j in range(kw):
+                for sample in range(n):
+                    plane, dst = xp[sample, ch], out[ch, i, j, sample]
+                    for p in range(ho):
+                        row, res = plane[p * sh + i], dst[p]
+                        for q in range(wo):
+                            res[q] = row[q * sw + j]
+
+
+@_jit
+def col2im(cols: Array, sh: int, sw: int, out: Array) -> None:
+    """The adjoint of :func:`im2col` into ``out`` (C, N, Hp, Wp), zeroed first."""
+    c, kh, kw, n, ho, wo = cols.shape
+    out[:] = 0
+    for ch in range(c):
+        for sample in range(n):
+            plane = out[ch, sample]
+            for i in range(kh):
+                for j in range(kw):
+                    src = cols[ch, i, j, sample]
+                    for p in range(ho):
+                        row, values = plane[p * sh + i], src[p]
+                        for q in range(wo):
+                            row[q * sw + j] += values[q]
