@@ -209,16 +209,16 @@ class Conv2D(Configurable):
         self.x_shape = x.shape
         self.chunk = self._chunk_samples(x)
         if self.chunk < n:
-            self.u = self._forward_by_chunks(x)
-            self.y = self.activation.forward(self.u)
-            return self.y
-        X = self.columns = self._columns(x)
-        self.cols_hold_x = True  # backward reuses the cols buffer for dX afterwards
-        W = self.params["w"].reshape(f, -1)
-        U = self.workspace.get("u", (f, X.shape[1]), np.result_type(W, X))
-        np.matmul(W, X, out=U)
-        u = np.empty((n, f, ho, wo), dtype=U.dtype)  # (F, N, Ho, Wo) → NCHW, adding b on the way
-        swap_crop(U.reshape(f, n, ho, -1), 0, 0, u, self.params["b"] if self.use_bias else None)
+            u = self._forward_by_chunks(x)
+        else:
+            X = self.columns = self._columns(x)
+            self.cols_hold_x = True  # backward reuses the cols buffer for dX afterwards
+            W = self.params["w"].reshape(f, -1)
+            U = self.workspace.get("u", (f, X.shape[1]), np.result_type(W, X))
+            np.matmul(W, X, out=U)
+            u = np.empty((n, f, ho, wo), dtype=U.dtype)  # (F, N, Ho, Wo) → NCHW, adding b
+            bias = self.params["b"] if self.use_bias else None
+            swap_crop(U.reshape(f, n, ho, -1), 0, 0, u, bias)
         self.u: Array = u
         self.y = self.activation.forward(u)
         return self.y
