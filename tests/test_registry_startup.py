@@ -71,6 +71,15 @@ def test_the_built_ins_register_as_they_do_through_pluggy(monkeypatch: pytest.Mo
     assert describe(through_pluggy) == fast
 
 
+def test_the_built_ins_make_no_plugin_manager() -> None:
+    built = build_registry(BUILTINS_ONLY)
+    assert "_manager" not in vars(built)  # made for the first plugin that goes through pluggy
+    plugnet_plugin = module_with(register_activations=hookimpl(lambda register: register(Cube)))
+    built.add_plugin(plugnet_plugin, provider="cube-lab", strict=True)
+    assert built._manager.get_plugins() == {plugnet_plugin}
+    assert built.lookup("activation", "cube").provider == "cube-lab"
+
+
 def test_a_misspelled_hook_in_a_built_in_is_an_error() -> None:
     @hookimpl
     def register_activation(register: Any) -> None:
