@@ -393,6 +393,19 @@ _ABSENT = object()
 
 
 def _takes_keyword(function: Callable[..., Any], name: str) -> bool:
+    if (
+        type(function) is types.FunctionType
+        and not hasattr(function, "__wrapped__")
+        and not hasattr(function, "__signature__")
+    ):
+        # What inspect.signature reads, from the code object: the arguments that may be passed
+        # by keyword, and **kwargs (a tenth of its cost; the built-ins' classes ask this at
+        # every start-up).
+        code = function.__code__
+        keywords = code.co_varnames[
+            code.co_posonlyargcount : code.co_argcount + code.co_kwonlyargcount
+        ]
+        return name in keywords or bool(code.co_flags & inspect.CO_VARKEYWORDS)
     try:
         parameters = inspect.signature(function).parameters
     except (TypeError, ValueError):
