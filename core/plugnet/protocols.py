@@ -458,7 +458,7 @@ class Conformance:
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return vars(self) == vars(other)
+        return (self.cases, self.kinks, self.domain) == (other.cases, other.kinks, other.domain)
 
     def __hash__(self) -> int:
         return hash((self.cases, self.kinks, self.domain))
