@@ -4,6 +4,8 @@ lacks."""
 
 from __future__ import annotations
 
+import copy
+import pickle
 from typing import Any
 
 import numpy as np
@@ -91,6 +93,26 @@ def test_the_builtins_satisfy_the_protocols_they_claim() -> None:
     assert conformance_of(HardShrink(lambd=0.3)).kinks_of(HardShrink(lambd=0.3)) == [-0.3, 0.3]
     assert conformance_of(ReLU()) == Conformance(kinks=(0.0,))
     assert conformance_of(Scale()) == Conformance()
+
+
+def test_a_conformance_behaves_as_a_frozen_value() -> None:
+    """A plain class since issue 16 (start-up), with the frozen dataclass's behaviour."""
+    declared = Conformance(({"config": {}},), (0.0,), "binary")  # by position, in field order
+    same = Conformance(cases=({"config": {}},), kinks=(0.0,), domain="binary")
+    assert declared == same
+    assert hash(Conformance(kinks=(0.0,))) == hash(Conformance((), (0.0,)))
+    assert declared != Conformance(cases=({"config": {}},), kinks=(0.0,))
+    assert Conformance() != ((), (), "real")  # compared only with another Conformance
+    assert repr(Conformance(kinks=(1.0,))) == "Conformance(cases=(), kinks=(1.0,), domain='real')"
+    with pytest.raises(AttributeError, match="'domain'"):
+        declared.domain = "real"  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="'kinks'"):
+        del declared.kinks  # type: ignore[misc]
+    assert copy.deepcopy(declared) == declared
+    assert pickle.loads(pickle.dumps(declared)) == declared
+    match declared:
+        case Conformance(cases, kinks, domain):
+            assert (cases, kinks, domain) == (({"config": {}},), (0.0,), "binary")
 
 
 def test_the_older_declarations_are_still_read() -> None:

@@ -3,7 +3,9 @@ the same hooks that pluggy does, and builds the same registry."""
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import types
 from typing import Any
 
@@ -71,6 +73,15 @@ def test_the_built_ins_register_as_they_do_through_pluggy(monkeypatch: pytest.Mo
     assert describe(through_pluggy) == fast
 
 
+def test_the_built_ins_make_no_plugin_manager() -> None:
+    built = build_registry(BUILTINS_ONLY)
+    assert "_manager" not in vars(built)  # made for the first plugin that goes through pluggy
+    plugnet_plugin = module_with(register_activations=hookimpl(lambda register: register(Cube)))
+    built.add_plugin(plugnet_plugin, provider="cube-lab", strict=True)
+    assert built._manager.get_plugins() == {plugnet_plugin}
+    assert built.lookup("activation", "cube").provider == "cube-lab"
+
+
 def test_a_misspelled_hook_in_a_built_in_is_an_error() -> None:
     @hookimpl
     def register_activation(register: Any) -> None:
@@ -122,3 +133,40 @@ def test_a_plain_built_in_registers_without_pluggy() -> None:
     registry.add_plugin(module, provider=BUILTIN_PROVIDER, builtin=True)
     assert registry.lookup("activation", "cube").factory is Cube
     assert module not in registry._manager.get_plugins()
+
+
+def _by_signature(function: Any, name: str) -> bool:
+    """What _takes_keyword answered before its fast path: inspect.signature's parameters."""
+    parameters = inspect.signature(function).parameters
+    kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return (name in parameters and parameters[name].kind in kinds) or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
+
+
+def _keyword_only(self: Any, grad: Any, *, need_input_grad: bool = True) -> Any: ...
+def _positional_or_keyword(self: Any, grad: Any, need_input_grad: bool = True) -> Any: ...
+def _positional_only(self: Any, grad: Any, need_input_grad: bool = True, /) -> Any: ...
+def _var_keyword(self: Any, grad: Any, **options: Any) -> Any: ...
+def _without(self: Any, grad: Any) -> Any: ...
+def _var_positional(self: Any, *need_input_grad: Any) -> Any: ...
+def _local_named(self: Any, grad: Any) -> Any:
+    need_input_grad = True  # a local variable, not an argument
+    return need_input_grad
+
+
+@functools.wraps(_without)
+def _wrapping(*args: Any, **kwargs: Any) -> Any: ...
+
+
+@pytest.mark.parametrize(
+    "function",
+    [_keyword_only, _positional_or_keyword, _positional_only, _var_keyword, _without,
+     _var_positional, _local_named, _wrapping, functools.partial(_keyword_only, None),
+     *(c.factory.backward for c in build_registry(BUILTINS_ONLY).components("layer")
+       if getattr(c.factory, "skips_input_grad", False))],
+)  # fmt: skip
+def test_takes_keyword_answers_as_the_signature_does(function: Any) -> None:
+    assert _registry._takes_keyword(function, "need_input_grad") == _by_signature(
+        function, "need_input_grad"
+    )

@@ -61,6 +61,15 @@ def test_malformed_strings_raise_spec_error_quoting_the_spec(spec: str, message:
     assert isinstance(info.value, ValueError)
 
 
+def test_a_parsed_spec_is_compared_by_value() -> None:
+    parsed = parse_string("plugnet:leaky_relu(alpha=0.1)")
+    assert parsed == parse_mapping({"name": "plugnet:leaky_relu", "alpha": 0.1})
+    assert parsed != parse_string("leaky_relu(alpha=0.1)")  # no provider
+    expected = "ParsedSpec(name='leaky_relu', provider='plugnet', kwargs={'alpha': 0.1})"
+    assert repr(parsed) == expected
+    assert parsed.display == "plugnet:leaky_relu"
+
+
 def test_parse_mapping_accepts_name_or_type() -> None:
     assert parse_mapping({"name": "leaky_relu", "alpha": 0.1}).kwargs == {"alpha": 0.1}
     parsed = parse_mapping({"type": "dense(units=3)", "activation": "relu"})

@@ -14,7 +14,7 @@ import warnings
 from _thread import RLock  # threading's RLock is this; importing threading costs 0.6 ms
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property, partial
-from typing import Any, Literal, NamedTuple, NoReturn
+from typing import Any, Literal, NoReturn
 
 import pluggy
 
@@ -41,17 +41,33 @@ from plugnet.specs import (
 BUILTIN_PROVIDER = "plugnet"
 
 
-class Kind(NamedTuple):  # not a dataclass, which would cost a millisecond of start-up
+class Kind:
     """A component kind: the hook that registers it, the protocol its instances satisfy, the
     methods they must have, the title of its section in listings (the catalogue), and the
     dict attributes its instances must have (checked on instances, which set them)."""
 
-    name: str
-    hook: str
-    protocol: type
-    methods: tuple[str, ...]
-    title: str
-    attributes: tuple[str, ...] = ()
+    # A plain class: creating a NamedTuple costs a quarter of a millisecond of start-up (typing
+    # compiles each field's annotation), a dataclass a millisecond; nothing unpacks a Kind.
+    __slots__ = ("attributes", "hook", "methods", "name", "protocol", "title")
+
+    def __init__(
+        self,
+        name: str,
+        hook: str,
+        protocol: type,
+        methods: tuple[str, ...],
+        title: str,
+        attributes: tuple[str, ...] = (),
+    ) -> None:
+        self.name = name
+        self.hook = hook
+        self.protocol = protocol
+        self.methods = methods
+        self.title = title
+        self.attributes = attributes
+
+    def __repr__(self) -> str:
+        return f"Kind({self.name!r}, {self.hook!r}, {self.protocol.__name__})"
 
 
 # The one table of kinds: a new kind is a row here and its hookspec in plugnet.hookspecs.
@@ -322,30 +338,35 @@ def _capability_problems(obj: Any) -> list[str]:
                 problems.append(
                     f"the keyword need_input_grad in {method} (it declares skips_input_grad)"
                 )
-    for flag, capability in (("merges_inputs", "MergesInputs"), ("takes_indices", "TakesIndices")):
-        declared = getattr(obj, flag, _ABSENT)
+    # A class is checked at registration, an instance when built: what only an instance has
+    # (set by __init__) is looked up on instances only, which spares the registration of the
+    # built-ins hundreds of failing getattr calls on classes (start-up).
+    instance = not isinstance(obj, type)
+    merges = getattr(obj, "merges_inputs", _ABSENT)
+    indices = getattr(obj, "takes_indices", _ABSENT)
+    for flag, capability, declared in (
+        ("merges_inputs", "MergesInputs", merges),
+        ("takes_indices", "TakesIndices", indices),
+    ):
         if declared is not _ABSENT and declared is not True:
             problems.append(f"{flag} = True (it has {declared!r}; see {capability})")
-    if getattr(obj, "merges_inputs", None) is True and getattr(obj, "takes_indices", None):
+    if merges is True and indices is not _ABSENT and indices:
         problems.append("merges_inputs or takes_indices, not both (a merge layer reads floats)")
-    count = getattr(obj, "index_count", _ABSENT)
-    if (
-        getattr(obj, "takes_indices", None) is True
-        and not isinstance(obj, type)  # the count is usually set by __init__
-        and not (isinstance(count, int) and not isinstance(count, bool) and count > 0)
-    ):
-        problems.append(f"index_count as a positive int (it has {count!r}; see TakesIndices)")
+    if instance and indices is True:  # the count is usually set by __init__
+        count = getattr(obj, "index_count", _ABSENT)
+        if not (isinstance(count, int) and not isinstance(count, bool) and count > 0):
+            problems.append(f"index_count as a positive int (it has {count!r}; see TakesIndices)")
     linear = getattr(obj, "backward_linear", None)
     if linear is not None and not callable(linear):
         problems.append("a callable backward_linear")
     if (
         callable(linear)
-        and not isinstance(obj, type)  # the activation is usually set by __init__
+        and instance  # the activation is usually set by __init__
         and not isinstance(getattr(obj, "activation", None), protocols.Activation)
     ):
         problems.append("an activation next to backward_linear (see OutputLayer)")
-    buffers = getattr(obj, "buffers", None)
-    if not isinstance(obj, type) and buffers is not None and not isinstance(buffers, dict):
+    buffers = getattr(obj, "buffers", None) if instance else None
+    if buffers is not None and not isinstance(buffers, dict):
         problems.append("buffers as a dict of arrays (see HasBuffers)")
     stateful = [callable(getattr(obj, m, None)) for m in ("get_state", "set_state")]
     if any(stateful) and not all(stateful):
@@ -359,8 +380,8 @@ def _capability_problems(obj: Any) -> list[str]:
         value = getattr(obj, member, None)
         if value is not None and not callable(value):
             problems.append(f"a callable {member} (see {capability})")
-    trainable = getattr(obj, "trainable", None)
-    if not isinstance(obj, type) and trainable is not None and not isinstance(trainable, bool):
+    trainable = getattr(obj, "trainable", None) if instance else None
+    if trainable is not None and not isinstance(trainable, bool):
         problems.append(f"trainable as True or False (it has {trainable!r}; see Freezable)")
     conformance = getattr(obj, "conformance", None)
     if conformance is not None and not isinstance(conformance, protocols.Conformance):
@@ -372,6 +393,19 @@ _ABSENT = object()
 
 
 def _takes_keyword(function: Callable[..., Any], name: str) -> bool:
+    if (
+        type(function) is types.FunctionType
+        and not hasattr(function, "__wrapped__")
+        and not hasattr(function, "__signature__")
+    ):
+        # What inspect.signature reads, from the code object: the arguments that may be passed
+        # by keyword, and **kwargs (a tenth of its cost; the built-ins' classes ask this at
+        # every start-up).
+        code = function.__code__
+        keywords = code.co_varnames[
+            code.co_posonlyargcount : code.co_argcount + code.co_kwonlyargcount
+        ]
+        return name in keywords or bool(code.co_flags & inspect.CO_VARKEYWORDS)
     try:
         parameters = inspect.signature(function).parameters
     except (TypeError, ValueError):
@@ -515,8 +549,14 @@ class Registry:
         self._qualified: dict[str, dict[tuple[str, str], Component]] = {k: {} for k in KINDS}
         self._by_type: dict[type, Component] = {}
         self._lowerings: dict[str, list[Lowering]] = {}  # by the target's qualified name
-        self._manager = _PluginManager(hookspecs.PROJECT_NAME)
-        self._manager.add_hookspecs(hookspecs)
+
+    @cached_property
+    def _manager(self) -> _PluginManager:
+        """pluggy's manager, made for the first plugin that goes through pluggy: the built-ins
+        register without it (see :func:`_plain_hooks`), and making it is 0.3 ms of start-up."""
+        manager = _PluginManager(hookspecs.PROJECT_NAME)
+        manager.add_hookspecs(hookspecs)
+        return manager
 
     # -- registration -------------------------------------------------------------------------
 

@@ -13,8 +13,9 @@ API_VERSION = "1.0"
 #: The module-level constant a plugin sets to the contract version it targets.
 API_VERSION_ATTRIBUTE = "PLUGNET_API_VERSION"
 
-# ASCII digits only, and few of them: a declaration is read from third-party code.
-_DECLARATION = re.compile(r"([0-9]{1,6})\.([0-9]{1,6})")
+# ASCII digits only, and few of them: a declaration is read from third-party code. Compiled on
+# first use (re caches it), as few plugins declare a version and every process imports this.
+_DECLARATION = r"([0-9]{1,6})\.([0-9]{1,6})"
 
 
 def api_version_problem(declared: object) -> str | None:
@@ -25,7 +26,7 @@ def api_version_problem(declared: object) -> str | None:
     """
     from plugnet.specs import preview
 
-    match = _DECLARATION.fullmatch(declared) if isinstance(declared, str) else None
+    match = re.fullmatch(_DECLARATION, declared) if isinstance(declared, str) else None
     if match is None:
         return (
             f"{API_VERSION_ATTRIBUTE} = {preview(declared)} is not a version: declare the plugnet "

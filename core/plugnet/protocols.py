@@ -8,7 +8,6 @@ that ``factory(**get_config())`` rebuilds it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -425,7 +424,6 @@ class DocumentsStd(Protocol):
         ...
 
 
-@dataclass(frozen=True)
 class Conformance:
     """What a component declares for the conformance kit, as one class attribute
     ``conformance = Conformance(...)`` (every field optional):
@@ -439,9 +437,43 @@ class Conformance:
     - ``domain`` (error functions): where y and t live, one of :data:`plugnet.domains.DOMAINS`.
     """
 
-    cases: tuple[Mapping[str, Any], ...] = ()
-    kinks: tuple[float, ...] | Callable[[Any], Sequence[float]] = ()
-    domain: str = "real"
+    # A plain class that behaves as the frozen dataclass it was (fields by position or keyword,
+    # compared and hashed by value, read-only; copies and pickles keep working): importing
+    # dataclasses and creating one cost about 2 ms of every registry build, as the built-ins
+    # declare their conformance at import.
+    __match_args__ = ("cases", "kinks", "domain")
+
+    cases: tuple[Mapping[str, Any], ...]
+    kinks: tuple[float, ...] | Callable[[Any], Sequence[float]]
+    domain: str
+
+    def __init__(
+        self,
+        cases: tuple[Mapping[str, Any], ...] = (),
+        kinks: tuple[float, ...] | Callable[[Any], Sequence[float]] = (),
+        domain: str = "real",
+    ) -> None:
+        vars(self).update(cases=cases, kinks=kinks, domain=domain)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.cases, self.kinks, self.domain) == (other.cases, other.kinks, other.domain)
+
+    def __hash__(self) -> int:
+        return hash((self.cases, self.kinks, self.domain))
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__qualname__}(cases={self.cases!r}, kinks={self.kinks!r}, "
+            f"domain={self.domain!r})"
+        )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to {name!r}: a Conformance is read-only")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete {name!r}: a Conformance is read-only")
 
     def kinks_of(self, instance: Any) -> list[float]:
         """The kinks of ``instance`` (a component with this declaration)."""

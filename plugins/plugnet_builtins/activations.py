@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -94,8 +93,8 @@ class HardShrink(_Shrinkage):
     Kinks (jumps) at x = ±λ, where y = 0 and the derivative used is 0.
     """
 
-    conformance = replace(
-        _Shrinkage.conformance, cases=({"config": {}}, {"config": {"lambd": 1.0}})
+    conformance = Conformance(
+        cases=({"config": {}}, {"config": {"lambd": 1.0}}), kinks=_Shrinkage.conformance.kinks
     )
 
     def forward(self, x: Array) -> Array:
@@ -109,8 +108,8 @@ class SoftShrink(_Shrinkage):
     Kinks at x = ±λ, where the derivative used is 0.
     """
 
-    conformance = replace(
-        _Shrinkage.conformance, cases=({"config": {}}, {"config": {"lambd": 0.25}})
+    conformance = Conformance(
+        cases=({"config": {}}, {"config": {"lambd": 0.25}}), kinks=_Shrinkage.conformance.kinks
     )
 
     def forward(self, x: Array) -> Array:

@@ -13,14 +13,13 @@ are the copies that ship inside scikit-learn (no download), so they need
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from plugnet.datasets import (
     EXAMPLES_EXTRA,
-    Dataset,
     HeldOut,
-    Splits,
     check_int,
     check_noise,
     check_samples,
@@ -31,6 +30,10 @@ from plugnet.datasets import (
 )
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Conformance
+
+if TYPE_CHECKING:
+    # Imported where a set is made, not at registration (plugnet.datasets.toy_sets says why).
+    from plugnet.datasets import Dataset, Splits
 
 
 class Xor(HeldOut):
@@ -128,11 +131,15 @@ class _Bundled(HeldOut):
                 f"the {self.set_name} data set comes with scikit-learn, which is not installed: "
                 f"{EXAMPLES_EXTRA}"
             ) from exc
+        from plugnet.datasets import Dataset
+
         bunch = getattr(module, f"load_{self.set_name}")()
         x = np.asarray(bunch.data, dtype=np.float64)
         return Dataset(x, np.asarray(bunch.target, dtype=np.int64), self.set_name)
 
     def load(self, seed: int = 0) -> Splits:
+        from plugnet.datasets import Dataset, Splits
+
         parts = super().load(seed)
         mean = parts.train.x.mean(axis=0)
         std = parts.train.x.std(axis=0)

@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from plugnet.configurable import Configurable
-from plugnet.datasets.base import Dataset, Splits
 
 if TYPE_CHECKING:
     from plugnet._registry import Registry
+    from plugnet.datasets.base import Dataset, Splits
     from plugnet.protocols import DataSource
 
 #: The fraction held out for testing when a set's ``test_size`` is left at None.
@@ -147,6 +147,8 @@ def whole(source: DataSource, seed: int = 0) -> Dataset:
     if parts.test is None:
         return parts.train
     import numpy as np
+
+    from plugnet.datasets.base import Dataset  # where it is used: see toy_sets
 
     train, test = parts.train, parts.test
     t = None if train.t is None or test.t is None else np.concatenate([train.t, test.t])

@@ -18,11 +18,14 @@ Classification targets are integer labels of shape (N,); ``Sequential`` one-hot 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from plugnet.datasets.base import Dataset
+if TYPE_CHECKING:
+    # Imported where a set is made: the registry build imports this module (the built-in data
+    # sets' checks), and base's dataclasses would cost it a millisecond and the dataclasses import.
+    from plugnet.datasets.base import Dataset
 
 EXAMPLES_EXTRA = 'pip install "plugnet[examples]"'
 #: The most samples a toy set makes: 10⁷ two-feature samples are 160 MB of float64, and a larger
@@ -68,6 +71,8 @@ def xor(n: int = 4, noise: float = 0.0, seed: int = 0) -> Dataset:
     x = corners[which]
     if noise:
         x = x + noise * np.random.default_rng(seed).standard_normal(x.shape)
+    from plugnet.datasets.base import Dataset
+
     return Dataset(x, labels[which], "xor")
 
 
@@ -87,6 +92,8 @@ def spiral(n: int = 100, classes: int = 3, noise: float = 0.2, seed: int = 0) ->
         theta = np.linspace(4.0 * k, 4.0 * (k + 1), n) + noise * rng.standard_normal(n)
         x[rows] = np.column_stack([radius * np.sin(theta), radius * np.cos(theta)])
         t[rows] = k
+    from plugnet.datasets.base import Dataset
+
     return Dataset(x, t, "spiral")
 
 
@@ -97,6 +104,8 @@ def sine(n: int = 200, noise: float = 0.1, seed: int = 0) -> Dataset:
     rng = np.random.default_rng(seed)
     x = rng.uniform(-np.pi, np.pi, size=(n, 1))
     t = np.sin(x) + noise * rng.standard_normal((n, 1))
+    from plugnet.datasets.base import Dataset
+
     return Dataset(x, t, "sine")
 
 
@@ -109,6 +118,8 @@ def digits() -> Dataset:
             f"the digits data set comes with scikit-learn, which is not installed: {EXAMPLES_EXTRA}"
         ) from exc
     bunch = load_digits()
+    from plugnet.datasets.base import Dataset
+
     return Dataset(bunch.data / 16.0, bunch.target.astype(np.int64), "digits")
 
 
