@@ -284,8 +284,13 @@ def im2col(xp: Array, sh: int, sw: int, out: Array) -> None:
                     plane, dst = xp[sample, ch], out[ch, i, j, sample]
                     for p in range(ho):
                         row, res = plane[p * sh + i], dst[p]
-                        for q in range(wo):
-                            res[q] = row[q * sw + j]
+                        if sw == 1:  # a contiguous run: the loop vectorizes
+                            window = row[j : j + wo]
+                            for q in range(wo):
+                                res[q] = window[q]
+                        else:
+                            for q in range(wo):
+                                res[q] = row[q * sw + j]
 
 
 @_jit
@@ -301,5 +306,10 @@ def col2im(cols: Array, sh: int, sw: int, out: Array) -> None:
                     src = cols[ch, i, j, sample]
                     for p in range(ho):
                         row, values = plane[p * sh + i], src[p]
-                        for q in range(wo):
-                            row[q * sw + j] += values[q]
+                        if sw == 1:
+                            window = row[j : j + wo]
+                            for q in range(wo):
+                                window[q] += values[q]
+                        else:
+                            for q in range(wo):
+                                row[q * sw + j] += values[q]
