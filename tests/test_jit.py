@@ -254,3 +254,11 @@ def test_conv2d_in_chunks_matches_the_whole_batch(
     assert dx.shape == shape
     for key, value in grads.items():
         np.testing.assert_allclose(layer.grads[key], value, rtol=1e-5, atol=1e-5)
+    # backward keeps the forward's choice, whatever the switch says by then
+    with jit.use(True):
+        layer.forward(x, training=True)
+        compiled_dx = layer.backward(g.astype(dtype))
+    with jit.use(False):
+        numpy_dx = layer.backward(g.astype(dtype))  # a second backward of the same forward
+    assert layer.chunk == 3
+    np.testing.assert_array_equal(numpy_dx, compiled_dx)

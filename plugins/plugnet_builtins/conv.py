@@ -6,6 +6,7 @@ conv1d is conv2d on a height-1 image: (N, C, L) is viewed as (N, C, 1, L) and th
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -207,9 +208,11 @@ class Conv2D(Configurable):
         n = x.shape[0]
         (ho, wo), f = self.out_size, self.filters
         self.x_shape = x.shape
+        # the compiled kernels, or None; kept for backward, which reads what this forward left
+        self.kernels = kernels = jit.for_array(x)
         self.chunk = self._chunk_samples(x)
-        if self.chunk < n:
-            u = self._forward_by_chunks(x)
+        if kernels is not None and self.chunk < n:
+            u = self._forward_by_chunks(kernels, x)
         else:
             X = self.columns = self._columns(x)
             self.cols_hold_x = True  # backward reuses the cols buffer for dX afterwards
@@ -230,22 +233,21 @@ class Conv2D(Configurable):
         rebuilt while they are in the cache; else the whole batch (the NumPy path always).
 
         The products then read their columns from the cache instead of memory: (64, 16, 32,
-        32) with 32 filters 3×3, a training step 31.9 → 19 ms, of which the three products
-        are 15 (one chunk at a time, 4 samples: 2.5 MiB of columns)."""
+        32) with 32 filters 3×3, a training step 33.1 → 26.4 ms against the whole batch on the
+        compiled path (5 samples a chunk, 3.0 MiB of columns), of which the products are about
+        15."""
         n, c = x.shape[0], x.shape[1]
-        if not self._by_rows() or jit.for_array(x) is None:
+        if not self._by_rows() or self.kernels is None:
             return n
         (kh, kw), (ho, _) = self.kernel, self.out_size
         wp = x.shape[3] + self.pads[1][0] + self.pads[1][1]
         per_sample = c * kh * kw * ho * wp * x.itemsize
         return max(1, min(n, CHUNK_COLUMN_BYTES // per_sample))
 
-    def _forward_by_chunks(self, x: Array) -> Array:
+    def _forward_by_chunks(self, kernels: ModuleType, x: Array) -> Array:
         """u as :meth:`forward` computes it, a chunk of samples at a time (the compiled
         kernels): columns into a chunk's buffer, U = W X, and (F, n, Ho, Wp) → (n, F, Ho, Wo)
         with the bias. Keeps xp (its spare values after it), not the columns."""
-        kernels = jit.kernels()
-        assert kernels is not None  # _chunk_samples chose this path
         n, (ho, wo), f = x.shape[0], self.out_size, self.filters
         self.xp = self.workspace.pad(x, self.pads, spare=self.kernel[1])
         self.cols_hold_x = False  # a backward without chunks rebuilds all columns
@@ -259,7 +261,7 @@ class Conv2D(Configurable):
             swap_crop(U.reshape(f, m, ho, -1), 0, 0, u[start : start + m], bias)
         return u
 
-    def _chunk_columns(self, kernels: Any) -> Iterator[tuple[int, Array]]:
+    def _chunk_columns(self, kernels: ModuleType) -> Iterator[tuple[int, Array]]:
         """(first sample, columns (C·kh·kw, m·Ho·Wp)) of each chunk of ``self.chunk`` samples
         of xp, built in one reused buffer: each is overwritten by the next."""
         n, c, hp, wp = self.xp.shape
@@ -273,11 +275,11 @@ class Conv2D(Configurable):
             kernels.im2col_rows(flat[start * c * plane :], (m, c, hp, wp), kh, kw, cols)
             yield start, cols.reshape(c * kh * kw, m * run)
 
-    def _backward_by_chunks(self, delta: Array, need_input_grad: bool) -> Array | None:
+    def _backward_by_chunks(
+        self, kernels: ModuleType, delta: Array, need_input_grad: bool
+    ) -> Array | None:
         """:meth:`backward_linear` for a forward in chunks: per chunk, the columns rebuilt,
         dWᵀ += X Δᵀ, and dX = Wᵀ Δ into the columns' buffer, added back into dx."""
-        kernels = jit.kernels()
-        assert kernels is not None
         n, c, h, w = self.x_shape
         _, _, hp, wp = self.xp.shape
         (kh, kw), (ho, wo), f = self.kernel, self.out_size, self.filters
@@ -352,8 +354,10 @@ class Conv2D(Configurable):
     def backward_linear(self, delta: Array, *, need_input_grad: bool = True) -> Array | None:
         """Given δ = dE/du (N, F, Ho, Wo): dW = Δ Xᵀ, db = Σ Δ, and dx = col2im(Wᵀ Δ)."""
         n, c, h, w = self.x_shape
-        if self.chunk < n and delta.dtype == self.xp.dtype and delta.flags.c_contiguous:
-            return self._backward_by_chunks(delta, need_input_grad)
+        kernels = self.kernels  # the forward's: a chunked forward kept no columns
+        same_layout = delta.dtype == self.xp.dtype and delta.flags.c_contiguous
+        if kernels is not None and self.chunk < n and same_layout:
+            return self._backward_by_chunks(kernels, delta, need_input_grad)
         (kh, kw), (ho, wo), f = self.kernel, self.out_size, self.filters
         width = self.xp.shape[3] if self._by_rows() else wo  # columns per output row
         X = self.columns if self.cols_hold_x else self._columns_of_xp()  # a second backward
@@ -494,8 +498,9 @@ class Conv1D(Conv2D):
 
 
 # Bytes of im2col columns per chunk on the compiled path (Conv2D._chunk_samples): a few times
-# the L2 cache, which the products still read faster than memory (4 samples at the benchmark's
-# shape, which measured 23.8 ms a step against 24.7 for 2 samples and 29.4 for 8).
+# the L2 cache, which the products still read faster than memory. At the benchmark's shape (5
+# samples a chunk) a step measured 27.2 ms, against 30.3 with 6 MiB, 37.7 with 12 and 33.8 for
+# the whole batch, interleaved.
 CHUNK_COLUMN_BYTES = 3 << 20
 
 

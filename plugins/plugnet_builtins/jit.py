@@ -1,10 +1,12 @@
 """Optional compiled kernels: numba, from the ``jit`` extra (``pip install "plugnet[jit]"``).
 
-Where numba is installed, batch_norm on (N, C, H, W) inputs and lstm run fused loops that numba
-compiles (:mod:`plugnet_builtins._jit_kernels`) in place of chains of NumPy operations; elsewhere
-the NumPy code runs. Both compute the same formulas and agree to float rounding; float32 stays
-float32. numba is imported the first time a kernel is needed, never at ``import plugnet``, and
-each kernel is compiled on its first call (about a second, then cached on disk).
+Where numba is installed, batch_norm on (N, C, H, W) inputs, lstm, and conv2d's and conv1d's
+im2col, col2im and layout swaps run loops that numba compiles
+(:mod:`plugnet_builtins._jit_kernels`) in place of chains of NumPy operations; elsewhere the
+NumPy code runs. A layer chooses at each forward and keeps that choice for its backward. Both
+compute the same formulas and agree to float rounding; float32 stays float32. numba is imported
+the first time a kernel is needed, never at ``import plugnet``, and each kernel is compiled on
+its first call (about a second, then cached on disk).
 
 ``PLUGNET_JIT=0`` turns the kernels off, ``PLUGNET_JIT=1`` requires them (an ImportError naming
 the extra where numba is missing); unset, they are used where numba imports. :func:`use` switches
