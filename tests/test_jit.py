@@ -226,12 +226,16 @@ def test_required_kernels_without_a_working_numba_say_what_to_install(broken_num
 
 @DTYPES
 @pytest.mark.parametrize("use_bias", [True, False])
+@pytest.mark.parametrize("lanes", [1, 2, 3])
 def test_conv2d_in_chunks_matches_the_whole_batch(
-    dtype: Any, use_bias: bool, monkeypatch: pytest.MonkeyPatch
+    dtype: Any, use_bias: bool, lanes: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The compiled path walks a large batch in chunks of samples (conv.CHUNK_COLUMN_BYTES);
-    here 3 samples a chunk over 10, the last chunk of 1, against the NumPy path's one batch."""
-    from plugnet_builtins import conv
+    """The compiled path walks a large batch in chunks of samples (conv.CHUNK_COLUMN_BYTES),
+    shared among ``lanes`` threads (plugnet_builtins._lanes); here 3 samples a chunk over 10,
+    the last chunk of each lane shorter, against the NumPy path's one batch."""
+    from plugnet_builtins import _lanes, conv
+
+    monkeypatch.setattr(_lanes, "_override", [lanes])
 
     shape = (10, 3, 9, 8)
     per_sample = 3 * 3 * 3 * 9 * (8 + 2) * np.dtype(dtype).itemsize  # C·kh·kw·Ho·Wp
@@ -262,3 +266,39 @@ def test_conv2d_in_chunks_matches_the_whole_batch(
         numpy_dx = layer.backward(g.astype(dtype))  # a second backward of the same forward
     assert layer.chunk == 3
     np.testing.assert_array_equal(numpy_dx, compiled_dx)
+
+
+@DTYPES
+@pytest.mark.parametrize("lanes", [1, 2])
+@pytest.mark.parametrize("need_input_grad", [True, False])
+def test_conv1d_in_chunks_matches_the_whole_batch(
+    dtype: Any, lanes: int, need_input_grad: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """conv1d's one-row kernel walks whole padded rows in chunks too (3 samples a chunk over
+    10), and its dx then comes from Conv2D's col2im, not its own transposed convolution."""
+    from plugnet_builtins import _lanes, conv
+
+    monkeypatch.setattr(_lanes, "_override", [lanes])
+    shape = (10, 3, 12)
+    per_sample = 3 * 3 * (12 + 2) * np.dtype(dtype).itemsize  # C·k·Lp
+    monkeypatch.setattr(conv, "CHUNK_COLUMN_BYTES", 3 * per_sample)
+    x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    spec = {"type": "conv1d", "filters": 4, "kernel_size": 3, "padding": "same"}
+    numpy_path, compiled = run_both(spec, x)
+    assert_agree(numpy_path, compiled, dtype)
+    with jit.use(True):
+        layer = plugnet.layer(spec)
+        layer.build(shape[1:], rng=np.random.default_rng(1), dtype=np.dtype(dtype))
+        y = layer.forward(x, training=True)
+        assert layer.chunk == 3
+        dx = layer.backward(np.ones_like(y), need_input_grad=need_input_grad)
+    assert (dx is None) == (not need_input_grad)
+    with jit.use(False):
+        reference = plugnet.layer(spec)
+        reference.build(shape[1:], rng=np.random.default_rng(1), dtype=np.dtype(dtype))
+        reference.forward(x, training=True)
+        expected_dx = reference.backward(np.ones_like(y), need_input_grad=need_input_grad)
+    for key, value in reference.grads.items():
+        np.testing.assert_allclose(layer.grads[key], value, rtol=1e-5, atol=1e-5)
+    if need_input_grad:
+        np.testing.assert_allclose(dx, expected_dx, rtol=1e-5, atol=1e-5)

@@ -167,6 +167,16 @@ class Workspace:
 
     def __init__(self) -> None:
         self._buffers: dict[str, Array] = {}
+        self._lanes: list[Workspace] = []
+
+    def lane(self, index: int) -> Workspace:
+        """The buffers of lane ``index`` (:mod:`plugnet_builtins._lanes`): this workspace for
+        lane 0, a workspace of its own for each other lane (counted in :meth:`nbytes`)."""
+        if index == 0:
+            return self
+        while len(self._lanes) < index:
+            self._lanes.append(Workspace())
+        return self._lanes[index - 1]
 
     def get(
         self, name: str, shape: tuple[int, ...], dtype: Any, *, fill: float | None = None
@@ -200,5 +210,6 @@ class Workspace:
         return xp
 
     def nbytes(self) -> int:
-        """Bytes held by all buffers."""
-        return sum(b.nbytes for b in self._buffers.values())
+        """Bytes held by all buffers, the lanes' included."""
+        own = sum(b.nbytes for b in self._buffers.values())
+        return own + sum(lane.nbytes() for lane in self._lanes)

@@ -5,9 +5,10 @@ conv1d is conv2d on a height-1 image: (N, C, L) is viewed as (N, C, 1, L) and th
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -15,7 +16,7 @@ from plugnet import nested
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array, Conformance, Shape
-from plugnet_builtins import jit
+from plugnet_builtins import _lanes, jit
 from plugnet_builtins._im2col import (
     Padding,
     Pair,
@@ -34,6 +35,8 @@ from plugnet_builtins.layers import ActivationSpec, InitializerSpec, _positive_i
 
 if TYPE_CHECKING:
     from plugnet.onnx_export import OnnxGraph
+
+T = TypeVar("T")
 
 
 def image_shape(input_shape: Shape, layer: str) -> tuple[int, int, int]:
@@ -227,86 +230,123 @@ class Conv2D(Configurable):
         return self.y
 
     def _chunk_samples(self, x: Array) -> int:
-        """Samples per chunk of the compiled path (:mod:`plugnet_builtins.jit`): at stride 1
-        of whole rows, a batch whose columns are larger than ``CHUNK_COLUMN_BYTES`` is walked
-        a chunk of samples at a time, each chunk's columns built, multiplied and (backward)
-        rebuilt while they are in the cache; else the whole batch (the NumPy path always).
+        """Samples per chunk of the compiled path (:mod:`plugnet_builtins.jit`) at stride 1,
+        on whole padded rows; the whole batch (no chunks) elsewhere, and always on the NumPy
+        path.
 
-        The products then read their columns from the cache instead of memory: (64, 16, 32,
-        32) with 32 filters 3×3, a training step 33.1 → 26.4 ms against the whole batch on the
-        compiled path (5 samples a chunk, 3.0 MiB of columns), of which the products are about
-        15."""
+        - A batch whose columns are larger than ``CHUNK_COLUMN_BYTES`` is walked a chunk of
+          samples at a time, each chunk's columns built, multiplied and (backward) rebuilt
+          while they are in the cache, so that the products read them from the cache instead
+          of memory: (64, 16, 32, 32) with 32 filters 3×3, a training step 33.1 → 26.4 ms
+          against the whole batch (5 samples a chunk, 3.0 MiB of columns).
+        - With several lanes (:mod:`plugnet_builtins._lanes`), the lanes share the chunks.
+          A batch of one chunk stays on the calling thread: waking a lane's thread after it
+          slept cost more than a small batch gains (conv1d (100, 25, 40), 2.2 MB of columns:
+          a step's minimum 1.67 → 2.03 ms in two lanes)."""
         n, c = x.shape[0], x.shape[1]
-        if not self._by_rows() or self.kernels is None:
+        if self.strides != (1, 1) or self.kernels is None:
             return n
         (kh, kw), (ho, _) = self.kernel, self.out_size
         wp = x.shape[3] + self.pads[1][0] + self.pads[1][1]
         per_sample = c * kh * kw * ho * wp * x.itemsize
         return max(1, min(n, CHUNK_COLUMN_BYTES // per_sample))
 
+    def _in_lanes(self, n: int, work: Callable[[Workspace, int, int], T]) -> list[T]:
+        """``work(workspace, start, stop)`` for each lane's share of the n samples, run at once
+        in lanes (:mod:`plugnet_builtins._lanes`), each with its own buffers; one lane (the
+        calling thread) where the BLAS has one thread or the batch has one chunk."""
+        lanes = min(_lanes.count(), -(-n // self.chunk))
+        bounds = [n * k // lanes for k in range(lanes + 1)]
+        return _lanes.run(
+            [partial(work, self.workspace.lane(k), bounds[k], bounds[k + 1]) for k in range(lanes)]
+        )
+
     def _forward_by_chunks(self, kernels: ModuleType, x: Array) -> Array:
         """u as :meth:`forward` computes it, a chunk of samples at a time (the compiled
-        kernels): columns into a chunk's buffer, U = W X, and (F, n, Ho, Wp) → (n, F, Ho, Wo)
-        with the bias. Keeps xp (its spare values after it), not the columns."""
+        kernels), the chunks shared among lanes: columns into a chunk's buffer, U = W X, and
+        (F, m, Ho, Wp) → (m, F, Ho, Wo) with the bias. Keeps xp (its spare values after it),
+        not the columns."""
         n, (ho, wo), f = x.shape[0], self.out_size, self.filters
         self.xp = self.workspace.pad(x, self.pads, spare=self.kernel[1])
         self.cols_hold_x = False  # a backward without chunks rebuilds all columns
         W = self.params["w"].reshape(f, -1)
         u = np.empty((n, f, ho, wo), dtype=np.result_type(W, x))
         bias = self.params["b"] if self.use_bias else None
-        for start, X in self._chunk_columns(kernels):
-            m = X.shape[1] // (ho * self.xp.shape[3])
-            U = self.workspace.get("u", (f, X.shape[1]), u.dtype)
-            np.matmul(W, X, out=U)
-            swap_crop(U.reshape(f, m, ho, -1), 0, 0, u[start : start + m], bias)
+        run = ho * self.xp.shape[3]
+
+        def forward_samples(workspace: Workspace, start: int, stop: int) -> None:
+            buffer = workspace.get("u", (f * self.chunk * run,), u.dtype)
+            for first, X in self._chunk_columns(kernels, workspace, start, stop):
+                m = X.shape[1] // run
+                U = np.matmul(W, X, out=buffer[: f * m * run].reshape(f, -1))
+                swap_crop(U.reshape(f, m, ho, -1), 0, 0, u[first : first + m], bias)
+
+        self._in_lanes(n, forward_samples)
         return u
 
-    def _chunk_columns(self, kernels: ModuleType) -> Iterator[tuple[int, Array]]:
-        """(first sample, columns (C·kh·kw, m·Ho·Wp)) of each chunk of ``self.chunk`` samples
-        of xp, built in one reused buffer: each is overwritten by the next."""
-        n, c, hp, wp = self.xp.shape
+    def _chunk_columns(
+        self, kernels: ModuleType, workspace: Workspace, start: int, stop: int
+    ) -> Iterator[tuple[int, Array]]:
+        """(first sample, columns (C·kh·kw, m·Ho·Wp)) of each chunk of at most ``self.chunk``
+        of the samples start to stop of xp, built in one reused buffer of ``workspace``: each
+        is overwritten by the next."""
+        _, c, hp, wp = self.xp.shape
         (kh, kw), ho = self.kernel, self.out_size[0]
         flat, plane = self._padded_buffer(), hp * wp
         run = ho * wp
-        buffer = self.workspace.get("chunk_cols", (c * kh * kw * self.chunk * run,), flat.dtype)
-        for start in range(0, n, self.chunk):
-            m = min(self.chunk, n - start)
+        buffer = workspace.get("chunk_cols", (c * kh * kw * self.chunk * run,), flat.dtype)
+        for first in range(start, stop, self.chunk):
+            m = min(self.chunk, stop - first)
             cols = buffer[: c * kh * kw * m * run].reshape(c, kh, kw, m, run)
-            kernels.im2col_rows(flat[start * c * plane :], (m, c, hp, wp), kh, kw, cols)
-            yield start, cols.reshape(c * kh * kw, m * run)
+            kernels.im2col_rows(flat[first * c * plane :], (m, c, hp, wp), kh, kw, cols)
+            yield first, cols.reshape(c * kh * kw, m * run)
 
     def _backward_by_chunks(
         self, kernels: ModuleType, delta: Array, need_input_grad: bool
     ) -> Array | None:
-        """:meth:`backward_linear` for a forward in chunks: per chunk, the columns rebuilt,
-        dWᵀ += X Δᵀ, and dX = Wᵀ Δ into the columns' buffer, added back into dx."""
+        """:meth:`backward_linear` for a forward in chunks, the chunks shared among lanes: per
+        chunk, the columns rebuilt, dWᵀ += X Δᵀ, and dX = Wᵀ Δ into the columns' buffer, added
+        back into dx; each lane's dWᵀ and db, then their sums."""
         n, c, h, w = self.x_shape
         _, _, hp, wp = self.xp.shape
         (kh, kw), (ho, wo), f = self.kernel, self.out_size, self.filters
         (top, _), (left, _) = self.pads
         W = self.params["w"].reshape(f, -1)
-        dWT = self.workspace.get("dwt", (c * kh * kw, f), delta.dtype)
-        part = self.workspace.get("dwt_part", (c * kh * kw, f), delta.dtype)
-        dWT.fill(0)
-        D = self.workspace.get("delta", (f * self.chunk * ho * wp,), delta.dtype)
-        dxp = self.workspace.get("dxp", (c * self.chunk * hp * wp + kw,), delta.dtype)
         dx = np.empty((n, c, h, w), delta.dtype) if need_input_grad else None
-        for start, X in self._chunk_columns(kernels):
-            m = X.shape[1] // (ho * wp)
-            Dm = D[: f * m * ho * wp].reshape(f, m, ho, wp)
-            Dm[..., wo:] = 0  # the columns q ≥ Wo: zero, so they add nothing
-            swap_crop(delta[start : start + m], 0, 0, Dm[..., :wo])
-            Delta = Dm.reshape(f, -1)
-            np.matmul(X, Delta.T, out=part)
-            dWT += part
-            if dx is not None:
-                dX = np.matmul(W.T, Delta, out=X)
-                kernels.col2im_rows(dX.reshape(c, kh, kw, m, -1), (m, c, hp, wp), dxp)
-                planes = dxp[: c * m * hp * wp].reshape(c, m, hp, wp)
-                swap_crop(planes, top, left, dx[start : start + m])
+
+        def backward_samples(
+            workspace: Workspace, start: int, stop: int
+        ) -> tuple[Array, Array | None]:
+            dWT = workspace.get("dwt", (c * kh * kw, f), delta.dtype)
+            part = workspace.get("dwt_part", (c * kh * kw, f), delta.dtype)
+            dWT.fill(0)
+            D = workspace.get("delta", (f * self.chunk * ho * wp,), delta.dtype)
+            dxp = workspace.get("dxp", (c * self.chunk * hp * wp + kw,), delta.dtype)
+            for first, X in self._chunk_columns(kernels, workspace, start, stop):
+                m = X.shape[1] // (ho * wp)
+                Dm = D[: f * m * ho * wp].reshape(f, m, ho, wp)
+                Dm[..., wo:] = 0  # the columns q ≥ Wo: zero, so they add nothing
+                swap_crop(delta[first : first + m], 0, 0, Dm[..., :wo])
+                Delta = Dm.reshape(f, -1)
+                np.matmul(X, Delta.T, out=part)
+                dWT += part
+                if dx is not None:
+                    dX = np.matmul(W.T, Delta, out=X)
+                    kernels.col2im_rows(dX.reshape(c, kh, kw, m, -1), (m, c, hp, wp), dxp)
+                    planes = dxp[: c * m * hp * wp].reshape(c, m, hp, wp)
+                    swap_crop(planes, top, left, dx[first : first + m])
+            if not self.use_bias:
+                return dWT, None
+            return dWT, kernels.channel_sums(delta[start:stop].reshape(stop - start, f, -1))
+
+        (dWT, db), *others = self._in_lanes(n, backward_samples)
+        for lane_dWT, lane_db in others:
+            dWT += lane_dWT
+            if db is not None:
+                db += lane_db
         np.copyto(self.grads["w"].reshape(f, -1), dWT.T)
-        if self.use_bias:
-            self.grads["b"][...] = kernels.channel_sums(delta.reshape(n, f, -1))
+        if db is not None:
+            self.grads["b"][...] = db
         return dx
 
     def _by_rows(self) -> bool:
@@ -476,13 +516,14 @@ class Conv1D(Conv2D):
         return self.y
 
     def backward_linear(self, delta: Array, *, need_input_grad: bool = True) -> Array | None:
-        """Given δ = dE/du (N, F, Lo): dW and db as :meth:`Conv2D.backward_linear`. At stride 1
-        dx is the transposed convolution dxp[t] = Σ_j w[j] δ[t − j]: δ padded with k − 1 zeros
-        on each side, correlated with the flipped kernel, which is one im2col and one product
-        instead of col2im's k strided adds (about 0.2 ms of 3 ms at the benchmark's size)."""
+        """Given δ = dE/du (N, F, Lo): dW and db as :meth:`Conv2D.backward_linear`. At stride 1,
+        after a forward without chunks, dx is the transposed convolution dxp[t] = Σ_j w[j]
+        δ[t − j]: δ padded with k − 1 zeros on each side, correlated with the flipped kernel,
+        which is one im2col and one product instead of col2im's k strided adds (about 0.2 ms
+        of 3 ms at the benchmark's size)."""
         n, f, lo = delta.shape
         as_2d = delta.reshape(n, f, 1, lo)
-        if self.stride != 1 or not need_input_grad:
+        if self.stride != 1 or not need_input_grad or self.chunk < n:  # chunks: Conv2D's dx
             dx = super().backward_linear(as_2d, need_input_grad=need_input_grad)
             return None if dx is None else dx.reshape(n, -1, dx.shape[3])
         super().backward_linear(as_2d, need_input_grad=False)  # dW and db
