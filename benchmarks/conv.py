@@ -4,7 +4,8 @@
 
 conv2d: input (64, 16, 32, 32) float32, 32 filters 3×3, stride 1, "same" padding; one step is
 forward, then backward with dE/dx (as for any layer but the first), the weight and bias
-gradients. A second plugnet line skips dE/dx, as the first layer of a network does.
+gradients. Another plugnet line skips dE/dx, as the first layer of a network does, and with
+the jit extra on a machine of several cores one runs its chunks on one lane (one thread).
 max_pool2d: input (64, 32, 32, 32) float32, 2×2 windows, stride 2.
 conv1d: input (100, 25, 40) float32, 25 filters of width 5, stride 1, "same" padding, the
 same step as conv2d's.
@@ -29,6 +30,7 @@ import numpy as np
 from _timing import run_times  # benchmarks/ is on sys.path when a script runs
 
 import plugnet
+from plugnet_builtins import _lanes, jit
 
 N, C, H, W, F, K = 64, 16, 32, 32, 32, 3
 POOL_SHAPE = (64, 32, 32, 32)
@@ -167,6 +169,15 @@ def bench_2d(repeats: int) -> None:
         "plugnet conv2d, no dx": conv_first,
         "plugnet max_pool2d": pool_step(pool_x),
     }
+    lanes = _lanes.count()
+    if lanes > 1 and jit.enabled():  # the compiled chunks on the calling thread only
+        conv_one_lane, _ = conv_step(x, g)
+
+        def one_lane() -> None:
+            with _lanes.use(1):
+                conv_one_lane()
+
+        runs["plugnet conv2d, one lane"] = one_lane
     threads = blas_threads()
     torch_runs = torch_steps(x, g, layer.params["w"], pool_x)  # type: ignore[attr-defined]
     torch_rows: list[tuple[str, list[float]]] = []
@@ -197,8 +208,9 @@ def bench_2d(repeats: int) -> None:
     base = times.get("torch conv2d")
     report(
         f"conv2d: x {(N, C, H, W)}, {F} filters {K}×{K}, stride 1, same padding",
-        [("plugnet", times["plugnet conv2d"]), ("plugnet, no dx (first layer)",
-         times["plugnet conv2d, no dx"]), *torch_rows],
+        [(f"plugnet ({lanes} lanes)" if lanes > 1 else "plugnet", times["plugnet conv2d"]),
+         *[("plugnet, one lane", times[key]) for key in times if key.endswith("one lane")],
+         ("plugnet, no dx (first layer)", times["plugnet conv2d, no dx"]), *torch_rows],
         base,
     )  # fmt: skip
     report(

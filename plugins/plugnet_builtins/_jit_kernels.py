@@ -27,6 +27,9 @@ _FLAGS = {"reassoc", "contract"}
 _jit = numba.njit(cache=True, fastmath=_FLAGS, error_model="numpy", nogil=True)
 
 # Row lengths summed in the array's dtype before the float64 total (batch_norm's _ROW_BLOCK).
+# The sums loop over a slice of the row, ``for j in range(block.size)``: LLVM vectorizes that
+# reduction, not one over ``range(start, min(start + ROW_BLOCK, length))`` (Σ of (64, 32, 1024)
+# float32 values, 2.6 → 0.11 ms).
 ROW_BLOCK = 1024
 
 
@@ -89,9 +92,9 @@ def channel_sums(x: Array) -> Array:
         for ch in range(c):
             row = x[i, ch]
             for start in range(0, length, ROW_BLOCK):
-                partial = zero
-                for j in range(start, min(start + ROW_BLOCK, length)):
-                    partial += row[j]
+                block, partial = row[start : start + ROW_BLOCK], zero
+                for j in range(block.size):
+                    partial += block[j]
                 total[ch] += partial
     return total
 
@@ -106,9 +109,9 @@ def centred_squares(x: Array, shift: Array) -> Array:
         for ch in range(c):
             row, s = x[i, ch], shift[ch]
             for start in range(0, length, ROW_BLOCK):
-                partial = zero
-                for j in range(start, min(start + ROW_BLOCK, length)):
-                    d = row[j] - s
+                block, partial = row[start : start + ROW_BLOCK], zero
+                for j in range(block.size):
+                    d = block[j] - s
                     partial += d * d
                 total[ch] += partial
     return total
@@ -124,10 +127,11 @@ def shifted_dot(g: Array, x: Array, shift: Array) -> tuple[Array, Array]:
         for ch in range(c):
             rg, rx, s = g[i, ch], x[i, ch], shift[ch]
             for start in range(0, length, ROW_BLOCK):
+                bg, bx = rg[start : start + ROW_BLOCK], rx[start : start + ROW_BLOCK]
                 partial, dot = zero, zero
-                for j in range(start, min(start + ROW_BLOCK, length)):
-                    partial += rg[j]
-                    dot += rg[j] * (rx[j] - s)
+                for j in range(bg.size):
+                    partial += bg[j]
+                    dot += bg[j] * (bx[j] - s)
                 sums[ch] += partial
                 dots[ch] += dot
     return sums, dots
