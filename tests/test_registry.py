@@ -701,9 +701,15 @@ def test_import_plugnet_loads_no_plugin_machinery() -> None:
         print(json.dumps([m for m in heavy if m in sys.modules]))
         plugnet.available("activation")
         print(json.dumps([m for m in heavy if m in sys.modules]))
+        later = ["numba", "threadpoolctl", "plugnet_builtins._lanes",
+                 "plugnet_builtins._jit_kernels"]
+        print(json.dumps([m for m in later if m in sys.modules]))
         """
     )
-    before, builtins_used, listed = (json.loads(line) for line in result.stdout.splitlines())
+    before, builtins_used, listed, first_use = (
+        json.loads(line) for line in result.stdout.splitlines()
+    )
+    assert first_use == []  # the kernels and the lanes load when a layer first needs them
     assert before == [], result.stderr
     # Built-in names are reserved, so answering them needs no entry-point scan.
     assert {"pluggy", "plugnet_builtins", "plugnet._registry"} <= set(builtins_used)

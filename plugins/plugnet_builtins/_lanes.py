@@ -21,9 +21,11 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:  # concurrent.futures is imported on the first lanes (7 ms at start-up)
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 T = TypeVar("T")
 
@@ -76,6 +78,8 @@ def use(lanes: int) -> Iterator[None]:
 
 def _executor() -> ThreadPoolExecutor:
     """The lanes' worker threads, made on first use."""
+    from concurrent.futures import ThreadPoolExecutor
+
     with _lock:
         if not _pool:
             _pool.append(ThreadPoolExecutor(max(1, (os.cpu_count() or 2) - 1), "plugnet-lane"))
@@ -117,6 +121,8 @@ def run(tasks: Sequence[Callable[[], T]]) -> list[T]:
     any of them is raised here, after all have ended (none still writes to a buffer)."""
     if len(tasks) == 1:
         return [tasks[0]()]
+    from concurrent.futures import wait
+
     _hold_blas(True)
     futures: list[Future[T]] = []
     try:

@@ -16,7 +16,7 @@ from plugnet import nested
 from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array, Conformance, Shape
-from plugnet_builtins import _lanes, jit
+from plugnet_builtins import jit
 from plugnet_builtins._im2col import (
     Padding,
     Pair,
@@ -255,6 +255,8 @@ class Conv2D(Configurable):
         """``work(workspace, start, stop)`` for each lane's share of the n samples, run at once
         in lanes (:mod:`plugnet_builtins._lanes`), each with its own buffers; one lane (the
         calling thread) where the BLAS has one thread or the batch has one chunk."""
+        from plugnet_builtins import _lanes  # on the first chunks, not at start-up
+
         lanes = min(_lanes.count(), -(-n // self.chunk))
         bounds = [n * k // lanes for k in range(lanes + 1)]
         return _lanes.run(
