@@ -250,6 +250,8 @@ def conv_rows(repeats: int, quick: bool) -> list[Row]:
     }
     with_numpy_rows(runs, names, {
         "conv2d": lambda: conv.conv_step(x, g)[0],
+        "max_pool2d": lambda: conv.pool_step(pool_x),
+        "avg_pool2d": lambda: pool_norm.avg_pool_step(pool_x),
         "batch_norm": lambda: pool_norm.batch_norm_step(pool_x, pool_g),
         "conv1d": lambda: conv.conv_step(seq_x, seq_g, layer_type="conv1d")[0],
     })  # fmt: skip

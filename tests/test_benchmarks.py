@@ -48,7 +48,7 @@ def test_quick_run_writes_every_row_with_numbers(tmp_path: Path) -> None:
         assert row["benchmark"] in done.stdout  # the printed table has the same rows
     # with the jit extra, each layer with compiled kernels has a second row, its NumPy code
     numpy_only = [name for name in names if name.endswith(", NumPy only")]
-    assert len(numpy_only) == (6 if importlib.util.find_spec("numba") else 0)
+    assert len(numpy_only) == (8 if importlib.util.find_spec("numba") else 0)
     for name in numpy_only:
         assert name.removesuffix(", NumPy only") + ", jit (numba)" in names
     assert sum(row["reference"].startswith("PyTorch") for row in rows) == 10 + len(numpy_only)

@@ -34,6 +34,12 @@ KIT_CASES = [
     ({"type": "conv2d", "filters": 2, "kernel_size": (3, 2), "use_bias": False}, (2, 5, 6)),
     ({"type": "conv2d", "filters": 2, "kernel_size": 3, "stride": 2}, (2, 7, 7)),
     ({"type": "conv1d", "filters": 2, "kernel_size": 3, "padding": "same"}, (3, 8)),
+    # pools whose windows tile the input exactly
+    ({"type": "max_pool2d", "pool_size": 2}, (3, 4, 6)),
+    ({"type": "max_pool2d", "pool_size": (3, 3)}, (2, 6, 9)),
+    ({"type": "avg_pool2d", "pool_size": 2}, (3, 4, 6)),
+    ({"type": "avg_pool2d", "pool_size": (2, 3)}, (2, 4, 6)),
+    ({"type": "max_pool1d", "pool_size": 2}, (3, 8)),
 ]
 
 
@@ -101,6 +107,67 @@ CONV_CASES = [
 def test_conv2d_paths_agree(dtype: Any, shape: tuple, config: dict) -> None:
     x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
     assert_agree(*run_both({"type": "conv2d", **config}, x), dtype)
+
+
+POOLS = [
+    {"type": "max_pool2d", "pool_size": 2},
+    {"type": "max_pool2d", "pool_size": (2, 3)},
+    {"type": "avg_pool2d", "pool_size": 2},
+    {"type": "avg_pool2d", "pool_size": 3},
+]
+
+
+@DTYPES
+@pytest.mark.parametrize("spec", POOLS, ids=lambda spec: f"{spec['type']}{spec['pool_size']}")
+def test_pool_paths_agree_on_ties_nan_and_infinity(dtype: Any, spec: dict) -> None:
+    """The compiled pools give each window's gradient to the same element as the NumPy code:
+    the first maximum in row-major order, none for a window holding a NaN; ties, −∞ and +∞
+    included. Their values and gradients are equal, not just close."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(-2, 3, size=(5, 3, 6, 6)).astype(dtype)  # many ties
+    x[0, 0, 0, 0], x[0, 1, 2, 3], x[1, 0] = np.nan, np.inf, -np.inf
+    x[2, 2, 4:, 4:] = np.nan
+    numpy_path, compiled = run_both(spec, x)
+    for a, b in zip(numpy_path, compiled, strict=True):
+        assert b.dtype == a.dtype
+        if spec["type"] == "max_pool2d":
+            np.testing.assert_array_equal(b, a)
+        else:  # the same sums in the same order, but the compiler may fuse a multiply-add
+            np.testing.assert_allclose(b, a, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["max_pool2d", "avg_pool2d"])
+def test_pools_take_the_numpy_code_where_the_kernels_do_not_fit(kind: str) -> None:
+    """Windows that leave rows over, a non-contiguous input, padding: the NumPy code, also
+    under jit.use(True); and a gradient the kernels do not take after a compiled forward."""
+    rng = np.random.default_rng(0)
+    with jit.use(True):
+        layer = plugnet.layer({"type": kind, "pool_size": 2})
+        layer.build((3, 6, 6), rng=rng, dtype=np.dtype(np.float32))
+        x = rng.standard_normal((4, 3, 6, 6)).astype(np.float32)
+        layer.forward(x)
+        assert layer.kernels is not None
+        g = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+        compiled = layer.backward(g)
+        for other in (np.asfortranarray(g), g.astype(np.float16)):
+            np.testing.assert_allclose(layer.backward(other), compiled, rtol=1e-3)
+        assert layer.backward(g.astype(np.float64)).dtype == np.float64
+        layer.forward(np.asfortranarray(x))
+        assert layer.kernels is None
+        odd = plugnet.layer({"type": kind, "pool_size": 2})
+        odd.build((3, 7, 6), rng=rng, dtype=np.dtype(np.float32))
+        odd.forward(rng.standard_normal((4, 3, 7, 6)).astype(np.float32))
+        assert odd.kernels is None
+        padded = plugnet.layer({"type": kind, "pool_size": 2, "padding": 1})
+        padded.build((3, 6, 6), rng=rng, dtype=np.dtype(np.float32))
+        padded.forward(x)
+        assert padded.kernels is None
+
+
+def test_the_no_winner_marks_agree() -> None:
+    from plugnet_builtins import _jit_kernels, pooling
+
+    assert pooling.NO_WINNER == _jit_kernels.NO_WINNER
 
 
 def test_paths_keep_nan_and_infinity_where_numpy_does() -> None:

@@ -317,3 +317,120 @@ def col2im(cols: Array, sh: int, sw: int, out: Array) -> None:
                         else:
                             for q in range(wo):
                                 row[q * sw + j] += values[q]
+
+
+# Pools whose windows tile the input exactly (stride = pool_size, no padding, H = Ho·kh and
+# W = Wo·kw: the usual 2×2 pool of an even image), over C-contiguous (N, C, H, W) arrays. Each
+# input element is in one window. The loops run along long or contiguous runs, their branches
+# are selects, and the 2-wide windows get loops of their own, whose constant strides vectorize
+# (a (64, 32, 32, 32) max pool: forward 10 → 1.1 ms, backward 2.1 → 0.6 ms against the loop
+# for any width).
+
+NO_WINNER = 255  # max_pool_tiles' mark of a window holding a NaN: its gradient goes nowhere
+
+
+@_jit
+def max_pool_tiles(
+    x: Array, kh: int, kw: int, across: Array, pick: Array, y: Array, winner: Array
+) -> None:
+    """y[n, c, p, q] = the max of x's window at (p·kh, q·kw), NaN where the window holds one
+    (as numpy.max); winner[n, c, p, q] (uint8) the offset i·kw + j of its first maximum in
+    row-major order, or NO_WINNER for a NaN window (no element equals its max).
+
+    Two passes: along the rows, across[m] = the max of the kw values x.flat[m·kw:(m + 1)·kw]
+    and pick[m] the first j holding it; then down the columns, the max of kh values of across
+    and the first i holding it, in rows of Wo values. Only a strictly greater value replaces
+    the max, so the first one stays; a NaN replaces it, and stays, since nothing is greater."""
+    flat = x.reshape(-1)
+    count = across.size
+    if kw == 2:
+        for m in range(count):
+            left, right = flat[2 * m], flat[2 * m + 1]
+            take = (right > left) | (right != right)
+            across[m] = right if take else left
+            pick[m] = take
+    else:
+        for m in range(count):
+            across[m] = flat[m * kw]
+            pick[m] = 0
+        for j in range(1, kw):
+            for m in range(count):
+                value, held = flat[m * kw + j], across[m]
+                take = (value > held) | (value != value)
+                across[m] = value if take else held
+                pick[m] += (j - pick[m]) * take
+    n, c, ho, wo = y.shape
+    rows, picks = across.reshape(n * c * ho * kh, wo), pick.reshape(n * c * ho * kh, wo)
+    out, at = y.reshape(n * c * ho, wo), winner.reshape(n * c * ho, wo)
+    for r in range(n * c * ho):
+        best, arg, top, first = out[r], at[r], rows[r * kh], picks[r * kh]
+        for q in range(wo):
+            best[q] = top[q]
+            arg[q] = first[q]
+        for i in range(1, kh):
+            row, chosen = rows[r * kh + i], picks[r * kh + i]
+            for q in range(wo):
+                value, held = row[q], best[q]
+                take = (value > held) | (value != value)
+                best[q] = value if take else held
+                arg[q] += (i * kw + chosen[q] - arg[q]) * take
+        for q in range(wo):
+            if best[q] != best[q]:
+                arg[q] = NO_WINNER
+
+
+@_jit
+def max_pool_tiles_backward(grad: Array, winner: Array, kh: int, kw: int, dx: Array) -> None:
+    """dx (N, C, Ho·kh, Wo·kw) = grad (N, C, Ho, Wo) · (winner == offset) at each window
+    offset: the gradient at the winner, 0 elsewhere (and NaN · 0 is NaN, as in NumPy)."""
+    n, c, ho, wo = grad.shape
+    grads, winners = grad.reshape(n * c * ho, wo), winner.reshape(n * c * ho, wo)
+    rows = dx.reshape(n * c * ho * kh, wo * kw)
+    for r in range(n * c * ho):
+        g, arg = grads[r], winners[r]
+        for i in range(kh):
+            row = rows[r * kh + i]
+            if kw == 2:
+                for q in range(wo):
+                    row[2 * q] = g[q] * (arg[q] == 2 * i)
+                    row[2 * q + 1] = g[q] * (arg[q] == 2 * i + 1)
+            else:
+                for j in range(kw):
+                    offset = i * kw + j
+                    for q in range(wo):
+                        row[q * kw + j] = g[q] * (arg[q] == offset)
+
+
+@_jit
+def avg_pool_tiles(x: Array, kh: int, kw: int, scale: float, y: Array) -> None:
+    """y[n, c, p, q] = scale · Σ of x's window at (p·kh, q·kw), summed in row-major order."""
+    n, c, ho, wo = y.shape
+    factor = y.dtype.type(scale)
+    rows, out = x.reshape(n * c * ho * kh, wo * kw), y.reshape(n * c * ho, wo)
+    for r in range(n * c * ho):
+        total, first = out[r], rows[r * kh]
+        for q in range(wo):
+            total[q] = first[q * kw]
+        for i in range(kh):
+            row = rows[r * kh + i]
+            for j in range(kw):
+                if i > 0 or j > 0:
+                    for q in range(wo):
+                        total[q] += row[q * kw + j]
+        for q in range(wo):
+            total[q] *= factor
+
+
+@_jit
+def avg_pool_tiles_backward(grad: Array, kh: int, kw: int, scale: float, dx: Array) -> None:
+    """dx (N, C, Ho·kh, Wo·kw) = scale · grad at every element of each window."""
+    n, c, ho, wo = grad.shape
+    factor = dx.dtype.type(scale)
+    grads, rows = grad.reshape(n * c * ho, wo), dx.reshape(n * c * ho * kh, wo * kw)
+    for r in range(n * c * ho):
+        g = grads[r]
+        for i in range(kh):
+            row = rows[r * kh + i]
+            for j in range(kw):
+                for q in range(wo):
+                    row[q * kw + j] = g[q] * factor

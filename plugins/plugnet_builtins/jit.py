@@ -1,7 +1,8 @@
 """Optional compiled kernels: numba, from the ``jit`` extra (``pip install "plugnet[jit]"``).
 
-Where numba is installed, batch_norm on (N, C, H, W) inputs, lstm, and conv2d's and conv1d's
-im2col, col2im and layout swaps run loops that numba compiles
+Where numba is installed, batch_norm on (N, C, H, W) inputs, lstm, conv2d's and conv1d's
+im2col, col2im and layout swaps, and the max and average pools whose windows tile the input
+(stride = pool_size, no padding, no rows or columns left over) run loops that numba compiles
 (:mod:`plugnet_builtins._jit_kernels`) in place of chains of NumPy operations; elsewhere the
 NumPy code runs. A layer chooses at each forward and keeps that choice for its backward. Both
 compute the same formulas and agree to float rounding; float32 stays float32. numba is imported

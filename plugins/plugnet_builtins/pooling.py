@@ -7,11 +7,16 @@ over the first axis. Backward adds each column back where it came from, one stri
 pool offset (i, j), never a loop over output pixels. Windows that tile the input (stride =
 pool_size, no padding: the usual 2×2 pool) need no copy for the average and no adds in
 backward: each input element is in one window, so its gradient is written once, in place.
+
+With the ``jit`` extra (:mod:`plugnet_builtins.jit`), windows that tile a C-contiguous input
+exactly run compiled loops instead, forward and backward, with the same results: the max pool
+keeps each window's winner as its offset (uint8) rather than kh·kw masks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,6 +25,7 @@ from plugnet.configurable import Configurable
 from plugnet.hookspecs import Register, hookimpl
 from plugnet.protocols import Array, Conformance, Shape
 from plugnet_builtins import _chunks as chunking
+from plugnet_builtins import jit
 from plugnet_builtins._im2col import (
     Padding,
     Pair,
@@ -35,6 +41,9 @@ from plugnet_builtins.layers import _positive_int
 
 if TYPE_CHECKING:
     from plugnet.onnx_export import OnnxGraph
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))  # the dtypes the kernels take
+NO_WINNER = 255  # _jit_kernels.NO_WINNER: max_pool2d's compiled winner of a NaN window
 
 
 class _Pool2D(Configurable):
@@ -77,6 +86,7 @@ class _Pool2D(Configurable):
             )
         self.pads: Padding = ((ph, ph), (pw, pw))
         self.tiles = strides == window and pads == (0, 0)  # each element in at most one window
+        self.kernels: ModuleType | None = None  # the compiled kernels the last forward ran
         self.params: dict[str, Array] = {}
         self.grads: dict[str, Array] = {}
         self.workspace = Workspace()
@@ -97,6 +107,23 @@ class _Pool2D(Configurable):
 
     def backward(self, grad: Array) -> Array:
         raise NotImplementedError(f"{type(self).__name__} does not define backward")
+
+    def _tile_kernels(self, x: Array) -> ModuleType | None:
+        """The compiled kernels (:mod:`plugnet_builtins.jit`) for windows that tile a
+        C-contiguous x exactly (each element in one window, none left over), else None (the
+        NumPy code). Kept for backward, which reads what this forward left."""
+        (kh, kw), (ho, wo) = self.window, self.out_size
+        exact = self.tiles and x.shape[2:] == (ho * kh, wo * kw) and kh * kw < NO_WINNER
+        self.x_shape, self.dtype = x.shape, x.dtype
+        self.kernels = jit.for_array(x) if exact and x.flags.c_contiguous else None
+        return self.kernels
+
+    def _compiled_backward(self, grad: Array) -> ModuleType | None:
+        """The forward's kernels where ``grad`` suits them too (C-contiguous float32 or
+        float64), else None."""
+        if self.kernels is None or not grad.flags.c_contiguous or grad.dtype not in _FLOATS:
+            return None
+        return self.kernels
 
     def _column_chunks(self, x: Array) -> Iterator[tuple[slice, Array]]:
         """For chunks of samples of x (:mod:`plugnet_builtins._chunks`): the samples, and
@@ -156,6 +183,13 @@ class MaxPool2D(_Pool2D):
     def forward(self, x: Array, *, training: bool = False) -> Array:
         size, (ho, wo) = self.window[0] * self.window[1], self.out_size
         y = np.empty((*x.shape[:2], ho, wo), dtype=x.dtype)
+        kernels = self._tile_kernels(x)
+        if kernels is not None:  # winner: each window's offset k (uint8), not size masks
+            self.winner = np.empty(y.shape, dtype=np.uint8)
+            across = self.workspace.get("across", (x.size // self.window[1],), x.dtype)
+            pick = self.workspace.get("pick", across.shape, np.uint8)
+            kernels.max_pool_tiles(x, *self.window, across, pick, y, self.winner)
+            return y
         # winner[k] marks the window elements that get the gradient: the first k holding the
         # max, that is equal to it while no earlier k is (winner > taken, for booleans)
         self.winner = np.empty((size, *y.shape), dtype=bool)
@@ -170,7 +204,16 @@ class MaxPool2D(_Pool2D):
         return y
 
     def backward(self, grad: Array) -> Array:
-        return self._input_grad(grad, self.winner)
+        if self.kernels is None:
+            return self._input_grad(grad, self.winner)
+        kernels = self._compiled_backward(grad)
+        if kernels is None:  # the compiled forward's offsets as the NumPy code's masks
+            size = self.window[0] * self.window[1]
+            offsets = np.arange(size, dtype=np.uint8).reshape(size, 1, 1, 1, 1)
+            return self._input_grad(grad, self.winner == offsets)
+        dx = np.empty(self.x_shape, dtype=grad.dtype)
+        kernels.max_pool_tiles_backward(grad, self.winner, *self.window, dx)
+        return dx
 
 
 class AvgPool2D(_Pool2D):
@@ -190,8 +233,12 @@ class AvgPool2D(_Pool2D):
                 cols.sum(axis=0, out=y[part])
             y *= 1.0 / size
             return y
+        kernels = self._tile_kernels(x)
+        if kernels is not None:
+            y = np.empty((*x.shape[:2], *self.out_size), dtype=x.dtype)
+            kernels.avg_pool_tiles(x, *self.window, 1.0 / size, y)
+            return y
         # tiling windows: the sum of the kh·kw strided views of x, in the columns' order
-        self.x_shape, self.dtype = x.shape, x.dtype
         views = [
             x[:, :, r, c] for _, _, (r, c) in offsets(self.window, self.strides, self.out_size)
         ]
@@ -202,7 +249,13 @@ class AvgPool2D(_Pool2D):
         return total
 
     def backward(self, grad: Array) -> Array:
-        return self._input_grad(grad, 1.0 / (self.window[0] * self.window[1]))
+        share = 1.0 / (self.window[0] * self.window[1])
+        kernels = self._compiled_backward(grad) if self.tiles else None
+        if kernels is None:
+            return self._input_grad(grad, share)
+        dx = np.empty(self.x_shape, dtype=grad.dtype)
+        kernels.avg_pool_tiles_backward(grad, *self.window, share, dx)
+        return dx
 
 
 class _Pool1D(_Pool2D):
