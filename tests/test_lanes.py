@@ -4,13 +4,8 @@ has stopped, and one lane where threadpoolctl is missing."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,11 +13,10 @@ import pytest
 
 import plugnet
 from plugnet_builtins import _lanes, jit
+from tests.test_jit import run_python
 
 pytest.importorskip("numba")
 threadpoolctl = pytest.importorskip("threadpoolctl")
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def blas_threads() -> list[int]:
@@ -101,19 +95,6 @@ def test_conv2d_runs_its_chunks_in_lanes(monkeypatch: pytest.MonkeyPatch) -> Non
         assert len(seen) == 2
     assert layer.workspace.lane(1).nbytes() > 0  # the second lane's own buffers
     assert layer.workspace.nbytes() > layer.workspace.lane(1).nbytes()
-
-
-def run_python(code: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PLUGNET_")}
-    environment["PYTHONPATH"] = os.pathsep.join([str(ROOT / "core"), str(ROOT / "plugins")])
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=120,
-        check=False,
-    )
 
 
 STEP = """
