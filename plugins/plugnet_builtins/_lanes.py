@@ -18,6 +18,7 @@ a product that another Python thread starts then runs on one BLAS thread too.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -30,25 +31,20 @@ if TYPE_CHECKING:  # concurrent.futures is imported on the first lanes (7 ms at 
 T = TypeVar("T")
 
 _lock = threading.Lock()
-_state: dict[str, Any] = {"blas": None, "looked": False, "active": 0, "limiter": None}
+_state: dict[str, Any] = {"active": 0, "limiter": None}  # lanes running, and their BLAS limit
 _pool: list[ThreadPoolExecutor] = []  # the lanes' workers, once made
 _override: list[int] = []  # the innermost use(...) block's lane count, if any
 
 
+@functools.cache
 def _blas() -> Any:
     """threadpoolctl's controller of the loaded BLAS libraries, made once; None without
     threadpoolctl."""
-    if not _state["looked"]:
-        with _lock:
-            if not _state["looked"]:
-                try:
-                    from threadpoolctl import ThreadpoolController
-                except ImportError:
-                    pass  # not installed: one lane
-                else:
-                    _state["blas"] = ThreadpoolController().select(user_api="blas")
-                _state["looked"] = True
-    return _state["blas"]
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None  # not installed: one lane
+    return ThreadpoolController().select(user_api="blas")
 
 
 def count() -> int:

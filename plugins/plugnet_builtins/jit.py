@@ -85,12 +85,15 @@ def kernels() -> ModuleType | None:
     return _load(required=choice is True)
 
 
+def takes(like: Array) -> bool:
+    """Whether the kernels take ``like``: a non-empty float32 or float64 array, the two dtypes
+    they are compiled for."""
+    return like.size > 0 and like.dtype in _DTYPES
+
+
 def for_array(like: Array) -> ModuleType | None:
-    """:func:`kernels` for a non-empty float32 or float64 array, else None: the kernels are
-    compiled for those two dtypes only."""
-    if like.size == 0 or like.dtype not in _DTYPES:
-        return None
-    return kernels()
+    """:func:`kernels` for an array the kernels take (:func:`takes`), else None."""
+    return kernels() if takes(like) else None
 
 
 def enabled() -> bool:

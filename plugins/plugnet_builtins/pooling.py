@@ -42,7 +42,6 @@ from plugnet_builtins.layers import _positive_int
 if TYPE_CHECKING:
     from plugnet.onnx_export import OnnxGraph
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))  # the dtypes the kernels take
 NO_WINNER = 255  # _jit_kernels.NO_WINNER: max_pool2d's compiled winner of a NaN window
 
 
@@ -119,9 +118,9 @@ class _Pool2D(Configurable):
         return self.kernels
 
     def _compiled_backward(self, grad: Array) -> ModuleType | None:
-        """The forward's kernels where ``grad`` suits them too (C-contiguous float32 or
-        float64), else None."""
-        if self.kernels is None or not grad.flags.c_contiguous or grad.dtype not in _FLOATS:
+        """The forward's kernels where ``grad`` suits them too (C-contiguous, a dtype they
+        take), else None."""
+        if self.kernels is None or not grad.flags.c_contiguous or not jit.takes(grad):
             return None
         return self.kernels
 
@@ -250,7 +249,7 @@ class AvgPool2D(_Pool2D):
 
     def backward(self, grad: Array) -> Array:
         share = 1.0 / (self.window[0] * self.window[1])
-        kernels = self._compiled_backward(grad) if self.tiles else None
+        kernels = self._compiled_backward(grad)  # None after a forward of the NumPy code
         if kernels is None:
             return self._input_grad(grad, share)
         dx = np.empty(self.x_shape, dtype=grad.dtype)
